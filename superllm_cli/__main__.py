@@ -1,0 +1,3 @@
+from superllm_cli.app import main
+
+main()

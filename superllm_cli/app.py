@@ -1,0 +1,63 @@
+"""The root command: global options and one sub-app per command group. No logic here."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from superllm_cli.commands import ask, config, daemon
+from superllm_cli.options import Globals
+from superllm_cli.render import ColorMode
+from superllmd import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="superllm",
+    help="One command for many LLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"superllm {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    color: Annotated[
+        str, typer.Option("--color", help="auto, always or never (NO_COLOR is honoured).")
+    ] = "auto",
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Status lines on stderr.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    if color not in ("auto", "always", "never"):
+        raise typer.BadParameter("use auto, always or never", param_hint="--color")
+    mode: ColorMode = "always" if color == "always" else "never" if color == "never" else "auto"
+    ctx.obj = Globals(color=mode, verbose=verbose, debug=debug)
+
+
+app.command(name="ask")(ask.ask)
+app.add_typer(daemon.app, name="daemon")
+app.add_typer(config.app, name="config")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

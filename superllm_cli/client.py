@@ -1,0 +1,198 @@
+"""Talk to the daemon: connect, autostart, request, stream events, errors -> exceptions.
+
+A small sync layer over a Unix socket. If nothing answers, the client takes a file lock,
+checks again, starts ``superllmd`` detached and waits for ``/v1/health``; so twenty clients
+racing start one daemon. A daemon of another version is stopped and started again (or the
+user is told, with ``autostart=False``).
+
+Example::
+
+    from superllm_cli.client import Client
+    for event in Client().stream("POST", "/v1/ask", {"prompt": "hi"}):
+        print(event["type"])
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from superllm_cli._wire import Response, WireError, request
+from superllmd import __version__
+from superllmd.errors import ConfigError, DaemonError, SuperllmError, VersionMismatch, from_dict
+from superllmd.launch import EXIT_CONFIG, log_tail, spawn, wait_listening
+from superllmd.paths import Paths, ensure_private_dir, get_paths
+from superllmd.protocol import NDJSON
+
+__all__ = ["Client"]
+
+VERSION_HEADER = "x-superllm-version"
+START_TIMEOUT = 60.0
+
+
+class Client:
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        *,
+        autostart: bool = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.paths = paths or get_paths(self.environ)
+        self.autostart = autostart
+
+    # -- requests -----------------------------------------------------------------------
+
+    def _send(
+        self, method: str, path: str, body: Any, accept: str, timeout: float | None
+    ) -> Response:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": accept, VERSION_HEADER: __version__}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return request(
+            str(self.paths.socket), method, path, body=data, headers=headers, timeout=timeout
+        )
+
+    def _open(
+        self, method: str, path: str, body: Any, accept: str, timeout: float | None
+    ) -> Response:
+        for attempt in range(2):
+            try:
+                response = self._send(method, path, body, accept, timeout)
+            except (FileNotFoundError, ConnectionRefusedError):
+                if not self.autostart:
+                    raise DaemonError(
+                        f"the daemon is not running (no answer on {self.paths.socket}); start "
+                        "it with `superllm daemon start`, or drop --no-autostart"
+                    ) from None
+                self.start()
+                continue
+            except (WireError, OSError) as exc:
+                raise DaemonError(f"lost the connection to the daemon: {exc}") from None
+            if response.status >= 400:
+                error = _error_of(response)
+                if isinstance(error, VersionMismatch) and self.autostart and attempt == 0:
+                    self.restart()
+                    continue
+                raise error
+            return response
+        raise DaemonError("the daemon did not come up; see `superllm daemon logs`")
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        """One request, the JSON answer back."""
+        return self._open(method, path, body, "application/json", timeout).json()
+
+    def stream(self, method: str, path: str, body: Any) -> Iterator[dict[str, Any]]:
+        """One request, its NDJSON events yielded as they arrive."""
+        response = self._open(method, path, body, NDJSON, None)
+        try:
+            for line in response.iter_lines():
+                yield json.loads(line)
+        except (WireError, OSError) as exc:
+            raise DaemonError(f"the daemon stopped mid-answer: {exc}") from None
+        finally:
+            response.close()
+
+    def env_for_request(self) -> dict[str, str]:
+        """The client's environment, which applies to this request only (see DESIGN.md)."""
+        return self.environ
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def health(self, timeout: float = 5.0) -> dict[str, Any]:
+        try:
+            response = self._send("GET", "/v1/health", None, "application/json", timeout)
+        except (OSError, WireError) as exc:
+            raise DaemonError(f"the daemon is not running ({exc.__class__.__name__})") from None
+        result: dict[str, Any] = response.json()
+        return result
+
+    def start(self) -> dict[str, Any]:
+        """Start a daemon unless one answers; under a lock, so racing clients start one."""
+        ensure_private_dir(self.paths.runtime_dir)
+        with open(self.paths.spawn_lock, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                health = self.health()
+            except DaemonError:
+                pass
+            else:
+                if health.get("version") == __version__:
+                    return health
+                self.stop()
+            return self._spawn_and_wait()
+
+    def _spawn_and_wait(self) -> dict[str, Any]:
+        proc = spawn(self.paths, self.environ)
+        if wait_listening(self.paths.socket, proc, START_TIMEOUT):
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    return self.health(timeout=1.0)
+                except DaemonError:
+                    time.sleep(0.02)
+        code = proc.poll()
+        tail = "\n".join("  " + line for line in log_tail(self.paths.log_file, 10))
+        if code == EXIT_CONFIG:
+            last = next(
+                (
+                    line.split("superllmd: ", 1)[1]
+                    for line in reversed(tail.splitlines())
+                    if "superllmd: " in line
+                ),
+                "bad configuration",
+            )
+            raise ConfigError(last)
+        raise DaemonError(
+            f"the daemon failed to start (exit {code}). Last lines of "
+            f"{self.paths.log_file}:\n{tail}"
+        )
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """Ask the daemon to stop and wait for it to exit; None if none was running."""
+        try:
+            answer = self._send("POST", "/v1/shutdown", None, "application/json", 5.0).json()
+        except (OSError, WireError):
+            return None
+        pid = int(answer["pid"])
+        _wait_gone(pid, timeout)
+        return pid
+
+    def restart(self) -> dict[str, Any]:
+        ensure_private_dir(self.paths.runtime_dir)
+        with open(self.paths.spawn_lock, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.stop()
+            return self._spawn_and_wait()
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child: reap it
+                return
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return
+        time.sleep(0.02)
+    raise DaemonError(f"the daemon (pid {pid}) did not stop within {timeout:.0f} s")
+
+
+def _error_of(response: Response) -> SuperllmError:
+    try:
+        body = response.json()
+        return from_dict(body["error"])
+    except (ValueError, KeyError, TypeError):
+        return DaemonError(f"the daemon answered {response.status} without an error body")

@@ -1,0 +1,181 @@
+"""``superllm ask``: one model."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from superllm_cli.options import Label, NoAutostart, run
+from superllm_cli.render import Output, usage_line
+
+__all__ = ["ask", "build_request", "parse_options", "read_prompt"]
+
+_STREAM_MODES = ("auto", "always", "never")
+
+
+def read_prompt(prompt: str | None) -> str:
+    """PROMPT and/or stdin: stdin is joined after the prompt, or used alone.
+
+    Stdin is read only when it is not a terminal, so a cron job (stdin at EOF) never blocks.
+    """
+    from superllmd.errors import UsageError
+
+    piped = ""
+    stdin = sys.stdin
+    if stdin is not None and not stdin.closed and not stdin.isatty():
+        piped = stdin.read()
+    parts = [p for p in (prompt, piped.strip("\n")) if p and p.strip()]
+    if not parts:
+        raise UsageError('no prompt: give one as an argument (superllm ask "...") or on stdin')
+    return "\n\n".join(parts)
+
+
+def _coerce(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    from superllmd.errors import UsageError
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-o takes key=value, got {pair!r} (e.g. -o top_p=0.9)")
+        options[key.strip()] = _coerce(value.strip())
+    return options
+
+
+def build_request(
+    prompt: str,
+    *,
+    model: str | None,
+    system: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    options: dict[str, Any],
+    stream: bool,
+    label: str | None,
+    environ: dict[str, str],
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"prompt": prompt, "stream": stream, "options": options, "env": environ}
+    for key, value in (
+        ("model", model),
+        ("system", system),
+        ("temperature", temperature),
+        ("max_tokens", max_tokens),
+        ("label", label),
+    ):
+        if value is not None:
+            body[key] = value
+    return body
+
+
+def ask(
+    ctx: typer.Context,
+    prompt: Annotated[
+        str | None, typer.Argument(help="The prompt; stdin is added after it.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", help="provider/model or an alias.")
+    ] = None,
+    system: Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", min=0.0, max=2.0, help="Sampling temperature.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Most tokens to generate.")
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("-o", "--option", help="Model option key=value; repeat.")
+    ] = None,
+    stream: Annotated[str, typer.Option("--stream", help="auto, always or never.")] = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    stream_json: Annotated[
+        bool, typer.Option("--stream-json", help="Print every event as a JSON line.")
+    ] = False,
+    label: Label = None,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Ask one model. The answer streams to stdout; pipe-friendly."""
+    if stream not in _STREAM_MODES:
+        raise typer.BadParameter("use auto, always or never", param_hint="--stream")
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        text = read_prompt(prompt)
+        client = Client(autostart=not no_autostart)
+        request = build_request(
+            text,
+            model=model,
+            system=system,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            options=parse_options(option or []),
+            stream=stream != "never",
+            label=label,
+            environ=client.env_for_request(),
+        )
+        events = client.stream("POST", "/v1/ask", request)
+        result = _consume(events, out, json_out=json_out, stream_json=stream_json)
+        _finish(result, out, quiet=json_out or stream_json)
+
+    run(ctx, body)
+
+
+def _consume(
+    events: Iterator[dict[str, Any]], out: Output, *, json_out: bool, stream_json: bool
+) -> dict[str, Any]:
+    finished: dict[str, Any] = {}
+
+    def deltas() -> Iterator[str]:
+        for event in events:
+            if stream_json:
+                out.json_line(event)
+            kind = event.get("type")
+            if kind == "delta" and not (json_out or stream_json):
+                yield event["text"]
+            elif kind == "error" and event.get("participant") and not (json_out or stream_json):
+                out.status(f"{event['participant']} failed: {event['message']}")
+            elif kind == "run.finished":
+                finished.update(event["result"])
+
+    if json_out or stream_json:
+        for _ in deltas():
+            pass
+        if json_out:
+            out.json(finished)
+        return finished
+    streamed = out.answer_stream(deltas())
+    if not streamed and finished.get("answer"):  # --stream never: the answer comes whole
+        out.answer(finished["answer"])
+    return finished
+
+
+def _finish(result: dict[str, Any], out: Output, *, quiet: bool) -> None:
+    from superllmd.errors import DaemonError, from_dict
+
+    if not result:
+        raise DaemonError(
+            "the daemon ended the stream without a result; see `superllm daemon logs`"
+        )
+    error = result.get("error")
+    if error:
+        exc = from_dict(error)
+        if quiet:
+            raise typer.Exit(exc.exit_code)
+        raise exc
+    if not quiet:
+        out.status(usage_line(result))

@@ -1,0 +1,124 @@
+"""``superllm daemon start|stop|status|restart|logs``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from superllm_cli.options import run
+from superllm_cli.render import Output
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Start, stop and inspect the background daemon.", no_args_is_help=True)
+
+
+@app.command()
+def start(ctx: typer.Context) -> None:
+    """Start the daemon (a no-op if it is running)."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        health = Client().start()
+        sys.stdout.write(f"superllmd {health['version']} running (pid {health['pid']})\n")
+
+    run(ctx, body)
+
+
+@app.command()
+def stop(ctx: typer.Context) -> None:
+    """Stop the daemon, letting in-flight requests finish."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        pid = Client(autostart=False).stop()
+        sys.stdout.write(
+            "superllmd was not running\n" if pid is None else f"superllmd stopped (pid {pid})\n"
+        )
+
+    run(ctx, body)
+
+
+@app.command()
+def restart(ctx: typer.Context) -> None:
+    """Stop the daemon and start it again."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        health = Client().restart()
+        sys.stdout.write(f"superllmd {health['version']} running (pid {health['pid']})\n")
+
+    run(ctx, body)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the health object.")] = False,
+) -> None:
+    """Whether the daemon runs, its version, pid and uptime. Exit 3 if it is not running."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        client = Client(autostart=False)
+        health = client.health()
+        if json_out:
+            out.json(health)
+            return
+        rows = [
+            ("status", "running"),
+            ("version", str(health["version"])),
+            ("pid", str(health["pid"])),
+            ("uptime", f"{health['uptime_s']:.0f} s"),
+            ("socket", str(client.paths.socket)),
+            ("log", str(client.paths.log_file)),
+            ("providers", ", ".join(health["providers_ready"]) or "none"),
+        ]
+        if health.get("config_error"):
+            rows.append(("config", health["config_error"]))
+        out.table(rows)
+
+    run(ctx, body)
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="How many lines.")] = 50,
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new lines.")
+    ] = False,
+) -> None:
+    """Print the end of the daemon's log."""
+
+    def body(out: Output) -> None:
+        from superllmd.launch import log_tail
+        from superllmd.paths import get_paths
+
+        path = get_paths().log_file
+        for line in log_tail(path, lines):
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        if follow:
+            _follow(path)
+
+    run(ctx, body)
+
+
+def _follow(path: object) -> None:
+    with open(str(path), encoding="utf-8", errors="replace") as f:
+        f.seek(0, 2)
+        while True:
+            line = f.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.2)

@@ -1,0 +1,3 @@
+from superllmd.server import main
+
+main()

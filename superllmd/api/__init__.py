@@ -1,0 +1,91 @@
+"""The daemon's ASGI app: the native API v1, one module per route group."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from superllmd import __version__
+from superllmd.api import ask, config, daemon, health
+from superllmd.api._common import error_response
+from superllmd.errors import SuperllmError, VersionMismatch
+from superllmd.state import DaemonState
+
+__all__ = ["VERSION_HEADER", "create_app"]
+
+VERSION_HEADER = "x-superllm-version"
+# Routes an older or newer client may still use, to learn the version and to stop us.
+_VERSION_EXEMPT = {"/v1/health", "/v1/shutdown"}
+_VERSION_HEADER_BYTES = VERSION_HEADER.encode()
+
+
+def _guard(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except SuperllmError as exc:
+            return error_response(exc)
+
+    return endpoint
+
+
+class _Activity:
+    """Pure ASGI middleware: version check and idle bookkeeping, microseconds per request."""
+
+    def __init__(self, app: ASGIApp, state: DaemonState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if (
+                name == _VERSION_HEADER_BYTES
+                and value.decode() != __version__
+                and scope["path"] not in _VERSION_EXEMPT
+            ):
+                error = VersionMismatch(
+                    f"daemon version {__version__} differs from client version "
+                    f"{value.decode()}; restart it with `superllm daemon restart`",
+                    daemon_version=__version__,
+                )
+                await error_response(error)(scope, receive, send)
+                return
+        state = self.state
+        state.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            state.inflight -= 1
+            state.last_activity = time.monotonic()
+
+
+def create_app(state: DaemonState) -> ASGIApp:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.aclose()
+
+    routes = [
+        Route("/v1/health", _guard(health.health), methods=["GET"]),
+        Route("/v1/ask", _guard(ask.ask), methods=["POST"]),
+        Route("/v1/config", _guard(config.get_config), methods=["GET"]),
+        Route("/v1/config", _guard(config.put_config), methods=["PUT"]),
+        Route("/v1/shutdown", _guard(daemon.shutdown), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.daemon = state
+    return _Activity(app, state)

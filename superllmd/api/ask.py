@@ -1,0 +1,31 @@
+"""``POST /v1/ask``: one model (or an alias, or a fallback chain)."""
+
+from __future__ import annotations
+
+from pydantic import TypeAdapter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from superllmd.api._common import environ_of, ndjson_response, read_body, state_of, wants_stream
+from superllmd.orchestrator.ask import AskRun
+from superllmd.protocol import AskRequest
+
+__all__ = ["ask"]
+
+_ASK = TypeAdapter(AskRequest)
+
+
+async def ask(request: Request) -> Response:
+    state = state_of(request)
+    body = await read_body(request, _ASK)
+    environ = environ_of(body)
+    settings = state.settings(environ)
+    targets = state.registry.resolve(body.get("model"), settings, environ or {})
+    run = AskRun(body, targets)
+    if wants_stream(request):
+        return ndjson_response(run.events())
+    async for _ in run.events():
+        pass
+    assert run.result is not None
+    status = 200 if run.result.get("error") is None else 502
+    return JSONResponse(run.result, status_code=status)

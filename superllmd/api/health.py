@@ -1,0 +1,35 @@
+"""``GET /v1/health``: what the daemon is and whether it is ready."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from superllmd import API_VERSION, __version__
+from superllmd.api._common import state_of
+from superllmd.errors import ConfigError
+from superllmd.protocol import Health
+
+__all__ = ["health"]
+
+
+async def health(request: Request) -> Response:
+    state = state_of(request)
+    config_error: str | None = None
+    ready: list[str] = []
+    try:
+        ready = sorted(state.registry.provider_settings(state.settings(None)))
+    except ConfigError as exc:
+        config_error = exc.message
+    body: Health = {
+        "version": __version__,
+        "api_version": API_VERSION,
+        "pid": os.getpid(),
+        "uptime_s": round(time.monotonic() - state.started, 3),
+        "providers_ready": ready,
+        "config_error": config_error,
+    }
+    return JSONResponse(body)

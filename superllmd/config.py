@@ -1,0 +1,305 @@
+"""Settings: config.toml, then ``SUPERLLM_*`` environment variables, then request flags.
+
+The daemon owns configuration. It reads ``config.toml`` itself, re-reads it when it changes,
+and layers each request's environment (forwarded by the CLI) on top for that request only.
+A bad file is reported with its key, file and line, and is never applied half-way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+
+from superllmd.errors import ConfigError
+
+__all__ = [
+    "BudgetSettings",
+    "ConfigStore",
+    "DaemonSettings",
+    "ProviderSettings",
+    "Settings",
+    "load_settings",
+    "parse_duration",
+    "set_key",
+]
+
+ENV_PREFIX = "SUPERLLM_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderSettings(_Section):
+    """``[providers.ID]``. A new OpenAI-compatible endpoint needs only kind and base_url."""
+
+    kind: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key_cmd: str | None = None
+    timeout: float = Field(default=120.0, gt=0)
+    max_concurrency: int | None = Field(default=None, gt=0)
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    models: list[str] = Field(default_factory=list)
+    # local provider: extra GGUF files by name, and llama.cpp context size
+    model_paths: dict[str, str] = Field(default_factory=dict)
+    n_ctx: int = Field(default=4096, gt=0)
+    enabled: bool = True
+
+
+class BudgetSettings(_Section):
+    daily_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class DaemonSettings(_Section):
+    idle_timeout: str = "0"
+    log_prompts: bool = True
+    grace_period: float = Field(default=10.0, ge=0)
+
+    @field_validator("idle_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class Settings(BaseSettings):
+    """Everything in config.toml; see DESIGN.md for an example file."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    default_model: str | None = None
+    aliases: dict[str, str | list[str]] = Field(default_factory=dict)
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest priority first: the request's environment, then the file (passed as init).
+        return (_RequestEnv(settings_cls, _request_env.get()), init_settings)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"0"`` (never), ``"90"``/``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 0, 90s, 30m or 2h")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+# Hands the request's environment to the settings source, which pydantic builds for us.
+_NO_ENV: Mapping[str, str] = MappingProxyType({})
+_request_env: ContextVar[Mapping[str, str]] = ContextVar("superllm_request_env", default=_NO_ENV)
+
+
+class _RequestEnv(EnvSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(
+            settings_cls,
+            case_sensitive=False,
+            env_prefix=ENV_PREFIX,
+            env_nested_delimiter="__",
+        )
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self._environ.items() if k.startswith(ENV_PREFIX)}
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, ""
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the file and try again.") from None
+
+
+def _locate(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """The 1-based line in ``text`` where dotted key ``loc`` is set, found by a light scan.
+
+    Falls back to the line of the innermost table that holds it, if the key itself is absent.
+    """
+    if not text:
+        return None
+    keys = [str(part) for part in loc]
+    table: list[str] = []
+    best: int | None = None
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assign = re.compile(r"^\s*(\"[^\"]+\"|[A-Za-z0-9_.\-]+)\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if m := header.match(line):
+            table = [p.strip().strip('"') for p in m.group(1).split(".")]
+            if keys[: len(table)] == table and best is None:
+                best = number
+            continue
+        if m := assign.match(line):
+            full = table + [p.strip().strip('"') for p in m.group(1).split(".")]
+            if full == keys[: len(full)]:
+                return number
+    return best
+
+
+def _describe(exc: ValidationError, path: Path, text: str, environ: Mapping[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        line = _locate(text, loc)
+        env_name = _env_source(loc, environ)
+        if env_name is not None:
+            where = f"environment variable {env_name}"
+        elif line is not None:
+            where = f"{path}, line {line}"
+        else:
+            where = str(path)
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{key}: {message} ({where})")
+    return "bad configuration: " + "; ".join(lines) + ". Fix it and try again."
+
+
+def _env_source(loc: tuple[str | int, ...], environ: Mapping[str, str]) -> str | None:
+    """The SUPERLLM_* variable that set ``loc`` (or one of its parents), if any did."""
+    upper = {k.upper(): k for k in environ if k.startswith(ENV_PREFIX)}
+    for depth in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(str(p) for p in loc[:depth]).upper()
+        if name in upper:
+            return upper[name]
+    return None
+
+
+def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
+    """Build settings from ``path`` and ``environ``, or raise ConfigError naming the culprit."""
+    data, text = _read_toml(path)
+    return _validate(data, path, text, environ)
+
+
+def _validate(data: dict[str, Any], path: Path, text: str, environ: Mapping[str, str]) -> Settings:
+    token = _request_env.set(environ)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, text, environ)) from None
+    finally:
+        _request_env.reset(token)
+
+
+class ConfigStore:
+    """Caches settings per (file version, SUPERLLM_* environment) so a request costs a stat."""
+
+    def __init__(self, path: Path, max_entries: int = 64) -> None:
+        self.path = path
+        self._max = max_entries
+        self._cache: dict[tuple[object, frozenset[tuple[str, str]]], Settings | ConfigError] = {}
+
+    def _version(self) -> object:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def get(self, environ: Mapping[str, str]) -> Settings:
+        relevant = frozenset((k, v) for k, v in environ.items() if k.startswith(ENV_PREFIX))
+        key = (self._version(), relevant)
+        found = self._cache.get(key)
+        if found is None:
+            try:
+                found = load_settings(self.path, environ)
+            except ConfigError as exc:
+                found = exc
+            if len(self._cache) >= self._max:
+                self._cache.clear()
+            self._cache[key] = found
+        if isinstance(found, ConfigError):
+            raise found
+        return found
+
+
+_KEY_PART = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _toml_value(raw: str) -> str:
+    """Render a command-line value as TOML: numbers, booleans and arrays as they are."""
+    try:
+        tomllib.loads(f"v = {raw}")
+    except tomllib.TOMLDecodeError:
+        escaped = raw.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return raw
+
+
+def set_key(path: Path, key: str, raw_value: str, environ: Mapping[str, str]) -> None:
+    """Set dotted ``key`` in config.toml, keeping comments, and write only a valid result."""
+    parts = key.split(".")
+    if not all(_KEY_PART.match(p) for p in parts):
+        raise ConfigError(f"{key!r} is not a config key; write it like providers.openai.base_url")
+    _, text = _read_toml(path)
+    table, name = parts[:-1], parts[-1]
+    line = f"{name} = {_toml_value(raw_value)}"
+    lines = text.splitlines()
+    target = _locate(text, tuple(parts))
+    header = "[" + ".".join(table) + "]" if table else None
+    if target is not None and _locate(text, tuple(table)) != target:
+        lines[target - 1] = line
+    elif header is None:
+        first_table = next((i for i, t in enumerate(lines) if t.lstrip().startswith("[")), None)
+        lines.insert(len(lines) if first_table is None else first_table, line)
+    elif (start := _find_header(lines, table)) is not None:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+            len(lines),
+        )
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+        lines.insert(end, line)
+    else:
+        lines += (["", header] if lines else [header]) + [line]
+    new_text = "\n".join(lines) + "\n"
+    try:
+        data = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"setting {key} would make {path} invalid TOML: {exc}") from None
+    _validate(data, path, new_text, environ)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _find_header(lines: list[str], table: list[str]) -> int | None:
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            inner = stripped.strip("[]").split("#")[0].strip()
+            if [p.strip().strip('"') for p in inner.split(".")] == table:
+                return i
+    return None

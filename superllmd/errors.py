@@ -1,0 +1,226 @@
+"""The one exception tree of superllm, shared by the daemon and the CLI. Stdlib only.
+
+::
+
+    SuperllmError                 exit 1   internal
+    ├── UsageError                exit 2   usage
+    │   └── ConfigError           exit 2   config
+    ├── DaemonError               exit 3   daemon
+    │   └── VersionMismatch                version_mismatch
+    ├── ProviderError             exit 4   provider
+    │   ├── AuthError                      auth
+    │   ├── PermissionDenied               permission
+    │   ├── ModelNotFound                  not_found
+    │   ├── RateLimited           retry    rate_limited
+    │   ├── QuotaExhausted                 quota
+    │   ├── Overloaded            retry    overloaded
+    │   ├── ServerError           retry    server_error
+    │   ├── ContextTooLong                 context_too_long
+    │   ├── BadRequest                     bad_request
+    │   ├── ProviderTimeout       retry    timeout
+    │   ├── ProviderConnectionError retry  connection
+    │   └── ProtocolError         retry    protocol      (malformed or truncated response)
+    ├── BudgetExceeded            exit 5   budget
+    ├── NoAgreement               exit 6   no_agreement
+    └── Cancelled                 exit 130 cancelled
+
+Third-party errors (httpx, llama.cpp, sqlite) are translated into these at the boundary and
+never leak. Every error crosses the socket as ``{"code", "message", "retryable", ...}`` and
+is rebuilt on the other side with :func:`from_dict`, so the CLI can pick the exit code.
+Messages say what failed and what to do; they never contain a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthError",
+    "BadRequest",
+    "BudgetExceeded",
+    "Cancelled",
+    "ConfigError",
+    "ContextTooLong",
+    "DaemonError",
+    "ModelNotFound",
+    "NoAgreement",
+    "Overloaded",
+    "PermissionDenied",
+    "ProtocolError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeout",
+    "QuotaExhausted",
+    "RateLimited",
+    "ServerError",
+    "SuperllmError",
+    "UsageError",
+    "VersionMismatch",
+    "from_dict",
+]
+
+
+class SuperllmError(Exception):
+    code: ClassVar[str] = "internal"
+    exit_code: ClassVar[int] = 1
+    http_status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+            **self.details,
+        }
+
+
+class UsageError(SuperllmError):
+    code = "usage"
+    exit_code = 2
+    http_status = 400
+
+
+class ConfigError(UsageError):
+    code = "config"
+    http_status = 422
+
+
+class DaemonError(SuperllmError):
+    code = "daemon"
+    exit_code = 3
+    http_status = 503
+
+
+class VersionMismatch(DaemonError):
+    """The daemon runs another version than the client; the client restarts it."""
+
+    code = "version_mismatch"
+    http_status = 409
+
+
+class ProviderError(SuperllmError):
+    code = "provider"
+    exit_code = 4
+    http_status = 502
+
+    @property
+    def provider(self) -> str | None:
+        value = self.details.get("provider")
+        return value if isinstance(value, str) else None
+
+
+class AuthError(ProviderError):
+    code = "auth"
+    http_status = 401
+
+
+class PermissionDenied(ProviderError):
+    code = "permission"
+    http_status = 403
+
+
+class ModelNotFound(ProviderError):
+    code = "not_found"
+    http_status = 404
+
+
+class RateLimited(ProviderError):
+    code = "rate_limited"
+    http_status = 429
+    retryable = True
+
+    @property
+    def retry_after(self) -> float | None:
+        value = self.details.get("retry_after")
+        return float(value) if isinstance(value, int | float) else None
+
+
+class QuotaExhausted(ProviderError):
+    """A 429 or 402 that waiting will not fix (billing, spend limits)."""
+
+    code = "quota"
+    http_status = 402
+
+
+class Overloaded(ProviderError):
+    code = "overloaded"
+    http_status = 503
+    retryable = True
+
+
+class ServerError(ProviderError):
+    code = "server_error"
+    http_status = 502
+    retryable = True
+
+
+class ContextTooLong(ProviderError):
+    code = "context_too_long"
+    http_status = 413
+
+
+class BadRequest(ProviderError):
+    code = "bad_request"
+    http_status = 400
+
+
+class ProviderTimeout(ProviderError):
+    code = "timeout"
+    http_status = 504
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    code = "connection"
+    http_status = 502
+    retryable = True
+
+
+class ProtocolError(ProviderError):
+    """The provider answered something that breaks its own wire format, e.g. a cut stream."""
+
+    code = "protocol"
+    http_status = 502
+    retryable = True
+
+
+class BudgetExceeded(SuperllmError):
+    code = "budget"
+    exit_code = 5
+    http_status = 402
+
+
+class NoAgreement(SuperllmError):
+    code = "no_agreement"
+    exit_code = 6
+    http_status = 409
+
+
+class Cancelled(SuperllmError):
+    code = "cancelled"
+    exit_code = 130
+    http_status = 499
+
+
+def _all_subclasses(cls: type[SuperllmError]) -> list[type[SuperllmError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+_BY_CODE: dict[str, type[SuperllmError]] = {c.code: c for c in _all_subclasses(SuperllmError)}
+
+
+def from_dict(data: dict[str, Any]) -> SuperllmError:
+    """Rebuild an error that crossed the socket; unknown codes become a plain SuperllmError."""
+    code = str(data.get("code", "internal"))
+    message = str(data.get("message", "unknown error"))
+    details = {k: v for k, v in data.items() if k not in {"code", "message", "retryable"}}
+    return _BY_CODE.get(code, SuperllmError)(message, **details)

@@ -1,0 +1,1 @@
+"""Orchestration modes: pure asyncio, provider-agnostic."""

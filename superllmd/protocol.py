@@ -1,0 +1,163 @@
+"""The native API's request, result and event shapes (API v1), shared by the daemon and CLI.
+
+Stdlib only, so the CLI pays nothing to import it: shapes are ``TypedDict``\\ s, which the
+daemon validates with pydantic's ``TypeAdapter`` (``extra="forbid"`` through
+``__pydantic_config__``, given as a plain dict so pydantic need not be imported here).
+
+Streams are NDJSON: one event object per line, each with ``type`` and ``run_id``::
+
+    run.started   mode, participants
+    delta         participant, round, text
+    message       participant, round, text, usage, cost_usd, latency_ms
+    error         participant (or null for the run), code, message, retryable
+    run.finished  result (a RunResult, the same object ``--json`` prints)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, Required
+
+# typing_extensions, not typing: pydantic needs its TypedDict before Python 3.12.
+from typing_extensions import TypedDict
+
+__all__ = [
+    "NDJSON",
+    "AskRequest",
+    "ConfigSetRequest",
+    "DeltaEvent",
+    "ErrorEvent",
+    "ErrorInfo",
+    "Event",
+    "Health",
+    "MessageEvent",
+    "Mode",
+    "ParticipantResult",
+    "RunFinishedEvent",
+    "RunResult",
+    "RunStartedEvent",
+    "Usage",
+]
+
+NDJSON = "application/x-ndjson"
+
+Mode = Literal["ask", "consensus", "debate", "redteam", "chain", "mapreduce"]
+
+_FORBID: Any = {"extra": "forbid"}
+
+
+class AskRequest(TypedDict, total=False):
+    """``POST /v1/ask``. ``env`` is the client's environment: it applies to this request only."""
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    prompt: Required[str]
+    model: str | None
+    system: str | None
+    temperature: float | None
+    max_tokens: int | None
+    options: dict[str, Any]
+    stream: bool
+    label: str | None
+    env: dict[str, str]
+
+
+class ConfigSetRequest(TypedDict):
+    """``PUT /v1/config``: set one dotted key (``providers.openai.base_url``) in config.toml."""
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    key: str
+    value: str
+
+
+class Usage(TypedDict):
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+
+
+class ErrorInfo(TypedDict):
+    code: str
+    message: str
+    retryable: NotRequired[bool]
+
+
+class ParticipantResult(TypedDict):
+    model: str
+    answer: str | None
+    error: ErrorInfo | None
+    usage: Usage
+    cost_usd: float | None
+    latency_ms: int
+
+
+class RunResult(TypedDict):
+    """What ``--json`` prints. Keys are stable: add keys, never rename."""
+
+    run_id: str
+    mode: Mode
+    answer: str | None
+    model: NotRequired[str]
+    agreement: NotRequired[float | None]
+    strategy: NotRequired[str | None]
+    rounds: NotRequired[int]
+    participants: list[ParticipantResult]
+    judge: dict[str, Any] | None
+    usage: Usage
+    cost_usd: float | None
+    latency_ms: int
+    conversation_id: str | None
+    error: NotRequired[ErrorInfo | None]
+
+
+class RunStartedEvent(TypedDict):
+    type: Literal["run.started"]
+    run_id: str
+    mode: Mode
+    participants: list[str]
+
+
+class DeltaEvent(TypedDict):
+    type: Literal["delta"]
+    run_id: str
+    participant: str
+    round: int
+    text: str
+
+
+class MessageEvent(TypedDict):
+    type: Literal["message"]
+    run_id: str
+    participant: str
+    round: int
+    text: str
+    usage: Usage
+    cost_usd: float | None
+    latency_ms: int
+
+
+class ErrorEvent(TypedDict):
+    type: Literal["error"]
+    run_id: str
+    participant: str | None
+    code: str
+    message: str
+    retryable: bool
+
+
+class RunFinishedEvent(TypedDict):
+    type: Literal["run.finished"]
+    run_id: str
+    result: RunResult
+
+
+Event = RunStartedEvent | DeltaEvent | MessageEvent | ErrorEvent | RunFinishedEvent
+
+
+class Health(TypedDict):
+    version: str
+    api_version: int
+    pid: int
+    uptime_s: float
+    providers_ready: list[str]
+    config_error: str | None

@@ -1,0 +1,264 @@
+"""HTTP plumbing shared by the wire dialects: the client pool, SSE, and error mapping.
+
+Everything httpx raises is translated here into the superllm error tree (see
+``superllmd.errors``); provider modules never let an httpx exception escape.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from superllmd.errors import (
+    AuthError,
+    BadRequest,
+    ContextTooLong,
+    ModelNotFound,
+    Overloaded,
+    PermissionDenied,
+    ProtocolError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeout,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+)
+
+__all__ = [
+    "HttpClients",
+    "SSEEvent",
+    "iter_sse",
+    "map_status_error",
+    "parse_retry_after",
+    "redact",
+    "translate_transport_errors",
+]
+
+
+class HttpClients:
+    """One warm ``httpx.AsyncClient`` per (origin, timeout), created on first use.
+
+    Providers get their client here, so tests inject a transport in one place and the daemon
+    closes every pool on shutdown.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._transport = transport
+        self._clients: dict[tuple[str, float], httpx.AsyncClient] = {}
+
+    def get(self, base_url: str, timeout: float) -> httpx.AsyncClient:
+        url = httpx.URL(base_url)
+        key = (f"{url.scheme}://{url.netloc.decode()}", timeout)
+        client = self._clients.get(key)
+        if client is None:
+            client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+                follow_redirects=False,
+            )
+            self._clients[key] = client
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    event: str
+    data: str
+    id: str | None = None
+
+
+async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
+    """Parse a text/event-stream: comments, CR/LF/CRLF, multi-line data, split chunks."""
+    buffer = ""
+    event, event_id = "", None
+    data: list[str] = []
+    decoder = _utf8_decoder()
+    async for chunk in chunks:
+        buffer += decoder.decode(chunk)
+        # A trailing CR may be the first half of a CRLF split across chunks: keep it.
+        while True:
+            match = _EOL.search(buffer)
+            if match is None or (match.group() == "\r" and match.end() == len(buffer)):
+                break
+            line, buffer = buffer[: match.start()], buffer[match.end() :]
+            if not line:
+                if data or event:
+                    yield SSEEvent(event or "message", "\n".join(data), event_id)
+                event, data = "", []
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value
+            elif name == "id":
+                event_id = value
+    buffer += decoder.decode(b"", final=True)
+    if buffer.rstrip("\r\n") or data:
+        # A final event without its blank line: deliver what is complete.
+        for line in _EOL.split(buffer):
+            if line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+        if data:
+            yield SSEEvent(event or "message", "\n".join(data), event_id)
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def _utf8_decoder() -> Any:
+    import codecs
+
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def _go_duration(text: str) -> float | None:
+    parts = _GO_DURATION.findall(text)
+    if not parts:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait: ``retry-after-ms``, ``retry-after`` (seconds or HTTP date), then the
+    OpenAI-style ``x-ratelimit-reset-*`` durations (the longer of the two)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if (ms := lowered.get("retry-after-ms")) is not None:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    if (ra := lowered.get("retry-after")) is not None:
+        try:
+            return max(float(ra), 0.0)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(ra) if ra else None
+            if parsed is not None:
+                return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
+    resets = [
+        d
+        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+        if (v := lowered.get(name)) and (d := _go_duration(v)) is not None
+    ]
+    return max(resets) if resets else None
+
+
+_KEYLIKE = re.compile(r"\b(sk|pk|rk|key|api)[-_][A-Za-z0-9*_\-]{6,}", re.IGNORECASE)
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove secrets, and anything shaped like an API key, from a provider's message."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return _KEYLIKE.sub(lambda m: m.group(1) + "-[redacted]", text)
+
+
+def _error_fields(body: str) -> tuple[str, str, str]:
+    """(message, type, code) from an error body of any of the dialects' shapes."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()[:300], "", ""
+    err: Any = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(err, str):
+        return err, "", ""
+    if not isinstance(err, dict):
+        return str(err)[:300], "", ""
+    message = err.get("message") or err.get("detail") or json.dumps(err)[:300]
+    return str(message), str(err.get("type") or err.get("status") or ""), str(err.get("code") or "")
+
+
+_CONTEXT_WORDS = re.compile(r"context.length|context window|too many tokens|too long", re.I)
+_QUOTA_CODES = {"insufficient_quota", "enforced_spend_limit_reached", "billing_hard_limit_reached"}
+
+
+def map_status_error(
+    provider: str,
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    model: str,
+    key_source: str | None,
+    secrets: tuple[str, ...] = (),
+) -> ProviderError:
+    """Turn a non-2xx answer into the error tree, with a message that says what to do."""
+    message, kind, code = _error_fields(body)
+    message = redact(message, secrets)
+    said = f"{provider} said ({status}): {message}" if message else f"{provider} answered {status}"
+    key_hint = f"the key from {key_source}" if key_source else "no API key"
+    extra: dict[str, Any] = {"provider": provider, "status": status}
+    if code in _QUOTA_CODES or kind in _QUOTA_CODES or status == 402:
+        return QuotaExhausted(f"{said}. Add credit or raise the spend limit.", **extra)
+    if status == 401:
+        return AuthError(
+            f"{said}. {provider} rejected {key_hint}; set a valid one with "
+            f"`superllm keys set {provider}`.",
+            **extra,
+        )
+    if status == 403:
+        return PermissionDenied(f"{said}. Check the key's project and permissions.", **extra)
+    if status == 404:
+        return ModelNotFound(
+            f"{said}. Check the model name {provider}/{model} (`superllm models`).", **extra
+        )
+    if status == 429:
+        retry_after = parse_retry_after(headers)
+        return RateLimited(f"{said}. Rate limited; retry later.", retry_after=retry_after, **extra)
+    if status == 408:
+        return ProviderTimeout(f"{said}. The request timed out upstream.", **extra)
+    if status == 413 or code == "context_length_exceeded" or _CONTEXT_WORDS.search(message):
+        return ContextTooLong(f"{said}. Shorten the input or use a larger model.", **extra)
+    if status in {503, 529} or "overload" in kind.lower():
+        return Overloaded(f"{said}. The service is overloaded; retry later.", **extra)
+    if status >= 500:
+        return ServerError(f"{said}. A server error upstream; retry later.", **extra)
+    return BadRequest(f"{said}.", **extra)
+
+
+@asynccontextmanager
+async def translate_transport_errors(provider: str, base_url: str) -> AsyncIterator[None]:
+    """Map httpx's transport exceptions onto the error tree, naming the endpoint."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeout(
+            f"{provider} at {base_url} did not answer in time ({type(exc).__name__}); "
+            "retry, or raise providers." + provider + ".timeout",
+            provider=provider,
+        ) from None
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise ProtocolError(
+            f"the connection to {provider} at {base_url} broke mid-answer ({exc or 'closed'}); "
+            "retry",
+            provider=provider,
+        ) from None
+    except httpx.TransportError as exc:
+        raise ProviderConnectionError(
+            f"cannot reach {provider} at {base_url} ({exc or type(exc).__name__}). Is it "
+            f"running? Check providers.{provider}.base_url",
+            provider=provider,
+        ) from None

@@ -1,0 +1,182 @@
+"""What a provider is: the types every dialect and plugin implements.
+
+A *kind* (``ProviderKind``) is a wire dialect or driver, registered under the entry-point
+group ``superllm.providers``; it is created once per daemon and owns shared resources
+(connection pools, a loaded model). A *provider* (``Provider``) is a cheap view of one
+configured endpoint (``[providers.ID]``) for one request's environment, made by its kind.
+
+Token counts follow one convention everywhere: ``input_tokens`` counts every prompt token,
+``cached_tokens`` is the part of those served from the provider's prompt cache.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from superllmd.errors import BadRequest
+
+if TYPE_CHECKING:
+    from superllmd.config import ProviderSettings
+    from superllmd.providers._http import HttpClients
+    from superllmd.providers.keys import KeyResolver
+
+__all__ = [
+    "Capabilities",
+    "ChatRequest",
+    "Completion",
+    "KindContext",
+    "Message",
+    "Provider",
+    "ProviderKind",
+    "StreamItem",
+    "TextDelta",
+    "TokenUsage",
+]
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[Message, ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    json_output: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    usage: TokenUsage
+    finish_reason: str | None = None
+    model: str | None = None
+
+
+# A stream yields any number of TextDelta, then exactly one Completion, last.
+StreamItem = TextDelta | Completion
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    streaming: bool = True
+    tools: bool = False
+    vision: bool = False
+    embeddings: bool = False
+    json_output: bool = False
+    context_window: int | None = None
+    max_output: int | None = None
+    # USD per million tokens; None means unpriced (never "free").
+    price_input: float | None = None
+    price_output: float | None = None
+    price_cached_input: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KindContext:
+    """What the daemon hands every kind when it creates it."""
+
+    http: HttpClients
+    keys: KeyResolver
+    models_dir: Path
+
+
+class Provider(ABC):
+    """One configured endpoint, seen with one request's environment."""
+
+    def __init__(self, provider_id: str, settings: ProviderSettings) -> None:
+        self.id = provider_id
+        self.settings = settings
+
+    @abstractmethod
+    async def complete(self, request: ChatRequest) -> Completion: ...
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        """Yield TextDelta pieces as they arrive, then one Completion.
+
+        A stream that ends without its dialect's end marker raises ProtocolError: a cut
+        answer must never pass for a short one.
+        """
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        raise BadRequest(f"{self.id} does not offer embeddings", provider=self.id)
+
+    async def list_models(self) -> list[str]:
+        return list(self.settings.models)
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities()
+
+    def estimate_cost(self, model: str, usage: TokenUsage) -> float | None:
+        caps = self.capabilities(model)
+        if caps.price_input is None or caps.price_output is None:
+            return None
+        cached_price = caps.price_cached_input
+        if cached_price is None:
+            cached_price = caps.price_input
+        uncached = max(usage.input_tokens - usage.cached_tokens, 0)
+        return (
+            uncached * caps.price_input
+            + usage.cached_tokens * cached_price
+            + usage.output_tokens * caps.price_output
+        ) / 1_000_000
+
+
+class ProviderKind(ABC):
+    """A dialect or driver. Subclasses are what the ``superllm.providers`` entry points name."""
+
+    name: ClassVar[str]
+
+    def __init__(self, context: KindContext) -> None:
+        self.context = context
+
+    def builtin_providers(self) -> dict[str, dict[str, Any]]:
+        """Provider ids this kind offers without any config, with their default settings."""
+        return {}
+
+    @abstractmethod
+    def create(
+        self, provider_id: str, settings: ProviderSettings, environ: Mapping[str, str]
+    ) -> Provider: ...
+
+    def describe(self, provider_id: str, settings: ProviderSettings) -> str:
+        return settings.base_url or ""
+
+    def embedded_models(self, settings: ProviderSettings) -> list[str]:
+        """Models that run in-process with no key or network: candidates for the default."""
+        return []
+
+    async def aclose(self) -> None:
+        return None

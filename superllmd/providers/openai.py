@@ -1,0 +1,264 @@
+"""The OpenAI chat-completions dialect (WIRE.md section 2), over httpx.
+
+Two kinds share it: ``openai`` (api.openai.com, ``OPENAI_API_KEY``) and
+``openai-compatible`` (any server that speaks the dialect, declared in config with
+``kind = "openai-compatible"`` and a ``base_url``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from superllmd.config import ProviderSettings
+from superllmd.errors import (
+    AuthError,
+    Overloaded,
+    ProtocolError,
+    ProviderError,
+    ServerError,
+    UsageError,
+)
+from superllmd.providers._http import (
+    iter_sse,
+    map_status_error,
+    redact,
+    translate_transport_errors,
+)
+from superllmd.providers.base import (
+    ChatRequest,
+    Completion,
+    Provider,
+    ProviderKind,
+    StreamItem,
+    TextDelta,
+    TokenUsage,
+)
+from superllmd.providers.keys import ResolvedKey
+
+__all__ = ["OpenAICompatibleKind", "OpenAIKind", "OpenAIProvider"]
+
+
+class OpenAIProvider(Provider):
+    # OpenAI itself deprecated max_tokens; most compatible servers only know max_tokens.
+    max_tokens_field: ClassVar[str] = "max_tokens"
+
+    def __init__(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        kind: ProviderKind,
+        environ: Mapping[str, str],
+        key_env: tuple[str, ...] = (),
+        key_required: bool = False,
+    ) -> None:
+        super().__init__(provider_id, settings)
+        if not settings.base_url:
+            raise UsageError(
+                f"provider {provider_id} has no base_url; set providers.{provider_id}.base_url"
+            )
+        self.base_url = settings.base_url.rstrip("/")
+        self._kind = kind
+        self._environ = environ
+        self._key_env = key_env
+        self._key_required = key_required
+
+    async def _headers(self) -> tuple[dict[str, str], ResolvedKey | None]:
+        key = await self._kind.context.keys.resolve(
+            self.id, self.settings, self._key_env, self._environ
+        )
+        if key is None and self._key_required:
+            names = " or ".join(f"${n}" for n in self._key_env) or "an API key"
+            raise AuthError(
+                f"no API key for {self.id}: set {names}, or run `superllm keys set {self.id}`",
+                provider=self.id,
+            )
+        headers = {"content-type": "application/json", **self.settings.headers}
+        if key is not None:
+            headers["authorization"] = f"Bearer {key.value}"
+        return headers, key
+
+    def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            body[self.max_tokens_field] = request.max_tokens
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.json_output:
+            body["response_format"] = {"type": "json_object"}
+        body.update(request.options)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def _client(self) -> httpx.AsyncClient:
+        return self._kind.context.http.get(self.base_url, self.settings.timeout)
+
+    async def _raise_for_status(
+        self, response: httpx.Response, request: ChatRequest, key: ResolvedKey | None
+    ) -> None:
+        if response.status_code < 300:
+            return
+        body = (await response.aread()).decode(errors="replace")
+        raise map_status_error(
+            self.id,
+            response.status_code,
+            response.headers,
+            body,
+            model=request.model,
+            key_source=key.source if key else None,
+            secrets=(key.value,) if key else (),
+        )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        headers, key = await self._headers()
+        url = f"{self.base_url}/chat/completions"
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                url, json=self._body(request, stream=False), headers=headers
+            )
+            await self._raise_for_status(response, request, key)
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise ProtocolError(
+                f"{self.id} answered 200 with a body that is not a chat completion",
+                provider=self.id,
+            ) from None
+        return Completion(
+            text=text,
+            usage=_usage(data.get("usage")),
+            finish_reason=choice.get("finish_reason"),
+            model=data.get("model"),
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        headers, key = await self._headers()
+        url = f"{self.base_url}/chat/completions"
+        secrets = (key.value,) if key else ()
+        parts: list[str] = []
+        finish: str | None = None
+        usage = TokenUsage()
+        model: str | None = None
+        done = False
+        async with translate_transport_errors(self.id, self.base_url):
+            req = self._client().build_request(
+                "POST", url, json=self._body(request, stream=True), headers=headers
+            )
+            response = await self._client().send(req, stream=True)
+            try:
+                await self._raise_for_status(response, request, key)
+                async for event in iter_sse(response.aiter_bytes()):
+                    if event.data.startswith("[DONE]"):
+                        done = True
+                        break
+                    chunk = _json_object(self.id, event.data)
+                    if chunk.get("error"):
+                        raise _stream_error(self.id, chunk["error"], secrets)
+                    model = chunk.get("model") or model
+                    if chunk.get("usage"):
+                        usage = _usage(chunk["usage"])
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        if text := delta.get("content"):
+                            parts.append(text)
+                            yield TextDelta(text)
+                        finish = choice.get("finish_reason") or finish
+            finally:
+                await response.aclose()
+        if not done and finish is None:
+            raise ProtocolError(
+                f"the stream from {self.id} ended before its end marker ([DONE]) after "
+                f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
+                provider=self.id,
+            )
+        if finish == "error":
+            raise ServerError(f"{self.id} ended the stream with an error", provider=self.id)
+        yield Completion("".join(parts), usage, finish, model)
+
+    async def list_models(self) -> list[str]:
+        return list(self.settings.models)
+
+
+def _json_object(provider: str, data: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise ProtocolError(
+            f"{provider} sent a stream event that is not JSON", provider=provider
+        ) from None
+    if not isinstance(value, dict):
+        raise ProtocolError(
+            f"{provider} sent a stream event that is not an object", provider=provider
+        )
+    return value
+
+
+def _stream_error(provider: str, error: Any, secrets: tuple[str, ...]) -> ProviderError:
+    """An error that arrives in-band after a 200 (WIRE.md section 1)."""
+    if isinstance(error, dict):
+        message = str(error.get("message") or error)
+        kind = str(error.get("type") or error.get("code") or "")
+    else:
+        message, kind = str(error), ""
+    message = redact(message, secrets)
+    if "overload" in kind.lower() or "overload" in message.lower():
+        return Overloaded(f"{provider} is overloaded (mid-stream): {message}", provider=provider)
+    return ServerError(f"{provider} failed mid-stream: {message}", provider=provider)
+
+
+def _usage(data: Any) -> TokenUsage:
+    if not isinstance(data, dict):
+        return TokenUsage()
+    details = data.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if cached is None:  # DeepSeek reports its cache split at the top level
+        cached = data.get("prompt_cache_hit_tokens") or 0
+    return TokenUsage(
+        input_tokens=int(data.get("prompt_tokens") or 0),
+        output_tokens=int(data.get("completion_tokens") or 0),
+        cached_tokens=int(cached or 0),
+    )
+
+
+class _OpenAINative(OpenAIProvider):
+    max_tokens_field = "max_completion_tokens"
+
+
+class OpenAIKind(ProviderKind):
+    """api.openai.com."""
+
+    name = "openai"
+    key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+
+    def builtin_providers(self) -> dict[str, dict[str, Any]]:
+        return {"openai": {"base_url": "https://api.openai.com/v1"}}
+
+    def create(
+        self, provider_id: str, settings: ProviderSettings, environ: Mapping[str, str]
+    ) -> Provider:
+        return _OpenAINative(
+            provider_id, settings, self, environ, key_env=self.key_env, key_required=True
+        )
+
+
+class OpenAICompatibleKind(ProviderKind):
+    """Any server that speaks chat completions: vLLM, llama.cpp, LM Studio, a gateway..."""
+
+    name = "openai-compatible"
+
+    def create(
+        self, provider_id: str, settings: ProviderSettings, environ: Mapping[str, str]
+    ) -> Provider:
+        return OpenAIProvider(provider_id, settings, self, environ)

@@ -1,0 +1,237 @@
+"""The daemon's lifecycle, in explicit phases.
+
+1. ``acquire``: take the daemon lock (one daemon per runtime folder), record our pid.
+2. ``check``: load the configuration; a bad file stops us here, before anything listens.
+3. ``bind``: remove a stale socket (we hold the lock, so it is stale), bind a fresh one 0600
+   inside a 0700 folder.
+4. ``serve``: uvicorn on that socket; connections from another uid are refused (SO_PEERCRED).
+5. ``drain``: on SIGTERM, SIGINT, ``POST /v1/shutdown`` or the idle timeout, stop accepting,
+   let in-flight requests finish within ``daemon.grace_period``, then cancel them.
+6. ``release``: close provider pools, unlink the socket, drop the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import socket
+import struct
+import sys
+import time
+from typing import IO, Any
+
+from superllmd import __version__
+from superllmd.errors import ConfigError, SuperllmError
+from superllmd.launch import (
+    EXIT_ALREADY_RUNNING,
+    EXIT_CONFIG,
+    is_listening,
+    spawn,
+    wait_listening,
+)
+from superllmd.paths import Paths, ensure_private_dir, get_paths
+
+__all__ = ["EXIT_ALREADY_RUNNING", "EXIT_CONFIG", "Daemon", "main", "peer_uid"]
+
+log = logging.getLogger("superllmd")
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (Linux SO_PEERCRED)."""
+    if sock.family != socket.AF_UNIX or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+def _peer_checked(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, refusing Unix-socket peers of another uid."""
+
+    class PeerChecked(base):  # type: ignore[valid-type,misc]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                uid = peer_uid(sock)
+                if uid is not None and uid != os.getuid():
+                    log.warning("refused a connection from uid %s", uid)
+                    transport.close()
+                    return
+            super().connection_made(transport)
+
+    return PeerChecked
+
+
+class Daemon:
+    def __init__(self, paths: Paths, *, install_signal_handlers: bool = True) -> None:
+        self.paths = paths
+        self.install_signal_handlers = install_signal_handlers
+        self._lock: IO[str] | None = None
+
+    # phase 1
+    def acquire(self) -> bool:
+        ensure_private_dir(self.paths.runtime_dir)
+        lock = open(self.paths.daemon_lock, "a+")  # noqa: SIM115 - held for the daemon's life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            return False
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        self._lock = lock
+        return True
+
+    # phase 2
+    def check(self) -> None:
+        from superllmd.config import load_settings
+
+        settings = load_settings(self.paths.config_file, os.environ)
+        from superllmd.config import parse_duration
+
+        self.idle_timeout = parse_duration(settings.daemon.idle_timeout)
+        self.grace_period = settings.daemon.grace_period
+
+    # phase 3
+    def bind(self) -> socket.socket:
+        path = self.paths.socket
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:
+            sock.bind(str(path))
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        sock.listen(1024)
+        sock.setblocking(False)
+        return sock
+
+    # phases 4 and 5
+    def serve(self, sock: socket.socket) -> None:
+        import uvicorn
+
+        from superllmd.api import create_app
+        from superllmd.state import DaemonState
+
+        state = DaemonState.create(self.paths)
+        config = uvicorn.Config(
+            create_app(state),
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=max(int(self.grace_period), 1),
+            timeout_keep_alive=30,
+        )
+        config.load()
+        config.http_protocol_class = _peer_checked(config.http_protocol_class)
+        server = uvicorn.Server(config)
+        if not self.install_signal_handlers:
+            server.capture_signals = _no_signals  # type: ignore[method-assign]
+
+        def request_shutdown() -> None:
+            log.info("shutdown requested")
+            server.should_exit = True
+
+        state.request_shutdown = request_shutdown
+
+        async def run() -> None:
+            watcher = asyncio.create_task(self._idle_watch(state, server))
+            try:
+                await server.serve(sockets=[sock])
+            finally:
+                watcher.cancel()
+
+        log.info(
+            "superllmd %s listening on %s (pid %s)", __version__, self.paths.socket, os.getpid()
+        )
+        asyncio.run(run())
+
+    async def _idle_watch(self, state: Any, server: Any) -> None:
+        if self.idle_timeout <= 0:
+            return
+        while not server.should_exit:
+            await asyncio.sleep(min(self.idle_timeout / 4, 5.0))
+            idle = time.monotonic() - state.last_activity
+            if state.inflight == 0 and idle >= self.idle_timeout:
+                log.info("idle for %.0f s; exiting", idle)
+                server.should_exit = True
+
+    # phase 6
+    def release(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.paths.socket.unlink()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def run(self) -> int:
+        if not self.acquire():
+            print(f"superllmd: another daemon already serves {self.paths.socket}", file=sys.stderr)
+            return EXIT_ALREADY_RUNNING
+        try:
+            try:
+                self.check()
+            except ConfigError as exc:
+                log.error("%s", exc.message)
+                print(f"superllmd: {exc.message}", file=sys.stderr)
+                return EXIT_CONFIG
+            self.serve(self.bind())
+            log.info("stopped")
+            return 0
+        finally:
+            self.release()
+
+
+def _no_signals() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def _setup_logging(paths: Paths, foreground: bool) -> None:
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.FileHandler(paths.log_file, encoding="utf-8")]
+    if foreground and sys.stderr.isatty():
+        handlers.append(logging.StreamHandler())
+    logging.basicConfig(
+        level=os.environ.get("SUPERLLM_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="superllmd", description="The superllm daemon.")
+    parser.add_argument(
+        "--foreground",
+        action="store_true",
+        help="run here instead of detaching (for debugging and service managers)",
+    )
+    parser.add_argument("--version", action="version", version=f"superllmd {__version__}")
+    args = parser.parse_args(argv)
+    try:
+        paths = get_paths()
+    except SuperllmError as exc:
+        print(f"superllmd: {exc.message}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    if not args.foreground:
+        if is_listening(paths.socket):
+            print(f"superllmd is already running on {paths.socket}")
+            sys.exit(0)
+        proc = spawn(paths)
+        if wait_listening(paths.socket, proc, timeout=30):
+            print(f"superllmd started (pid {proc.pid})")
+            sys.exit(0)
+        print(f"superllmd did not start; see {paths.log_file}", file=sys.stderr)
+        sys.exit(proc.poll() or 3)
+    _setup_logging(paths, foreground=True)
+    sys.exit(Daemon(paths).run())
