@@ -14,11 +14,13 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from superllm_cli._wire import Response, WireError, request
@@ -161,7 +163,7 @@ class Client:
         except (OSError, WireError):
             return None
         pid = int(answer["pid"])
-        _wait_gone(pid, timeout)
+        _wait_gone(self.paths, pid, timeout)
         return pid
 
     def restart(self) -> dict[str, Any]:
@@ -172,22 +174,35 @@ class Client:
             return self._spawn_and_wait()
 
 
-def _wait_gone(pid: int, timeout: float) -> None:
+def _wait_gone(paths: Paths, pid: int, timeout: float) -> None:
+    """Wait until the daemon has let go of its lock: it is then done, whoever its parent is
+    (a process that is not ours lingers as a zombie that ``kill(pid, 0)`` still finds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
         try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child: reap it
+            with open(paths.daemon_lock, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not _alive(pid):
                 return
-        except ChildProcessError:
+        except BlockingIOError:
             pass
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            return
         time.sleep(0.02)
     raise DaemonError(f"the daemon (pid {pid}) did not stop within {timeout:.0f} s")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # Linux: a zombie has exited; only its parent's bookkeeping remains
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _error_of(response: Response) -> SuperllmError:

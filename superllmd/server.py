@@ -18,10 +18,13 @@ import contextlib
 import fcntl
 import logging
 import os
+import signal
 import socket
 import struct
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import IO, Any
 
 from superllmd import __version__
@@ -38,6 +41,7 @@ from superllmd.paths import Paths, ensure_private_dir, get_paths
 __all__ = ["EXIT_ALREADY_RUNNING", "EXIT_CONFIG", "Daemon", "main", "peer_uid"]
 
 log = logging.getLogger("superllmd")
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def peer_uid(sock: socket.socket) -> int | None:
@@ -133,8 +137,12 @@ class Daemon:
         config.load()
         config.http_protocol_class = _peer_checked(config.http_protocol_class)
         server = uvicorn.Server(config)
-        if not self.install_signal_handlers:
-            server.capture_signals = _no_signals  # type: ignore[method-assign]
+        # uvicorn re-raises a caught SIGTERM once it has drained, which would kill us before
+        # phase 6; our handlers only ask it to drain, and we exit normally afterwards.
+        if self.install_signal_handlers:
+            server.capture_signals = lambda: _drain_on_signals(server)  # type: ignore[method-assign]
+        else:
+            server.capture_signals = nullcontext  # type: ignore[method-assign,assignment]
 
         def request_shutdown() -> None:
             log.info("shutdown requested")
@@ -190,10 +198,14 @@ class Daemon:
             self.release()
 
 
-def _no_signals() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
+@contextmanager
+def _drain_on_signals(server: Any) -> Iterator[None]:
+    handlers = {sig: signal.signal(sig, server.handle_exit) for sig in _SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def _setup_logging(paths: Paths, foreground: bool) -> None:

@@ -36,7 +36,9 @@ from superllmd.errors import (
 __all__ = [
     "HttpClients",
     "SSEEvent",
+    "iter_lines",
     "iter_sse",
+    "json_object",
     "map_status_error",
     "parse_retry_after",
     "redact",
@@ -188,7 +190,11 @@ def _error_fields(body: str) -> tuple[str, str, str]:
     if not isinstance(err, dict):
         return str(err)[:300], "", ""
     message = err.get("message") or err.get("detail") or json.dumps(err)[:300]
-    return str(message), str(err.get("type") or err.get("status") or ""), str(err.get("code") or "")
+    code = err.get("code")
+    details = err.get("details")
+    if not code and isinstance(details, dict):  # Anthropic: error.details.error_code
+        code = details.get("error_code")
+    return str(message), str(err.get("type") or err.get("status") or ""), str(code or "")
 
 
 _CONTEXT_WORDS = re.compile(r"context.length|context window|too many tokens|too long", re.I)
@@ -262,3 +268,38 @@ async def translate_transport_errors(provider: str, base_url: str) -> AsyncItera
             f"running? Check providers.{provider}.base_url",
             provider=provider,
         ) from None
+
+
+async def iter_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Lines of a byte stream (NDJSON, Gemini's raw error lines), split on CR, LF or CRLF.
+
+    Partial lines are buffered across chunks; a last line without its newline is still
+    yielded, so a body cut mid-line surfaces as unparseable JSON rather than vanishing.
+    """
+    buffer = ""
+    decoder = _utf8_decoder()
+    async for chunk in chunks:
+        buffer += decoder.decode(chunk)
+        while True:
+            match = _EOL.search(buffer)
+            if match is None or (match.group() == "\r" and match.end() == len(buffer)):
+                break
+            line, buffer = buffer[: match.start()], buffer[match.end() :]
+            yield line
+    buffer += decoder.decode(b"", final=True)
+    for line in _EOL.split(buffer):
+        if line:
+            yield line
+
+
+def json_object(provider: str, data: str, what: str = "a stream event") -> dict[str, Any]:
+    """Parse one JSON object from a provider, or raise ProtocolError saying what broke."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise ProtocolError(
+            f"{provider} sent {what} that is not JSON: {redact(data[:80])!r}", provider=provider
+        ) from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{provider} sent {what} that is not an object", provider=provider)
+    return value

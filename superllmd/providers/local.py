@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -33,6 +34,8 @@ from superllmd.providers.base import (
 )
 
 __all__ = ["LocalKind", "LocalProvider", "discover_models"]
+
+log = logging.getLogger(__name__)
 
 # Sampling options llama.cpp accepts through ``-o key=value``.
 _OPTIONS = frozenset(
@@ -123,6 +126,7 @@ class LocalKind(ProviderKind):
             if loaded is None:
                 llama = await asyncio.to_thread(_load_llama, path, settings.n_ctx)
                 loaded = self._loaded[path] = _Loaded(llama, asyncio.Lock())
+                log.info("loaded local model %s", path)
             return loaded
 
     async def aclose(self) -> None:
@@ -214,13 +218,16 @@ class LocalProvider(Provider):
 
         def work() -> None:
             try:
-                produced, finish = 0, None
+                pieces, finish = [], None
                 for text, finish_reason in _generate(loaded.llama, kwargs, stop):
                     if text:
-                        produced += 1
+                        pieces.append(text)
                         put("delta", text)
                     finish = finish_reason or finish
-                # n_tokens counts the evaluated context: the prompt, then the generated tokens.
+                # A streamed piece may hold several tokens (an emoji), so count by tokenizing
+                # the answer; n_tokens is the evaluated context, the prompt plus the answer.
+                answer = "".join(pieces).encode()
+                produced = len(loaded.llama.tokenize(answer, add_bos=False)) if answer else 0
                 put("done", (finish, max(loaded.llama.n_tokens - produced, 0), produced))
             except Exception as exc:  # llama.cpp errors are translated at this boundary
                 put("error", exc)
