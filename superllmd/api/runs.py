@@ -1,0 +1,70 @@
+"""``POST /v1/consensus|debate|adversarial|chain|mapreduce``: several models at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import TypeAdapter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from superllmd.api._common import environ_of, ndjson_response, read_body, state_of, wants_stream
+from superllmd.config import Settings
+from superllmd.errors import UsageError
+from superllmd.orchestrator.context import RunContext, run_mode
+from superllmd.orchestrator.modes import MODES, mode_function
+from superllmd.protocol import RunRequest
+from superllmd.providers.registry import Registry, Target
+
+__all__ = ["DEFAULT_PANEL", "run"]
+
+_RUN = TypeAdapter(RunRequest)
+# With no models named: the alias "panel" if configured, else the default model three times
+# (self-consistency, the baseline every mode must beat at equal cost).
+DEFAULT_PANEL = "panel"
+
+
+def participants(
+    body: RunRequest, registry: Registry, settings: Settings, environ: Mapping[str, str]
+) -> list[Target]:
+    names = list(body.get("models") or [])
+    if not names:
+        if DEFAULT_PANEL in settings.aliases:
+            names = [DEFAULT_PANEL]
+        else:
+            names = [registry.default_model(settings)] * 3
+    targets: list[Target] = []
+    for name in names:
+        resolved = registry.resolve(name, settings, environ)
+        # An alias naming several models puts each on the panel.
+        targets += resolved if name in settings.aliases else resolved[:1]
+    return targets
+
+
+async def run(request: Request) -> Response:
+    route = request.url.path.rsplit("/", 1)[-1]
+    spec = MODES.get(route)
+    if spec is None:
+        raise UsageError(f"no mode at {request.url.path}")
+    state = state_of(request)
+    body = await read_body(request, _RUN)
+    environ = environ_of(body) or {}
+    settings = state.settings(environ or None)
+    panel = participants(body, state.registry, settings, environ)
+    judge_name = body.get("judge")
+    judge = state.registry.resolve(judge_name, settings, environ)[0] if judge_name else None
+    fn = mode_function(spec)
+    ctx = RunContext(
+        spec.mode,
+        body,
+        panel,
+        state.caller,
+        judge=judge,
+        resolve=lambda name: state.registry.resolve(name, settings, environ)[0],
+    )
+    events = run_mode(ctx, fn)
+    if wants_stream(request):
+        return ndjson_response(events)
+    async for _ in events:
+        pass
+    return JSONResponse(ctx.result())
