@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from superllm_cli.commands import ask, config, daemon
+from superllm_cli.commands import ask, config, daemon, modes, providers
 from superllm_cli.options import Globals
 from superllm_cli.render import ColorMode
 from superllmd import __version__
@@ -52,8 +52,11 @@ def root(
 
 
 app.command(name="ask")(ask.ask)
+for _command in (modes.consensus, modes.debate, modes.redteam, modes.chain, modes.mapreduce):
+    app.command()(_command)
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(config.app, name="config")
+app.add_typer(providers.app, name="providers")
 
 
 def main() -> None:

@@ -10,6 +10,10 @@ Streams are NDJSON: one event object per line, each with ``type`` and ``run_id``
     delta         participant, round, text
     message       participant, round, text, usage, cost_usd, latency_ms
     error         participant (or null for the run), code, message, retryable
+    round.finished  round, agreement, report (multi-model modes)
+    judge.delta   participant, round, text (a judge or synthesiser streaming)
+    judge.message participant, round, text, usage, cost_usd, latency_ms
+    retry         participant, attempt, code, message, wait_s
     run.finished  result (a RunResult, the same object ``--json`` prints)
 """
 
@@ -29,10 +33,15 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "Health",
+    "JudgeDeltaEvent",
+    "JudgeMessageEvent",
     "MessageEvent",
     "Mode",
     "ParticipantResult",
+    "RetryEvent",
+    "RoundFinishedEvent",
     "RunFinishedEvent",
+    "RunRequest",
     "RunResult",
     "RunStartedEvent",
     "Usage",
@@ -56,6 +65,40 @@ class AskRequest(TypedDict, total=False):
     temperature: float | None
     max_tokens: int | None
     options: dict[str, Any]
+    stream: bool
+    label: str | None
+    env: dict[str, str]
+
+
+class RunRequest(TypedDict, total=False):
+    """``POST /v1/consensus|debate|adversarial|chain|mapreduce``: several models at once.
+
+    Mode-specific knobs not named here go in ``mode_options`` (e.g. redteam's ``submode``,
+    map-reduce's ``chunk_tokens``); a chain's workflow is the parsed TOML in ``workflow``.
+    """
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    prompt: Required[str]
+    models: list[str]
+    judge: str | None
+    strategy: str | None
+    rounds: int | None
+    threshold: float | None
+    quorum: int | None
+    require_agreement: bool
+    answer_type: str | None
+    samples: str | None
+    system: str | None
+    temperature: float | None
+    max_tokens: int | None
+    options: dict[str, Any]
+    max_calls: int | None
+    max_run_tokens: int | None
+    timeout: float | None
+    seed: int | None
+    workflow: dict[str, Any] | None
+    mode_options: dict[str, Any]
     stream: bool
     label: str | None
     env: dict[str, str]
@@ -92,7 +135,11 @@ class ParticipantResult(TypedDict):
 
 
 class RunResult(TypedDict):
-    """What ``--json`` prints. Keys are stable: add keys, never rename."""
+    """What ``--json`` prints. Keys are stable: add keys, never rename.
+
+    ``report`` carries the mode's own details (vote distribution, per-round changes,
+    objections upheld, chunks); ``calls`` counts provider calls, for equal-cost comparison.
+    """
 
     run_id: str
     mode: Mode
@@ -108,6 +155,9 @@ class RunResult(TypedDict):
     latency_ms: int
     conversation_id: str | None
     error: NotRequired[ErrorInfo | None]
+    calls: NotRequired[int]
+    report: NotRequired[dict[str, Any]]
+    stopped: NotRequired[str | None]
 
 
 class RunStartedEvent(TypedDict):
@@ -145,13 +195,62 @@ class ErrorEvent(TypedDict):
     retryable: bool
 
 
+class RoundFinishedEvent(TypedDict):
+    type: Literal["round.finished"]
+    run_id: str
+    round: int
+    agreement: float | None
+    report: dict[str, Any]
+
+
+class JudgeDeltaEvent(TypedDict):
+    type: Literal["judge.delta"]
+    run_id: str
+    participant: str
+    round: int
+    text: str
+
+
+class JudgeMessageEvent(TypedDict):
+    type: Literal["judge.message"]
+    run_id: str
+    participant: str
+    round: int
+    text: str
+    usage: Usage
+    cost_usd: float | None
+    latency_ms: int
+
+
+class RetryEvent(TypedDict):
+    """A failed attempt that will be tried again (or handed to the next model in a chain)."""
+
+    type: Literal["retry"]
+    run_id: str
+    participant: str
+    attempt: int
+    code: str
+    message: str
+    wait_s: float
+
+
 class RunFinishedEvent(TypedDict):
     type: Literal["run.finished"]
     run_id: str
     result: RunResult
 
 
-Event = RunStartedEvent | DeltaEvent | MessageEvent | ErrorEvent | RunFinishedEvent
+Event = (
+    RunStartedEvent
+    | DeltaEvent
+    | MessageEvent
+    | ErrorEvent
+    | RoundFinishedEvent
+    | JudgeDeltaEvent
+    | JudgeMessageEvent
+    | RetryEvent
+    | RunFinishedEvent
+)
 
 
 class Health(TypedDict):

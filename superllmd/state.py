@@ -8,10 +8,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from superllmd.config import ConfigStore, Settings
+from superllmd.orchestrator.run import Caller
 from superllmd.paths import Paths
 from superllmd.providers._http import HttpClients
 from superllmd.providers.base import KindContext
 from superllmd.providers.keys import KeyResolver
+from superllmd.providers.limits import ProviderLimits
 from superllmd.providers.registry import Registry
 
 __all__ = ["DaemonState"]
@@ -24,6 +26,7 @@ class DaemonState:
     registry: Registry
     http: HttpClients
     keys: KeyResolver
+    caller: Caller = field(default_factory=Caller)
     started: float = field(default_factory=time.monotonic)
     last_activity: float = field(default_factory=time.monotonic)
     inflight: int = 0
@@ -47,6 +50,7 @@ class DaemonState:
             registry=Registry(context, load_entry_points=load_entry_points),
             http=http,
             keys=keys,
+            caller=Caller(limits=ProviderLimits()),
         )
 
     def settings(self, environ: Mapping[str, str] | None) -> Settings:

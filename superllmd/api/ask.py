@@ -21,7 +21,7 @@ async def ask(request: Request) -> Response:
     environ = environ_of(body)
     settings = state.settings(environ)
     targets = state.registry.resolve(body.get("model"), settings, environ or {})
-    run = AskRun(body, targets)
+    run = AskRun(body, targets, state.caller)
     if wants_stream(request):
         return ndjson_response(run.events())
     async for _ in run.events():

@@ -8,21 +8,21 @@ from typing import Any
 
 from superllmd.errors import ProviderError, SuperllmError
 from superllmd.orchestrator.run import (
+    Caller,
     CallOutcome,
-    call_participant,
+    base_result,
     error_event,
+    messages_of,
     new_run_id,
-    sum_usage,
-    total_cost,
 )
 from superllmd.protocol import AskRequest, Event, RunResult
-from superllmd.providers.base import ChatRequest, Message
+from superllmd.providers.base import ChatRequest
 from superllmd.providers.registry import Target
 
-__all__ = ["AskRun"]
+__all__ = ["AskRun", "falls_back"]
 
 
-def _falls_back(error: SuperllmError) -> bool:
+def falls_back(error: SuperllmError) -> bool:
     """Try the next model in a chain when this one is down, not when the request is bad."""
     return isinstance(error, ProviderError) and (
         error.retryable or error.code in {"auth", "quota", "not_found", "permission"}
@@ -32,16 +32,13 @@ def _falls_back(error: SuperllmError) -> bool:
 class AskRun:
     """One ``ask``. Targets are resolved up front, so a bad model fails before any event."""
 
-    def __init__(self, request: AskRequest, targets: list[Target]) -> None:
+    def __init__(self, request: AskRequest, targets: list[Target], caller: Caller) -> None:
         self.request = request
         self.targets = targets
+        self.caller = caller
         self.run_id = new_run_id()
         self.result: RunResult | None = None
-        messages: list[Message] = []
-        if request.get("system"):
-            messages.append(Message("system", request["system"] or ""))
-        messages.append(Message("user", request["prompt"]))
-        self.messages = tuple(messages)
+        self.messages = messages_of(request.get("system"), request["prompt"])
 
     def _chat(self, target: Target) -> ChatRequest:
         options: Mapping[str, Any] = self.request.get("options") or {}
@@ -66,28 +63,21 @@ class AskRun:
         for target in self.targets:
             outcome = CallOutcome(target)
             outcomes.append(outcome)
-            async for event in call_participant(
+            async for event in self.caller.call(
                 self.run_id, target, self._chat(target), stream=stream, outcome=outcome
             ):
                 yield event
-            if outcome.error is None or not _falls_back(outcome.error):
+            if outcome.error is None or not falls_back(outcome.error):
                 break
         last = outcomes[-1]
         if last.error is not None:
             yield error_event(self.run_id, None, last.error)
-        self.result = {
-            "run_id": self.run_id,
-            "mode": "ask",
-            "answer": last.completion.text if last.completion else None,
-            "model": last.target.name,
-            "participants": [o.result() for o in outcomes],
-            "judge": None,
-            "usage": sum_usage(outcomes),
-            "cost_usd": total_cost(outcomes),
-            "latency_ms": int((time.perf_counter() - started) * 1000),
-            "conversation_id": None,
-            "error": None
-            if last.error is None
-            else {"code": last.error.code, "message": last.error.message},
-        }
-        yield {"type": "run.finished", "run_id": self.run_id, "result": self.result}
+        result = base_result(self.run_id, "ask", outcomes, started)
+        result["answer"] = last.completion.text if last.completion else None
+        result["model"] = last.target.name
+        result["participants"] = [o.result() for o in outcomes]
+        result["error"] = (
+            None if last.error is None else {"code": last.error.code, "message": last.error.message}
+        )
+        self.result = result
+        yield {"type": "run.finished", "run_id": self.run_id, "result": result}

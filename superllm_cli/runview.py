@@ -1,0 +1,135 @@
+"""Showing a multi-model run: live panels on a terminal, only the answer in a pipe."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from superllm_cli.render import Output, strip_controls
+
+__all__ = ["consume_run"]
+
+
+@dataclass
+class _Lane:
+    name: str
+    text: str = ""
+    status: str = "waiting"
+    round: int = 0
+
+
+@dataclass
+class _View:
+    lanes: dict[str, _Lane] = field(default_factory=dict)
+    judge: _Lane | None = None
+    agreement: list[str] = field(default_factory=list)
+
+    def lane(self, name: str) -> _Lane:
+        return self.lanes.setdefault(name, _Lane(name))
+
+    def apply(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "run.started":
+            for name in event.get("participants", []):
+                self.lane(name)
+        elif kind in ("delta", "judge.delta"):
+            lane = self._lane_for(event)
+            if lane.round != event.get("round", 0):
+                lane.text, lane.round = "", event.get("round", 0)
+            lane.text += event["text"]
+            lane.status = "streaming"
+        elif kind in ("message", "judge.message"):
+            lane = self._lane_for(event)
+            lane.text, lane.status, lane.round = event["text"], "done", event.get("round", 0)
+        elif kind == "error" and event.get("participant"):
+            self.lane(event["participant"]).status = f"failed: {event['message']}"
+        elif kind == "retry":
+            self.lane(event["participant"]).status = f"retry {event['attempt']}: {event['code']}"
+        elif kind == "round.finished":
+            value = event.get("agreement")
+            shown = "n/a" if value is None else f"{value:.2f}"
+            self.agreement.append(f"round {event['round']}: agreement {shown}")
+
+    def _lane_for(self, event: dict[str, Any]) -> _Lane:
+        if event["type"].startswith("judge"):
+            if self.judge is None or self.judge.name != event["participant"]:
+                self.judge = _Lane(event["participant"])
+            return self.judge
+        return self.lane(event["participant"])
+
+    def renderable(self) -> Any:
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.text import Text
+
+        panels: list[Any] = []
+        for lane in [*self.lanes.values(), *([self.judge] if self.judge else [])]:
+            tail = "\n".join(lane.text.splitlines()[-6:])
+            title = f"{lane.name} · round {lane.round} · {lane.status}"
+            panels.append(Panel(Text(tail), title=title, title_align="left"))
+        if self.agreement:
+            panels.append(Text(" · ".join(self.agreement[-3:]), style="dim"))
+        return Group(*panels)
+
+
+def consume_run(
+    events: Iterable[dict[str, Any]], out: Output, *, json_out: bool, stream_json: bool
+) -> dict[str, Any]:
+    """Show a run as its events arrive; return the run.finished result."""
+    finished: dict[str, Any] = {}
+
+    def tap() -> Iterator[dict[str, Any]]:
+        for event in events:
+            if stream_json:
+                out.json_line(event)
+            if event.get("type") == "run.finished":
+                finished.update(event["result"])
+            yield event
+
+    if json_out or stream_json:
+        for _ in tap():
+            pass
+        if json_out:
+            out.json(finished)
+        return finished
+    if out.rich_out:
+        _live(tap(), out)
+    else:
+        for event in tap():
+            if event.get("type") == "error" and event.get("participant"):
+                out.status(f"{event['participant']} failed: {event['message']}")
+            elif event.get("type") == "round.finished":
+                value = event.get("agreement")
+                out.status(f"round {event['round']} agreement {value}")
+    if finished.get("answer"):
+        out.answer(finished["answer"])
+    return finished
+
+
+def _live(events: Iterable[dict[str, Any]], out: Output) -> None:
+    from rich.live import Live
+
+    view = _View()
+    console = out._console(sys.stderr)
+    with Live(view.renderable(), console=console, refresh_per_second=8, transient=True) as live:
+        for event in events:
+            view.apply(event)
+            live.update(view.renderable())
+
+
+def summary(result: dict[str, Any]) -> str:
+    parts = [str(result.get("mode"))]
+    if result.get("agreement") is not None:
+        parts.append(f"agreement {result['agreement']:.2f}")
+    if result.get("rounds"):
+        parts.append(f"{result['rounds']} round(s)")
+    usage = result.get("usage") or {}
+    parts.append(f"{result.get('calls', 0)} calls")
+    parts.append(f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens")
+    cost = result.get("cost_usd")
+    parts.append("unpriced" if cost is None else f"${cost:.4f}")
+    if result.get("stopped"):
+        parts.append(f"stopped: {result['stopped']}")
+    return strip_controls(" · ".join(parts))

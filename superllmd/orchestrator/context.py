@@ -1,0 +1,295 @@
+"""The context a multi-model mode runs in.
+
+A mode is ``async def run(ctx: RunContext) -> None``: it calls models through ``ctx`` (which
+streams their events to the client as they happen), records its decisions with
+``ctx.round_finished`` and ``ctx.report``, and sets ``ctx.answer``. ``run_mode`` drives it
+and produces the event stream, ending in ``run.finished`` with the result; the whole stream
+is kept as the run's transcript.
+
+Identity hygiene (ORCHESTRATION.md §4.1): when one model sees others' output, use
+``ctx.anonymise`` — "Response A/B/..." in an order shuffled per recipient with the run's
+seed; provider names never reach judges or aggregators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from superllmd.errors import SuperllmError
+from superllmd.orchestrator.run import (
+    Caller,
+    CallOutcome,
+    RunBudget,
+    RunBudgetExhausted,
+    base_result,
+    error_event,
+    new_run_id,
+)
+from superllmd.protocol import Event, Mode, RunRequest, RunResult
+from superllmd.providers.base import ChatRequest, Message
+from superllmd.providers.registry import Target
+
+__all__ = ["DEFAULT_THRESHOLD", "ModeFn", "RunContext", "run_mode"]
+
+DEFAULT_CONCURRENCY = 16
+DEFAULT_THRESHOLD = 0.8
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class RunContext:
+    def __init__(
+        self,
+        mode: Mode,
+        request: RunRequest,
+        participants: Sequence[Target],
+        caller: Caller,
+        *,
+        judge: Target | None = None,
+        resolve: Callable[[str], Target] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.run_id = new_run_id()
+        self.mode = mode
+        self.request = request
+        self.participants = list(participants)
+        self.judge = judge
+        self.caller = caller
+        self._resolve = resolve
+        self.seed = request.get("seed")
+        self.rng = random.Random(self.seed if self.seed is not None else self.run_id)
+        timeout = request.get("timeout")
+        self.budget = RunBudget(
+            max_calls=request.get("max_calls"),
+            max_tokens=request.get("max_run_tokens"),
+            deadline=time.monotonic() + timeout if timeout else None,
+        )
+        self.stream = request.get("stream", True)
+        self.outcomes: list[CallOutcome] = []
+        self.transcript: list[Event] = []
+        self.answer: str | None = None
+        self.agreement: float | None = None
+        self.strategy: str | None = request.get("strategy")
+        self.rounds = 0
+        self.report: dict[str, Any] = {}
+        self.judge_result: dict[str, Any] | None = None
+        self.stopped: str | None = None
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._started = time.perf_counter()
+
+    # -- events -------------------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        self.transcript.append(event)
+        self._queue.put_nowait(event)
+
+    def round_finished(self, round_: int, agreement: float | None, **report: Any) -> None:
+        self.rounds = max(self.rounds, round_ + 1)
+        self.emit(
+            {
+                "type": "round.finished",
+                "run_id": self.run_id,
+                "round": round_,
+                "agreement": agreement,
+                "report": report,
+            }
+        )
+
+    # -- calls --------------------------------------------------------------------------
+
+    def resolve(self, name: str) -> Target:
+        if self._resolve is None:
+            raise SuperllmError("this run cannot resolve extra models")
+        return self._resolve(name)
+
+    def chat(
+        self,
+        target: Target,
+        messages: Sequence[Message],
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_output: bool = False,
+    ) -> ChatRequest:
+        options: Mapping[str, Any] = self.request.get("options") or {}
+        return ChatRequest(
+            model=target.model,
+            messages=tuple(messages),
+            temperature=temperature if temperature is not None else self.request.get("temperature"),
+            max_tokens=max_tokens or self.request.get("max_tokens"),
+            json_output=json_output,
+            options=options,
+        )
+
+    async def call(
+        self,
+        target: Target,
+        messages: Sequence[Message],
+        *,
+        participant: str | None = None,
+        round_: int = 0,
+        role: str = "participant",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_output: bool = False,
+    ) -> CallOutcome:
+        """One call, counted against the run's budget; its events go to the client live.
+
+        Raises RunBudgetExhausted before calling when the run's budget is spent.
+        """
+        self.budget.take_call()
+        outcome = CallOutcome(target)
+        self.outcomes.append(outcome)
+        request = self.chat(
+            target,
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            json_output=json_output,
+        )
+        async with self._slots:
+            remaining = self.budget.remaining_time()
+            events = self.caller.call(
+                self.run_id,
+                target,
+                request,
+                stream=self.stream,
+                round_=round_,
+                participant=participant,
+                role="judge" if role == "judge" else "participant",
+                outcome=outcome,
+            )
+            try:
+                async with asyncio.timeout(remaining):
+                    async for event in events:
+                        self.emit(event)
+            except TimeoutError:
+                outcome.error = SuperllmError("the run's --timeout cut this call short")
+                self.emit(error_event(self.run_id, outcome.participant, outcome.error))
+        if outcome.completion is not None:
+            self.budget.add(outcome.completion.usage)
+        return outcome
+
+    async def gather(
+        self, calls: Sequence[Callable[[], Awaitable[CallOutcome]]], quorum: int | None = None
+    ) -> list[CallOutcome | None]:
+        """Run calls in parallel; with a quorum, stop once that many succeeded.
+
+        Returns one entry per call, in order: its outcome, or None if it was cancelled
+        because the quorum was already met (those are reported as late).
+        """
+        tasks = [asyncio.ensure_future(c()) for c in calls]
+        results: list[CallOutcome | None] = [None] * len(tasks)
+        index = {t: i for i, t in enumerate(tasks)}
+        ok = 0
+        pending = set(tasks)
+        budget_error: RunBudgetExhausted | None = None
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    exc = task.exception()
+                    if isinstance(exc, RunBudgetExhausted):
+                        budget_error = exc
+                        continue
+                    if exc is not None:
+                        raise exc
+                    outcome = task.result()
+                    results[index[task]] = outcome
+                    ok += outcome.ok
+                if quorum is not None and ok >= quorum:
+                    break
+        finally:
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, RunBudgetExhausted):
+                    await task
+        if budget_error is not None and ok == 0:
+            raise budget_error
+        if budget_error is not None:
+            self.stopped = budget_error.reason
+        return results
+
+    # -- presentation -------------------------------------------------------------------
+
+    def anonymise(
+        self, texts: Sequence[str], recipient: int | None = None
+    ) -> list[tuple[str, int]]:
+        """Shuffle ``texts`` for one recipient; returns (label, original index) pairs, labels
+        "Response A", "Response B"... in the shuffled order."""
+        order = list(range(len(texts)))
+        random.Random(f"{self.rng.random()}|{recipient}").shuffle(order)
+        return [(f"Response {LETTERS[pos]}", i) for pos, i in enumerate(order)]
+
+    # -- result -------------------------------------------------------------------------
+
+    def result(self) -> RunResult:
+        result = base_result(self.run_id, self.mode, self.outcomes, self._started)
+        result["answer"] = self.answer
+        result["agreement"] = self.agreement
+        result["strategy"] = self.strategy
+        result["rounds"] = self.rounds
+        result["participants"] = [o.result() for o in self.outcomes if o.role == "participant"]
+        result["judge"] = self.judge_result
+        result["report"] = self.report
+        result["stopped"] = self.stopped
+        threshold = self.request.get("threshold") or DEFAULT_THRESHOLD
+        if self.request.get("require_agreement") and (
+            self.agreement is None or self.agreement < threshold
+        ):
+            shown = "unknown" if self.agreement is None else f"{self.agreement:.2f}"
+            result["error"] = {
+                "code": "no_agreement",
+                "message": f"agreement {shown} is below the required {threshold:.2f}",
+            }
+        return result
+
+
+ModeFn = Callable[[RunContext], Awaitable[None]]
+
+
+async def run_mode(ctx: RunContext, fn: ModeFn) -> AsyncIterator[Event]:
+    """Run a mode, yielding its events as they happen and ``run.finished`` last."""
+    ctx.emit(
+        {
+            "type": "run.started",
+            "run_id": ctx.run_id,
+            "mode": ctx.mode,
+            "participants": [t.name for t in ctx.participants],
+        }
+    )
+
+    async def body() -> None:
+        try:
+            await fn(ctx)
+        except RunBudgetExhausted as exc:
+            ctx.stopped = exc.reason
+        except SuperllmError as exc:
+            ctx.report["error"] = exc.to_dict()
+            ctx.emit(error_event(ctx.run_id, None, exc))
+        finally:
+            ctx._queue.put_nowait(None)
+
+    task = asyncio.create_task(body())
+    try:
+        while (event := await ctx._queue.get()) is not None:
+            yield event
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    result = ctx.result()
+    if "error" in ctx.report:  # a run-level failure outranks a missed agreement
+        error = ctx.report["error"]
+        result["error"] = {"code": error["code"], "message": error["message"]}
+    finished: Event = {"type": "run.finished", "run_id": ctx.run_id, "result": result}
+    ctx.transcript.append(finished)
+    yield finished
