@@ -103,3 +103,29 @@ def test_bad_flag_exits_2(cli: Cli) -> None:
     assert cli("ask", "--stream", "sometimes", "hi").returncode == 2
     assert cli("ask", "-o", "novalue", "-m", "fake/echo", "hi").returncode == 2
     assert cli("ask", "--temperature", "9", "hi").returncode == 2
+
+
+def test_retry_is_visible_in_stream_json(cli: Cli, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script = ["error-429"]
+    try:
+        result = cli("ask", "-m", "fake/echo", "--stream-json", "again")
+    finally:
+        fake_openai.script = []
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    retries = [e for e in events if e["type"] == "retry"]
+    assert len(retries) == 1 and retries[0]["code"] == "rate_limited"
+    assert events[-1]["result"]["answer"] == "echo: again"
+
+
+def test_alias_fallback_chain(cli: Cli, home: Path, fake_openai: FakeOpenAI) -> None:
+    write_config(
+        home,
+        f'[aliases]\nsturdy = ["fake/quota", "fake/echo"]\n'
+        f'[providers.fake]\nkind = "openai-compatible"\nbase_url = "{fake_openai.base_url}"\n',
+    )
+    result = cli("ask", "-m", "sturdy", "--json", "falls back")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["model"] == "fake/echo" and data["answer"] == "echo: falls back"
+    assert data["participants"][0]["error"]["code"] == "quota"
