@@ -1,0 +1,109 @@
+"""``GET /v1/providers``: every provider the registry offers, and where its key would come from.
+
+The answer names the *source* of a key (``keyring``, ``$GROQ_API_KEY``, ``api_key_cmd``),
+never its value. The client's environment applies to the request, as everywhere, but this
+route needs to know only which variables are set, not what they hold: the CLI sends its
+``SUPERLLM_*`` settings as ``NAME=value`` query parameters and the *names* of its other set
+variables in ``present``, so no key crosses the socket to draw a table. ``api_key_cmd`` is
+reported as configured without being run; running a user's command to list providers would
+be a surprise (and may prompt for a password).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any, Protocol, runtime_checkable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from superllmd.api._common import state_of
+from superllmd.config import ProviderSettings
+from superllmd.providers.base import ProviderKind
+from superllmd.providers.keys import KeyResolver
+
+__all__ = ["PRESENT_PARAM", "KeyPlanner", "key_plan", "list_providers"]
+
+PRESENT_PARAM = "present"
+_SET = "set"  # stands in for a value this route never sees
+_LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])([:/]|$)", re.IGNORECASE)
+
+
+@runtime_checkable
+class KeyPlanner(Protocol):
+    """A kind that knows, per provider, which variables hold its key and if one is needed."""
+
+    def key_plan(
+        self, provider_id: str, settings: ProviderSettings
+    ) -> tuple[tuple[str, ...], bool]: ...
+
+
+def _environ(request: Request) -> dict[str, str]:
+    env = {k: v for k, v in request.query_params.items() if k.startswith("SUPERLLM_")}
+    for raw in request.query_params.get(PRESENT_PARAM, "").split(","):
+        name = raw.strip()
+        if name and not name.startswith("SUPERLLM_"):
+            env.setdefault(name, _SET)
+    return env
+
+
+def key_plan(
+    kind: ProviderKind, provider_id: str, settings: ProviderSettings
+) -> tuple[tuple[str, ...], bool]:
+    """Variables that could hold the key, and whether the provider is unusable without one.
+
+    A kind that implements :class:`KeyPlanner` answers for itself. Otherwise: a kind that
+    declares a conventional variable (``key_env``, as OpenAIKind does) needs a key unless it
+    says ``key_required = False`` or points at this machine (a local Ollama); a kind without
+    one (the in-process model, a bare openai-compatible server) does not.
+    """
+    if isinstance(kind, KeyPlanner):
+        return kind.key_plan(provider_id, settings)
+    declared = tuple(getattr(kind, "key_env", ()) or ())
+    names = (settings.api_key_env,) if settings.api_key_env else declared
+    required = getattr(kind, "key_required", None)
+    if isinstance(required, bool):
+        return names, required and bool(names)
+    where = settings.base_url or kind.describe(provider_id, settings)
+    return names, bool(declared) and not _LOOPBACK.match(where)
+
+
+async def _key_source(
+    keys: KeyResolver,
+    provider_id: str,
+    settings: ProviderSettings,
+    names: tuple[str, ...],
+    environ: dict[str, str],
+) -> str | None:
+    # Resolve without the command: see the module docstring.
+    quiet = settings.model_copy(update={"api_key_cmd": None})
+    found = await keys.resolve(provider_id, quiet, names, environ)
+    if found is not None:
+        return found.source
+    return "api_key_cmd" if settings.api_key_cmd else None
+
+
+async def list_providers(request: Request) -> Response:
+    state = state_of(request)
+    environ = _environ(request)
+    table = state.registry.provider_settings(state.settings(environ))
+
+    async def row(pid: str, kind_name: str, settings: ProviderSettings) -> dict[str, Any]:
+        kind = state.registry.kinds[kind_name]
+        names, needed = key_plan(kind, pid, settings)
+        source = await _key_source(state.keys, pid, settings, names, environ)
+        return {
+            "id": pid,
+            "kind": kind_name,
+            "base_url": kind.describe(pid, settings) or None,
+            "key_source": source,
+            "key_env": list(names),
+            "configured": source is not None or not needed,
+            "models": list(settings.models),
+        }
+
+    rows = await asyncio.gather(
+        *(row(pid, kind_name, settings) for pid, (kind_name, settings) in sorted(table.items()))
+    )
+    return JSONResponse(list(rows))
