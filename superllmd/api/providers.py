@@ -12,31 +12,19 @@ be a surprise (and may prompt for a password).
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from superllmd.api._common import state_of
 from superllmd.config import ProviderSettings
-from superllmd.providers.base import ProviderKind
 from superllmd.providers.keys import KeyResolver
 
-__all__ = ["PRESENT_PARAM", "KeyPlanner", "key_plan", "list_providers"]
+__all__ = ["PRESENT_PARAM", "list_providers"]
 
 PRESENT_PARAM = "present"
 _SET = "set"  # stands in for a value this route never sees
-_LOOPBACK = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])([:/]|$)", re.IGNORECASE)
-
-
-@runtime_checkable
-class KeyPlanner(Protocol):
-    """A kind that knows, per provider, which variables hold its key and if one is needed."""
-
-    def key_plan(
-        self, provider_id: str, settings: ProviderSettings
-    ) -> tuple[tuple[str, ...], bool]: ...
 
 
 def _environ(request: Request) -> dict[str, str]:
@@ -46,27 +34,6 @@ def _environ(request: Request) -> dict[str, str]:
         if name and not name.startswith("SUPERLLM_"):
             env.setdefault(name, _SET)
     return env
-
-
-def key_plan(
-    kind: ProviderKind, provider_id: str, settings: ProviderSettings
-) -> tuple[tuple[str, ...], bool]:
-    """Variables that could hold the key, and whether the provider is unusable without one.
-
-    A kind that implements :class:`KeyPlanner` answers for itself. Otherwise: a kind that
-    declares a conventional variable (``key_env``, as OpenAIKind does) needs a key unless it
-    says ``key_required = False`` or points at this machine (a local Ollama); a kind without
-    one (the in-process model, a bare openai-compatible server) does not.
-    """
-    if isinstance(kind, KeyPlanner):
-        return kind.key_plan(provider_id, settings)
-    declared = tuple(getattr(kind, "key_env", ()) or ())
-    names = (settings.api_key_env,) if settings.api_key_env else declared
-    required = getattr(kind, "key_required", None)
-    if isinstance(required, bool):
-        return names, required and bool(names)
-    where = settings.base_url or kind.describe(provider_id, settings)
-    return names, bool(declared) and not _LOOPBACK.match(where)
 
 
 async def _key_source(
@@ -91,7 +58,7 @@ async def list_providers(request: Request) -> Response:
 
     async def row(pid: str, kind_name: str, settings: ProviderSettings) -> dict[str, Any]:
         kind = state.registry.kinds[kind_name]
-        names, needed = key_plan(kind, pid, settings)
+        names, needed = kind.key_plan(pid, settings)
         source = await _key_source(state.keys, pid, settings, names, environ)
         return {
             "id": pid,

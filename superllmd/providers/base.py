@@ -11,6 +11,7 @@ Token counts follow one convention everywhere: ``input_tokens`` counts every pro
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 Role = Literal["system", "user", "assistant"]
+_LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])([:/]|$)", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,10 @@ class Provider(ABC):
         return list(self.settings.models)
 
     def capabilities(self, model: str) -> Capabilities:
-        return Capabilities()
+        """From the shipped catalog (models.toml); an unlisted model is unpriced."""
+        from superllmd.providers import catalog
+
+        return catalog.capabilities(f"{self.id}/{model}")
 
     def estimate_cost(self, model: str, usage: TokenUsage) -> float | None:
         caps = self.capabilities(model)
@@ -158,6 +163,11 @@ class ProviderKind(ABC):
     """A dialect or driver. Subclasses are what the ``superllm.providers`` entry points name."""
 
     name: ClassVar[str]
+    #: The vendor's conventional key variables, tried in order after the keyring.
+    key_env: ClassVar[tuple[str, ...]] = ()
+    #: Whether a provider of this kind is unusable without a key. None: it is when the kind
+    #: names a key variable and the endpoint is not this machine (a local Ollama needs none).
+    key_required: ClassVar[bool | None] = None
 
     def __init__(self, context: KindContext) -> None:
         self.context = context
@@ -173,6 +183,16 @@ class ProviderKind(ABC):
 
     def describe(self, provider_id: str, settings: ProviderSettings) -> str:
         return settings.base_url or ""
+
+    def key_plan(
+        self, provider_id: str, settings: ProviderSettings
+    ) -> tuple[tuple[str, ...], bool]:
+        """The variables that may hold this provider's key, and whether it needs one."""
+        names = (settings.api_key_env,) if settings.api_key_env else self.key_env
+        if self.key_required is not None:
+            return names, self.key_required and bool(names)
+        where = settings.base_url or self.describe(provider_id, settings)
+        return names, bool(self.key_env) and not _LOOPBACK.match(where)
 
     def embedded_models(self, settings: ProviderSettings) -> list[str]:
         """Models that run in-process with no key or network: candidates for the default."""

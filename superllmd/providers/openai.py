@@ -7,7 +7,6 @@ Two kinds share it: ``openai`` (api.openai.com, ``OPENAI_API_KEY``) and
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
@@ -24,6 +23,7 @@ from superllmd.errors import (
 )
 from superllmd.providers._http import (
     iter_sse,
+    json_object,
     map_status_error,
     redact,
     translate_transport_errors,
@@ -39,7 +39,13 @@ from superllmd.providers.base import (
 )
 from superllmd.providers.keys import ResolvedKey
 
-__all__ = ["OpenAICompatibleKind", "OpenAIKind", "OpenAIProvider"]
+__all__ = [
+    "OpenAICompatibleKind",
+    "OpenAIKind",
+    "OpenAIProvider",
+    "openai_usage",
+    "stream_error",
+]
 
 
 class OpenAIProvider(Provider):
@@ -100,6 +106,14 @@ class OpenAIProvider(Provider):
             body["stream_options"] = {"include_usage": True}
         return body
 
+    def _url(self, model: str) -> str:
+        """Where chat completions go; Azure puts the deployment in the path."""
+        return f"{self.base_url}/chat/completions"
+
+    def _params(self) -> dict[str, str] | None:
+        """Query parameters for every request (Azure's ``api-version``)."""
+        return None
+
     def _client(self) -> httpx.AsyncClient:
         return self._kind.context.http.get(self.base_url, self.settings.timeout)
 
@@ -121,10 +135,12 @@ class OpenAIProvider(Provider):
 
     async def complete(self, request: ChatRequest) -> Completion:
         headers, key = await self._headers()
-        url = f"{self.base_url}/chat/completions"
         async with translate_transport_errors(self.id, self.base_url):
             response = await self._client().post(
-                url, json=self._body(request, stream=False), headers=headers
+                self._url(request.model),
+                params=self._params(),
+                json=self._body(request, stream=False),
+                headers=headers,
             )
             await self._raise_for_status(response, request, key)
         try:
@@ -138,14 +154,13 @@ class OpenAIProvider(Provider):
             ) from None
         return Completion(
             text=text,
-            usage=_usage(data.get("usage")),
+            usage=openai_usage(data.get("usage")),
             finish_reason=choice.get("finish_reason"),
             model=data.get("model"),
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         headers, key = await self._headers()
-        url = f"{self.base_url}/chat/completions"
         secrets = (key.value,) if key else ()
         parts: list[str] = []
         finish: str | None = None
@@ -154,7 +169,11 @@ class OpenAIProvider(Provider):
         done = False
         async with translate_transport_errors(self.id, self.base_url):
             req = self._client().build_request(
-                "POST", url, json=self._body(request, stream=True), headers=headers
+                "POST",
+                self._url(request.model),
+                params=self._params(),
+                json=self._body(request, stream=True),
+                headers=headers,
             )
             response = await self._client().send(req, stream=True)
             try:
@@ -163,12 +182,12 @@ class OpenAIProvider(Provider):
                     if event.data.startswith("[DONE]"):
                         done = True
                         break
-                    chunk = _json_object(self.id, event.data)
+                    chunk = json_object(self.id, event.data)
                     if chunk.get("error"):
-                        raise _stream_error(self.id, chunk["error"], secrets)
+                        raise stream_error(self.id, chunk["error"], secrets)
                     model = chunk.get("model") or model
                     if chunk.get("usage"):
-                        usage = _usage(chunk["usage"])
+                        usage = openai_usage(chunk["usage"])
                     for choice in chunk.get("choices") or ():
                         delta = choice.get("delta") or {}
                         if text := delta.get("content"):
@@ -191,21 +210,7 @@ class OpenAIProvider(Provider):
         return list(self.settings.models)
 
 
-def _json_object(provider: str, data: str) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        raise ProtocolError(
-            f"{provider} sent a stream event that is not JSON", provider=provider
-        ) from None
-    if not isinstance(value, dict):
-        raise ProtocolError(
-            f"{provider} sent a stream event that is not an object", provider=provider
-        )
-    return value
-
-
-def _stream_error(provider: str, error: Any, secrets: tuple[str, ...]) -> ProviderError:
+def stream_error(provider: str, error: Any, secrets: tuple[str, ...]) -> ProviderError:
     """An error that arrives in-band after a 200 (WIRE.md section 1)."""
     if isinstance(error, dict):
         message = str(error.get("message") or error)
@@ -218,7 +223,7 @@ def _stream_error(provider: str, error: Any, secrets: tuple[str, ...]) -> Provid
     return ServerError(f"{provider} failed mid-stream: {message}", provider=provider)
 
 
-def _usage(data: Any) -> TokenUsage:
+def openai_usage(data: Any) -> TokenUsage:
     if not isinstance(data, dict):
         return TokenUsage()
     details = data.get("prompt_tokens_details") or {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
@@ -26,21 +26,16 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from superllmd.config import ProviderSettings
-from superllmd.errors import ConfigError, ProtocolError, ServerError, UsageError
+from superllmd.errors import ConfigError, UsageError
 from superllmd.providers import catalog
-from superllmd.providers._http import iter_sse, json_object, translate_transport_errors
 from superllmd.providers.base import (
     Capabilities,
     ChatRequest,
-    Completion,
     Provider,
     ProviderKind,
-    StreamItem,
-    TextDelta,
-    TokenUsage,
 )
 from superllmd.providers.keys import ResolvedKey
-from superllmd.providers.openai import OpenAIProvider, _stream_error, _usage
+from superllmd.providers.openai import OpenAIProvider
 
 __all__ = ["KIND_NAME", "AzureProvider", "Preset", "PresetKind", "PresetProvider", "load_presets"]
 
@@ -160,8 +155,7 @@ class AzureProvider(PresetProvider):
     """Azure OpenAI's dated API: ``{endpoint}/openai/deployments/{model}/chat/completions``.
 
     The model name is the user's deployment name; the key goes in ``api-key``. Azure's
-    request and response bodies are OpenAI's, so only the URL and the header change. (A
-    URL hook in OpenAIProvider would let this class drop its copies of complete/stream.)
+    request and response bodies are OpenAI's, so only the URL and the header change.
     """
 
     def __init__(
@@ -181,84 +175,15 @@ class AzureProvider(PresetProvider):
     def _url(self, model: str) -> str:
         return f"{self.base_url}/deployments/{quote(model, safe='')}/chat/completions"
 
+    def _params(self) -> dict[str, str] | None:
+        return {"api-version": self.api_version}
+
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey | None]:
         headers, key = await super()._headers()
         if key is not None:
             del headers["authorization"]
             headers["api-key"] = key.value
         return headers, key
-
-    async def complete(self, request: ChatRequest) -> Completion:
-        headers, key = await self._headers()
-        async with translate_transport_errors(self.id, self.base_url):
-            response = await self._client().post(
-                self._url(request.model),
-                params={"api-version": self.api_version},
-                json=self._body(request, stream=False),
-                headers=headers,
-            )
-            await self._raise_for_status(response, request, key)
-        data = json_object(self.id, response.text, "a reply")
-        try:
-            choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise ProtocolError(
-                f"{self.id} answered 200 with a body that is not a chat completion",
-                provider=self.id,
-            ) from None
-        return Completion(
-            text, _usage(data.get("usage")), choice.get("finish_reason"), data.get("model")
-        )
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
-        headers, key = await self._headers()
-        secrets = (key.value,) if key else ()
-        parts: list[str] = []
-        finish: str | None = None
-        usage = TokenUsage()
-        model: str | None = None
-        done = False
-        async with translate_transport_errors(self.id, self.base_url):
-            client = self._client()
-            response = await client.send(
-                client.build_request(
-                    "POST",
-                    self._url(request.model),
-                    params={"api-version": self.api_version},
-                    json=self._body(request, stream=True),
-                    headers=headers,
-                ),
-                stream=True,
-            )
-            try:
-                await self._raise_for_status(response, request, key)
-                async for event in iter_sse(response.aiter_bytes()):
-                    if event.data.startswith("[DONE]"):
-                        done = True
-                        break
-                    chunk = json_object(self.id, event.data)
-                    if chunk.get("error"):
-                        raise _stream_error(self.id, chunk["error"], secrets)
-                    model = chunk.get("model") or model
-                    if chunk.get("usage"):
-                        usage = _usage(chunk["usage"])
-                    for choice in chunk.get("choices") or ():
-                        if text := (choice.get("delta") or {}).get("content"):
-                            parts.append(text)
-                            yield TextDelta(text)
-                        finish = choice.get("finish_reason") or finish
-            finally:
-                await response.aclose()
-        if not done and finish is None:
-            raise ProtocolError(
-                f"the stream from {self.id} ended before its end marker ([DONE]); "
-                "the answer is incomplete. Retry.",
-                provider=self.id,
-            )
-        if finish == "error":
-            raise ServerError(f"{self.id} ended the stream with an error", provider=self.id)
-        yield Completion("".join(parts), usage, finish, model)
 
 
 def azure_base_url(settings: ProviderSettings, environ: Mapping[str, str]) -> str | None:
