@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from superllm_cli.commands import ask, config, daemon, modes, providers
+from superllm_cli.commands import ask, config, daemon, keys, modes, providers
 from superllm_cli.options import Globals
 from superllm_cli.render import ColorMode
 from superllmd import __version__
@@ -57,6 +57,7 @@ for _command in (modes.consensus, modes.debate, modes.redteam, modes.chain, mode
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(config.app, name="config")
 app.add_typer(providers.app, name="providers")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

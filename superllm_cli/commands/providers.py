@@ -18,7 +18,7 @@ import typer
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
-__all__ = ["app", "format_table", "query_for"]
+__all__ = ["app", "fetch_providers", "format_table", "query_for"]
 
 app = typer.Typer(help="List and inspect the LLM providers.", no_args_is_help=True)
 
@@ -61,6 +61,15 @@ def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def fetch_providers(*, autostart: bool) -> list[dict[str, Any]]:
+    from superllm_cli.client import Client
+
+    rows: list[dict[str, Any]] = Client(autostart=autostart).call(
+        "GET", "/v1/providers?" + query_for(os.environ)
+    )
+    return rows
+
+
 @app.command(name="list")
 def list_(
     ctx: typer.Context,
@@ -73,10 +82,7 @@ def list_(
     """
 
     def body(out: Output) -> None:
-        from superllm_cli.client import Client
-
-        client = Client(autostart=not no_autostart)
-        rows = client.call("GET", "/v1/providers?" + query_for(os.environ))
+        rows = fetch_providers(autostart=not no_autostart)
         if json_out:
             out.json(rows)
             return

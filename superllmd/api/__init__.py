@@ -13,7 +13,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from superllmd import __version__
-from superllmd.api import ask, config, daemon, health, providers, runs
+from superllmd.api import ask, config, daemon, health, keys, providers, runs
 from superllmd.api._common import error_response
 from superllmd.errors import SuperllmError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
@@ -87,6 +87,7 @@ def create_app(state: DaemonState) -> ASGIApp:
         Route("/v1/config", _guard(config.get_config), methods=["GET"]),
         Route("/v1/config", _guard(config.put_config), methods=["PUT"]),
         Route("/v1/shutdown", _guard(daemon.shutdown), methods=["POST"]),
+        Route("/v1/keys/forget", _guard(keys.forget), methods=["POST"]),
         *(Route(f"/v1/{name}", _guard(runs.run), methods=["POST"]) for name in MODES),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
