@@ -7,6 +7,7 @@ comes from: the keyring, an environment variable, or ``api_key_cmd`` (not run to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Annotated, Any
@@ -51,10 +52,8 @@ def _forget(provider: str | None) -> None:
     from superllmd.errors import SuperllmError
 
     query = f"?provider={provider}" if provider else ""
-    try:
+    with contextlib.suppress(SuperllmError):
         Client(autostart=False).call("POST", f"/v1/keys/forget{query}", timeout=5)
-    except SuperllmError:
-        pass
 
 
 @app.command("set")
