@@ -55,6 +55,7 @@ class HttpClients:
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
+        self._fast = transport is None
         self._clients: dict[tuple[str, float], httpx.AsyncClient] = {}
 
     def get(self, base_url: str, timeout: float) -> httpx.AsyncClient:
@@ -62,8 +63,15 @@ class HttpClients:
         key = (f"{url.scheme}://{url.netloc.decode()}", timeout)
         client = self._clients.get(key)
         if client is None:
+            transport = self._transport
+            if self._fast:
+                from httpx_aiohttp import AiohttpTransport
+
+                transport = AiohttpTransport(
+                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+                )
             client = httpx.AsyncClient(
-                transport=self._transport,
+                transport=transport,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                 limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
                 follow_redirects=False,
@@ -245,27 +253,54 @@ def map_status_error(
     return BadRequest(f"{said}.", **extra)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _kind_of(exc: httpx.TransportError) -> str:
+    """timeout, broken or unreachable, read from the whole cause chain: the aiohttp transport
+    reports a refused connection, and a reset, as a ConnectTimeout."""
+    import aiohttp
+
+    causes = _causes(exc)
+    if any(isinstance(c, aiohttp.ClientConnectorError) for c in causes):
+        return "unreachable"  # checked first: it is a kind of ClientOSError
+    broken = aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientOSError
+    if any(isinstance(c, broken) for c in causes) or isinstance(
+        exc, httpx.RemoteProtocolError | httpx.ReadError
+    ):
+        return "broken"
+    if isinstance(exc, httpx.TimeoutException) or any(isinstance(c, TimeoutError) for c in causes):
+        return "timeout"
+    return "unreachable"
+
+
 @asynccontextmanager
 async def translate_transport_errors(provider: str, base_url: str) -> AsyncIterator[None]:
-    """Map httpx's transport exceptions onto the error tree, naming the endpoint."""
+    """Map the transport's exceptions onto the error tree, naming the endpoint."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise ProviderTimeout(
-            f"{provider} at {base_url} did not answer in time ({type(exc).__name__}); "
-            "retry, or raise providers." + provider + ".timeout",
-            provider=provider,
-        ) from None
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise ProtocolError(
-            f"the connection to {provider} at {base_url} broke mid-answer ({exc or 'closed'}); "
-            "retry",
-            provider=provider,
-        ) from None
     except httpx.TransportError as exc:
+        kind = _kind_of(exc)
+        if kind == "timeout":
+            raise ProviderTimeout(
+                f"{provider} at {base_url} did not answer in time; retry, or raise "
+                f"providers.{provider}.timeout",
+                provider=provider,
+            ) from None
+        if kind == "broken":
+            raise ProtocolError(
+                f"the connection to {provider} at {base_url} broke mid-answer; retry",
+                provider=provider,
+            ) from None
         raise ProviderConnectionError(
-            f"cannot reach {provider} at {base_url} ({exc or type(exc).__name__}). Is it "
-            f"running? Check providers.{provider}.base_url",
+            f"cannot reach {provider} at {base_url}. Is it running? Check "
+            f"providers.{provider}.base_url",
             provider=provider,
         ) from None
 

@@ -77,7 +77,8 @@ class OpenAIProvider(Provider):
             self.id, self.settings, self._key_env, self._environ
         )
         if key is None and self._key_required:
-            names = " or ".join(f"${n}" for n in self._key_env) or "an API key"
+            wanted = (self.settings.api_key_env,) if self.settings.api_key_env else self._key_env
+            names = " or ".join(f"${n}" for n in wanted) or "an API key"
             raise AuthError(
                 f"no API key for {self.id}: set {names}, or run `superllm keys set {self.id}`",
                 provider=self.id,
@@ -206,8 +207,37 @@ class OpenAIProvider(Provider):
             raise ServerError(f"{self.id} ended the stream with an error", provider=self.id)
         yield Completion("".join(parts), usage, finish, model)
 
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                f"{self.base_url}/embeddings",
+                params=self._params(),
+                json={"model": model, "input": texts},
+                headers=headers,
+            )
+            await self._raise_for_status(response, ChatRequest(model, ()), key)
+        data = json_object(self.id, response.text, "an embeddings reply")
+        try:
+            rows = sorted(data["data"], key=lambda row: int(row.get("index", 0)))
+            return [[float(x) for x in row["embedding"]] for row in rows]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ProtocolError(f"{self.id} sent malformed embeddings", provider=self.id) from None
+
     async def list_models(self) -> list[str]:
-        return list(self.settings.models)
+        """Configured models, else the server's own list (``GET /models``)."""
+        if self.settings.models:
+            return list(self.settings.models)
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().get(
+                f"{self.base_url}/models", params=self._params(), headers=headers
+            )
+            await self._raise_for_status(response, ChatRequest("", ()), key)
+        data = json_object(self.id, response.text, "a model list")
+        # Together answers a bare list rather than {"object": "list", "data": [...]}.
+        rows = data.get("data") if isinstance(data, dict) else data
+        return [str(m["id"]) for m in rows or () if isinstance(m, dict) and "id" in m]
 
 
 def stream_error(provider: str, error: Any, secrets: tuple[str, ...]) -> ProviderError:

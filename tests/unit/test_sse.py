@@ -58,7 +58,10 @@ def test_openrouter_processing_comment_ignored() -> None:
 
 @given(
     st.lists(
-        st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=20),
+        st.text(
+            alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+            max_size=20,
+        ),
         min_size=1,
         max_size=6,
     ),

@@ -1,0 +1,313 @@
+"""The Anthropic Messages dialect (WIRE.md section 3), over httpx.
+
+Differences from the OpenAI shape that matter here: the system prompt is a top-level field,
+``max_tokens`` is required, the key goes in ``x-api-key`` next to a pinned
+``anthropic-version``, streams are named SSE events ending in ``message_stop``, usage counts
+cache writes and reads *apart* from ``input_tokens``, and 529 means overloaded. Long prompts
+are marked for prompt caching, because a cache read costs a tenth of a fresh input token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from superllmd.config import ProviderSettings
+from superllmd.errors import AuthError, ProtocolError, ProviderError, QuotaExhausted
+from superllmd.providers._http import (
+    iter_sse,
+    json_object,
+    map_status_error,
+    redact,
+    translate_transport_errors,
+)
+from superllmd.providers.base import (
+    Capabilities,
+    ChatRequest,
+    Completion,
+    Provider,
+    ProviderKind,
+    StreamItem,
+    TextDelta,
+    TokenUsage,
+)
+from superllmd.providers.keys import ResolvedKey
+
+__all__ = ["ANTHROPIC_VERSION", "AnthropicKind", "AnthropicProvider"]
+
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+# Anthropic caches prefixes of at least ~1024 tokens; we estimate 4 characters a token.
+CACHE_MIN_CHARS = 1024 * 4
+_EPHEMERAL = {"type": "ephemeral"}
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+# In-band error types -> the HTTP status the same error would have had (WIRE.md 3.5).
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+class AnthropicProvider(Provider):
+    def __init__(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        kind: ProviderKind,
+        environ: Mapping[str, str],
+        key_env: tuple[str, ...],
+    ) -> None:
+        super().__init__(provider_id, settings)
+        base = (settings.base_url or "https://api.anthropic.com").rstrip("/")
+        # The SDK convention is a base URL without /v1; forgive one that has it.
+        self.base_url = base.removesuffix("/v1")
+        self._kind = kind
+        self._environ = environ
+        self._key_env = key_env
+
+    # -- request ---------------------------------------------------------------------------
+    async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
+        key = await self._kind.context.keys.resolve(
+            self.id, self.settings, self._key_env, self._environ
+        )
+        if key is None:
+            names = (self.settings.api_key_env,) if self.settings.api_key_env else self._key_env
+            raise AuthError(
+                f"no API key for {self.id}: set {' or '.join('$' + n for n in names)}, "
+                f"or run `superllm keys set {self.id}`",
+                provider=self.id,
+            )
+        headers = {
+            "content-type": "application/json",
+            "anthropic-version": ANTHROPIC_VERSION,
+            **self.settings.headers,
+            "x-api-key": key.value,
+        }
+        return headers, key
+
+    def _body(self, request: ChatRequest, stream: bool) -> tuple[dict[str, Any], str]:
+        """The request body, and the prefill the answer continues (to prepend to its text)."""
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        turns = [m for m in request.messages if m.role != "system"]
+        messages: list[dict[str, Any]] = [{"role": m.role, "content": m.content} for m in turns]
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "messages": messages,
+        }
+        if system:
+            body["system"] = system
+            if len(system) > CACHE_MIN_CHARS:
+                body["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
+        # Mark the conversation so far (all but the newest turn) as a cache breakpoint, so
+        # the next turn of a long conversation reads it from cache instead of paying again.
+        if len(messages) >= 2:
+            prefix = len(system) + sum(len(m.content) for m in turns[:-1])
+            if prefix > CACHE_MIN_CHARS:
+                last_but_one = messages[-2]
+                last_but_one["content"] = [
+                    {"type": "text", "text": last_but_one["content"], "cache_control": _EPHEMERAL}
+                ]
+        prefill = ""
+        # No schema to give output_config, so prefill "{": the reply continues a JSON object.
+        # A caller's own prefill (a trailing assistant turn) or output_config wins.
+        wants_prefill = request.json_output and "output_config" not in request.options
+        if wants_prefill and (not messages or messages[-1]["role"] != "assistant"):
+            prefill = "{"
+            messages.append({"role": "assistant", "content": prefill})
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        body.update(request.options)
+        if stream:
+            body["stream"] = True
+        return body, prefill
+
+    def _client(self) -> httpx.AsyncClient:
+        return self._kind.context.http.get(self.base_url, self.settings.timeout)
+
+    # -- errors ----------------------------------------------------------------------------
+    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey) -> None:
+        if response.status_code < 300:
+            return
+        body = (await response.aread()).decode(errors="replace")
+        raise self._error(response.status_code, response.headers, body, model, key)
+
+    def _error(
+        self, status: int, headers: Mapping[str, str], body: str, model: str, key: ResolvedKey
+    ) -> ProviderError:
+        error = _error_object(body)
+        details = error.get("details")
+        if (
+            isinstance(details, dict)
+            and details.get("error_code") == "enforced_spend_limit_reached"
+        ):
+            message = redact(str(error.get("message") or "spend limit reached"), (key.value,))
+            return QuotaExhausted(
+                f"{self.id} said ({status}): {message}. The workspace spend limit is reached; "
+                "raise it in the Anthropic console (waiting will not help).",
+                provider=self.id,
+                status=status,
+            )
+        return map_status_error(
+            self.id,
+            status,
+            headers,
+            body,
+            model=model,
+            key_source=key.source,
+            secrets=(key.value,),
+        )
+
+    def _stream_error(self, data: dict[str, Any], model: str, key: ResolvedKey) -> ProviderError:
+        """``event: error`` after a 200: map it as the status that error type stands for."""
+        error = data.get("error")
+        status = _ERROR_STATUS.get(str(error.get("type")), 500) if isinstance(error, dict) else 500
+        return self._error(status, {}, json.dumps(data), model, key)
+
+    # -- calls -----------------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> Completion:
+        headers, key = await self._headers()
+        body, prefill = self._body(request, stream=False)
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                f"{self.base_url}/v1/messages", json=body, headers=headers
+            )
+            await self._check(response, request.model, key)
+        data = json_object(self.id, response.text, "a reply")
+        blocks = data.get("content")
+        if not isinstance(blocks, list):
+            raise ProtocolError(
+                f"{self.id} answered 200 with a body that is not a message", provider=self.id
+            )
+        text = "".join(
+            str(b.get("text") or "")
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+        return Completion(
+            text=prefill + text,
+            usage=_usage(data.get("usage")),
+            finish_reason=_finish(data.get("stop_reason")),
+            model=data.get("model"),
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        headers, key = await self._headers()
+        body, prefill = self._body(request, stream=True)
+        parts: list[str] = []
+        usage: dict[str, Any] = {}
+        stop_reason: str | None = None
+        model: str | None = None
+        done = False
+        async with translate_transport_errors(self.id, self.base_url):
+            req = self._client().build_request(
+                "POST", f"{self.base_url}/v1/messages", json=body, headers=headers
+            )
+            response = await self._client().send(req, stream=True)
+            try:
+                await self._check(response, request.model, key)
+                async for event in iter_sse(response.aiter_bytes()):
+                    if event.event == "ping":
+                        continue
+                    data = json_object(self.id, event.data)
+                    kind = event.event if event.event != "message" else data.get("type")
+                    if kind == "error":
+                        raise self._stream_error(data, request.model, key)
+                    if kind == "message_start":
+                        message = data.get("message") or {}
+                        model = message.get("model")
+                        usage.update(message.get("usage") or {})
+                        if prefill:
+                            parts.append(prefill)
+                            yield TextDelta(prefill)
+                    elif kind == "content_block_delta":
+                        delta = data.get("delta") or {}
+                        if delta.get("type") == "text_delta" and (text := delta.get("text")):
+                            parts.append(text)
+                            yield TextDelta(text)
+                    elif kind == "message_delta":
+                        # Counts here are cumulative: they replace, not add to, earlier ones.
+                        usage.update(data.get("usage") or {})
+                        stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
+                    elif kind == "message_stop":
+                        done = True
+                        break
+            finally:
+                await response.aclose()
+        if not done and stop_reason is None:
+            raise ProtocolError(
+                f"the stream from {self.id} ended before message_stop after "
+                f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
+                provider=self.id,
+            )
+        yield Completion("".join(parts), _usage(usage), _finish(stop_reason), model)
+
+    async def list_models(self) -> list[str]:
+        if self.settings.models:
+            return list(self.settings.models)
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().get(
+                f"{self.base_url}/v1/models", params={"limit": 1000}, headers=headers
+            )
+            await self._check(response, "", key)
+        data = json_object(self.id, response.text, "a model list")
+        return [str(m["id"]) for m in data.get("data") or () if isinstance(m, dict) and "id" in m]
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(streaming=True, json_output=True)
+
+
+def _error_object(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _finish(reason: Any) -> str | None:
+    return None if reason is None else _FINISH.get(str(reason), str(reason))
+
+
+def _usage(data: Any) -> TokenUsage:
+    """Anthropic counts cache writes and reads apart from ``input_tokens``; we count all."""
+    if not isinstance(data, dict):
+        return TokenUsage()
+    fresh = int(data.get("input_tokens") or 0)
+    written = int(data.get("cache_creation_input_tokens") or 0)
+    read = int(data.get("cache_read_input_tokens") or 0)
+    return TokenUsage(
+        input_tokens=fresh + written + read,
+        output_tokens=int(data.get("output_tokens") or 0),
+        cached_tokens=read,
+    )
+
+
+class AnthropicKind(ProviderKind):
+    """api.anthropic.com, or any server that speaks the Messages API."""
+
+    name = "anthropic"
+    key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+
+    def builtin_providers(self) -> dict[str, dict[str, Any]]:
+        return {"anthropic": {"base_url": "https://api.anthropic.com"}}
+
+    def create(
+        self, provider_id: str, settings: ProviderSettings, environ: Mapping[str, str]
+    ) -> Provider:
+        return AnthropicProvider(provider_id, settings, self, environ, self.key_env)

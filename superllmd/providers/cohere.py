@@ -1,0 +1,277 @@
+"""The Cohere v2 Chat dialect (WIRE.md section 6), over httpx.
+
+Close to OpenAI's shape on the way in (Bearer key, ``messages`` with a system role), its own
+on the way out: content is a list of parts, usage has both ``tokens`` (what the model saw; we
+report these) and ``billed_units`` (what is charged, which can be lower), and the stream is
+named SSE events ending in ``message-end`` — which also carries a failure in-band as
+``finish_reason: "ERROR"``. An invalid token is answered with the non-standard status 498.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from superllmd.config import ProviderSettings
+from superllmd.errors import (
+    AuthError,
+    ProtocolError,
+    ProviderError,
+    ProviderTimeout,
+    ServerError,
+)
+from superllmd.providers._http import (
+    iter_sse,
+    json_object,
+    map_status_error,
+    redact,
+    translate_transport_errors,
+)
+from superllmd.providers.base import (
+    Capabilities,
+    ChatRequest,
+    Completion,
+    Provider,
+    ProviderKind,
+    StreamItem,
+    TextDelta,
+    TokenUsage,
+)
+from superllmd.providers.keys import ResolvedKey
+
+__all__ = ["CohereKind", "CohereProvider"]
+
+_FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length"}
+_INVALID_TOKEN = 498
+
+
+class CohereProvider(Provider):
+    def __init__(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        kind: ProviderKind,
+        environ: Mapping[str, str],
+        key_env: tuple[str, ...],
+    ) -> None:
+        super().__init__(provider_id, settings)
+        self.base_url = (settings.base_url or "https://api.cohere.com").rstrip("/")
+        self._kind = kind
+        self._environ = environ
+        self._key_env = key_env
+
+    # -- request ---------------------------------------------------------------------------
+    async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
+        key = await self._kind.context.keys.resolve(
+            self.id, self.settings, self._key_env, self._environ
+        )
+        if key is None:
+            names = (self.settings.api_key_env,) if self.settings.api_key_env else self._key_env
+            raise AuthError(
+                f"no API key for {self.id}: set {' or '.join('$' + n for n in names)}, "
+                f"or run `superllm keys set {self.id}`",
+                provider=self.id,
+            )
+        headers = {"content-type": "application/json", **self.settings.headers}
+        headers["authorization"] = f"Bearer {key.value}"
+        return headers, key
+
+    def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": stream,
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if request.json_output:
+            body["response_format"] = {"type": "json_object"}
+        body.update(request.options)
+        return body
+
+    def _client(self) -> httpx.AsyncClient:
+        return self._kind.context.http.get(self.base_url, self.settings.timeout)
+
+    # -- errors ----------------------------------------------------------------------------
+    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey) -> None:
+        if response.status_code < 300:
+            return
+        body = (await response.aread()).decode(errors="replace")
+        status = response.status_code
+        if status == _INVALID_TOKEN:
+            # map_status_error does not know 498: Cohere's "invalid token", a rejected key.
+            message = redact(_message(body), (key.value,))
+            raise AuthError(
+                f"{self.id} said ({status}): {message}. {self.id} rejected the key from "
+                f"{key.source}; set a valid one with `superllm keys set {self.id}`.",
+                provider=self.id,
+                status=status,
+            )
+        raise map_status_error(
+            self.id,
+            status,
+            response.headers,
+            body,
+            model=model,
+            key_source=key.source,
+            secrets=(key.value,),
+        )
+
+    def _finish_error(self, reason: str, error: Any, key: ResolvedKey) -> ProviderError | None:
+        """``finish_reason`` ERROR or TIMEOUT: the answer failed even though the status was 200."""
+        message = redact(str(error or "no detail given"), (key.value,))
+        if reason == "ERROR" or error:
+            return ServerError(f"{self.id} failed mid-answer: {message}", provider=self.id)
+        if reason == "TIMEOUT":
+            return ProviderTimeout(f"{self.id} timed out generating the answer", provider=self.id)
+        return None
+
+    # -- calls -----------------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> Completion:
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                f"{self.base_url}/v2/chat", json=self._body(request, False), headers=headers
+            )
+            await self._check(response, request.model, key)
+        data = json_object(self.id, response.text, "a reply")
+        message = data.get("message")
+        if not isinstance(message, dict):
+            raise ProtocolError(
+                f"{self.id} answered 200 with a body that is not a chat reply", provider=self.id
+            )
+        reason = str(data.get("finish_reason") or "")
+        if failure := self._finish_error(reason, None, key):
+            raise failure
+        parts = message.get("content") or ()
+        text = "".join(
+            str(p.get("text") or "")
+            for p in parts
+            if isinstance(p, dict) and p.get("type") == "text"
+        )
+        return Completion(text, _usage(data.get("usage")), _finish(reason), request.model)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        headers, key = await self._headers()
+        parts: list[str] = []
+        usage = TokenUsage()
+        reason: str | None = None
+        async with translate_transport_errors(self.id, self.base_url):
+            req = self._client().build_request(
+                "POST", f"{self.base_url}/v2/chat", json=self._body(request, True), headers=headers
+            )
+            response = await self._client().send(req, stream=True)
+            try:
+                await self._check(response, request.model, key)
+                async for event in iter_sse(response.aiter_bytes()):
+                    if event.data.startswith("[DONE]"):
+                        break
+                    if not event.data:
+                        continue
+                    data = json_object(self.id, event.data)
+                    kind = event.event if event.event != "message" else data.get("type")
+                    delta = data.get("delta") or {}
+                    if kind == "content-delta":
+                        content = (delta.get("message") or {}).get("content") or {}
+                        if text := content.get("text"):
+                            parts.append(text)
+                            yield TextDelta(text)
+                    elif kind == "message-end":
+                        reason = str(delta.get("finish_reason") or "")
+                        if failure := self._finish_error(reason, delta.get("error"), key):
+                            raise failure
+                        usage = _usage(delta.get("usage"))
+                        break
+            finally:
+                await response.aclose()
+        if reason is None:
+            raise ProtocolError(
+                f"the stream from {self.id} ended before message-end after "
+                f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
+                provider=self.id,
+            )
+        yield Completion("".join(parts), usage, _finish(reason), request.model)
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        headers, key = await self._headers()
+        body = {
+            "model": model,
+            "texts": texts,
+            "input_type": "search_document",
+            "embedding_types": ["float"],
+        }
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                f"{self.base_url}/v2/embed", json=body, headers=headers
+            )
+            await self._check(response, model, key)
+        data = json_object(self.id, response.text, "an embeddings reply")
+        try:
+            return [[float(x) for x in row] for row in data["embeddings"]["float"]]
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"{self.id} sent malformed embeddings", provider=self.id) from None
+
+    async def list_models(self) -> list[str]:
+        if self.settings.models:
+            return list(self.settings.models)
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().get(
+                f"{self.base_url}/v1/models",
+                params={"endpoint": "chat", "page_size": 1000},
+                headers=headers,
+            )
+            await self._check(response, "", key)
+        data = json_object(self.id, response.text, "a model list")
+        return [
+            str(m["name"]) for m in data.get("models") or () if isinstance(m, dict) and "name" in m
+        ]
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(streaming=True, json_output=True, embeddings=True)
+
+
+def _message(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()[:300]
+    return str(data.get("message") or data)[:300] if isinstance(data, dict) else str(data)[:300]
+
+
+def _finish(reason: str | None) -> str | None:
+    return _FINISH.get(reason, reason.lower()) if reason else None
+
+
+def _usage(data: Any) -> TokenUsage:
+    """``tokens`` is what the model processed; ``billed_units`` (the fallback) what is charged."""
+    if not isinstance(data, dict):
+        return TokenUsage()
+    counts = data.get("tokens") or data.get("billed_units") or {}
+    return TokenUsage(
+        input_tokens=int(counts.get("input_tokens") or 0),
+        output_tokens=int(counts.get("output_tokens") or 0),
+        cached_tokens=int(data.get("cached_tokens") or 0),
+    )
+
+
+class CohereKind(ProviderKind):
+    """api.cohere.com (v2 chat and embed)."""
+
+    name = "cohere"
+    key_env: ClassVar[tuple[str, ...]] = ("CO_API_KEY", "COHERE_API_KEY")
+
+    def builtin_providers(self) -> dict[str, dict[str, Any]]:
+        return {"cohere": {"base_url": "https://api.cohere.com"}}
+
+    def create(
+        self, provider_id: str, settings: ProviderSettings, environ: Mapping[str, str]
+    ) -> Provider:
+        return CohereProvider(provider_id, settings, self, environ, self.key_env)

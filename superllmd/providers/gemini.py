@@ -1,0 +1,373 @@
+"""The Google Gemini dialect (generateContent, WIRE.md section 4), over httpx.
+
+What makes it different: the model is in the URL path, the base URL is the host root (the
+client appends ``/v1beta``; a base ending in ``/v1`` or ``/v1beta`` is used as is), roles are
+``user`` and ``model``, and the SSE stream has **no end marker** — it is complete only if its
+last chunk carried a ``finishReason``. Errors are ``google.rpc.Status`` bodies; a bad key is
+a 400 (not a 401) and the retry hint is ``RetryInfo.retryDelay`` in the body, not a header.
+An error mid-stream arrives as pretty-printed JSON lines without ``data:``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from superllmd.config import ProviderSettings
+from superllmd.errors import AuthError, BadRequest, ProtocolError, ProviderError, RateLimited
+from superllmd.providers._http import (
+    iter_lines,
+    json_object,
+    map_status_error,
+    redact,
+    translate_transport_errors,
+)
+from superllmd.providers.base import (
+    Capabilities,
+    ChatRequest,
+    Completion,
+    Provider,
+    ProviderKind,
+    StreamItem,
+    TextDelta,
+    TokenUsage,
+)
+from superllmd.providers.keys import ResolvedKey
+
+__all__ = ["DEFAULT_API_VERSION", "GeminiKind", "GeminiProvider"]
+
+DEFAULT_API_VERSION = "v1beta"
+_VERSIONED = re.compile(r"/v1(beta)?$")
+_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+# Finish reasons that mean "the answer was withheld", not "the answer is done".
+_BLOCKED = {
+    "SAFETY",
+    "RECITATION",
+    "LANGUAGE",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+    "IMAGE_RECITATION",
+}
+# Request options that live at the top level of the body, not in generationConfig.
+_TOP_LEVEL = {"safetySettings", "tools", "toolConfig", "cachedContent", "labels"}
+
+
+class GeminiProvider(Provider):
+    def __init__(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        kind: ProviderKind,
+        environ: Mapping[str, str],
+        key_env: tuple[str, ...],
+    ) -> None:
+        super().__init__(provider_id, settings)
+        base = (settings.base_url or "https://generativelanguage.googleapis.com").rstrip("/")
+        self.base_url = base if _VERSIONED.search(base) else f"{base}/{DEFAULT_API_VERSION}"
+        self._kind = kind
+        self._environ = environ
+        self._key_env = key_env
+
+    # -- request ---------------------------------------------------------------------------
+    async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
+        key = await self._kind.context.keys.resolve(
+            self.id, self.settings, self._key_env, self._environ
+        )
+        if key is None:
+            names = (self.settings.api_key_env,) if self.settings.api_key_env else self._key_env
+            raise AuthError(
+                f"no API key for {self.id}: set {' or '.join('$' + n for n in names)}, "
+                f"or run `superllm keys set {self.id}`",
+                provider=self.id,
+            )
+        # A header, never ?key=: URLs end up in logs and error messages.
+        headers = {"content-type": "application/json", **self.settings.headers}
+        headers["x-goog-api-key"] = key.value
+        return headers, key
+
+    def _url(self, model: str, method: str) -> str:
+        return f"{self.base_url}/models/{model.removeprefix('models/')}:{method}"
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        body: dict[str, Any] = {
+            "contents": [
+                {
+                    "role": "model" if m.role == "assistant" else "user",
+                    "parts": [{"text": m.content}],
+                }
+                for m in request.messages
+                if m.role != "system"
+            ]
+        }
+        if system:
+            body["systemInstruction"] = {"parts": [{"text": system}]}
+        config: dict[str, Any] = {}
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            config["maxOutputTokens"] = request.max_tokens
+        if request.stop:
+            config["stopSequences"] = list(request.stop)
+        if request.json_output:
+            config["responseMimeType"] = "application/json"
+        for name, value in request.options.items():
+            camel = _camel(name)
+            if camel in _TOP_LEVEL:
+                body[camel] = value
+            else:
+                config[camel] = value
+        if config:
+            body["generationConfig"] = config
+        return body
+
+    def _client(self) -> httpx.AsyncClient:
+        return self._kind.context.http.get(self.base_url, self.settings.timeout)
+
+    # -- errors ----------------------------------------------------------------------------
+    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey) -> None:
+        if response.status_code < 300:
+            return
+        body = (await response.aread()).decode(errors="replace")
+        raise self._error(response.status_code, response.headers, body, model, key)
+
+    def _error(
+        self, status: int, headers: Mapping[str, str], body: str, model: str, key: ResolvedKey
+    ) -> ProviderError:
+        error = _error_object(body)
+        details = [d for d in error.get("details") or () if isinstance(d, dict)]
+        if any(d.get("reason") == "API_KEY_INVALID" for d in details):
+            message = redact(str(error.get("message") or "API key not valid"), (key.value,))
+            return AuthError(
+                f"{self.id} said ({status}): {message}. {self.id} rejected the key from "
+                f"{key.source}; set a valid one with `superllm keys set {self.id}`.",
+                provider=self.id,
+                status=status,
+            )
+        mapped = map_status_error(
+            self.id, status, headers, body, model=model, key_source=key.source, secrets=(key.value,)
+        )
+        if isinstance(mapped, RateLimited) and mapped.retry_after is None:
+            for detail in details:
+                if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+                    mapped.details["retry_after"] = _seconds(detail.get("retryDelay"))
+        return mapped
+
+    def _blocked(self, data: dict[str, Any]) -> BadRequest | None:
+        feedback = data.get("promptFeedback") or {}
+        if reason := feedback.get("blockReason"):
+            return BadRequest(
+                f"{self.id} blocked the prompt ({reason}); rephrase it, or relax the "
+                "safetySettings option if the content is legitimate",
+                provider=self.id,
+            )
+        finish = _candidate(data).get("finishReason")
+        if finish in _BLOCKED:
+            return BadRequest(
+                f"{self.id} withheld the answer (finishReason {finish}); rephrase the prompt, "
+                "or relax the safetySettings option if the content is legitimate",
+                provider=self.id,
+            )
+        return None
+
+    # -- calls -----------------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> Completion:
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                self._url(request.model, "generateContent"),
+                json=self._body(request),
+                headers=headers,
+            )
+            await self._check(response, request.model, key)
+        data = json_object(self.id, response.text, "a reply")
+        if blocked := self._blocked(data):
+            raise blocked
+        candidate = _candidate(data)
+        if not candidate:
+            raise ProtocolError(f"{self.id} answered 200 with no candidates", provider=self.id)
+        return Completion(
+            text=_text(candidate),
+            usage=_usage(data.get("usageMetadata")),
+            finish_reason=_finish(candidate.get("finishReason")),
+            model=data.get("modelVersion"),
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        headers, key = await self._headers()
+        parts: list[str] = []
+        usage = TokenUsage()
+        finish: str | None = None
+        model: str | None = None
+        async with translate_transport_errors(self.id, self.base_url):
+            req = self._client().build_request(
+                "POST",
+                self._url(request.model, "streamGenerateContent"),
+                params={"alt": "sse"},
+                json=self._body(request),
+                headers=headers,
+            )
+            response = await self._client().send(req, stream=True)
+            try:
+                await self._check(response, request.model, key)
+                async for data in _chunks(self.id, iter_lines(response.aiter_bytes())):
+                    if isinstance(error := data.get("error"), dict):
+                        code = error.get("code")
+                        status = code if isinstance(code, int) and code >= 400 else 500
+                        raise self._error(status, {}, json.dumps(data), request.model, key)
+                    if blocked := self._blocked(data):
+                        raise blocked
+                    model = data.get("modelVersion") or model
+                    if data.get("usageMetadata"):
+                        usage = _usage(data["usageMetadata"])
+                    candidate = _candidate(data)
+                    if candidate:
+                        # Only the *last* chunk's finishReason proves the stream complete.
+                        finish = candidate.get("finishReason")
+                        if text := _text(candidate):
+                            parts.append(text)
+                            yield TextDelta(text)
+            finally:
+                await response.aclose()
+        if finish is None:
+            raise ProtocolError(
+                f"the stream from {self.id} ended without a finishReason after "
+                f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
+                provider=self.id,
+            )
+        yield Completion("".join(parts), usage, _finish(finish), model)
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        headers, key = await self._headers()
+        name = f"models/{model.removeprefix('models/')}"
+        body = {"requests": [{"model": name, "content": {"parts": [{"text": t}]}} for t in texts]}
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                self._url(model, "batchEmbedContents"), json=body, headers=headers
+            )
+            await self._check(response, model, key)
+        data = json_object(self.id, response.text, "an embeddings reply")
+        try:
+            return [[float(x) for x in e["values"]] for e in data["embeddings"]]
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"{self.id} sent malformed embeddings", provider=self.id) from None
+
+    async def list_models(self) -> list[str]:
+        if self.settings.models:
+            return list(self.settings.models)
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().get(
+                f"{self.base_url}/models", params={"pageSize": 1000}, headers=headers
+            )
+            await self._check(response, "", key)
+        data = json_object(self.id, response.text, "a model list")
+        return [
+            str(m["name"]).removeprefix("models/")
+            for m in data.get("models") or ()
+            if isinstance(m, dict)
+            and "name" in m
+            and "generateContent" in m.get("supportedGenerationMethods", ["generateContent"])
+        ]
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(streaming=True, json_output=True, embeddings=True)
+
+
+async def _chunks(provider: str, lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """JSON objects from Gemini's stream: ``data:`` events, and bare multi-line JSON (how an
+    error shows up after the 200), assembled by counting braces as google-genai does."""
+    data: list[str] = []
+    raw, depth = "", 0
+    async for line in lines:
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line:
+            if data:
+                yield json_object(provider, "\n".join(data))
+                data = []
+        elif not line.startswith(":"):
+            raw += line
+            depth += line.count("{") - line.count("}")
+            if depth <= 0:
+                yield json_object(provider, raw)
+                raw, depth = "", 0
+    if data:
+        yield json_object(provider, "\n".join(data))
+    if raw:
+        yield json_object(provider, raw)
+
+
+def _candidate(data: dict[str, Any]) -> dict[str, Any]:
+    candidates = data.get("candidates")
+    if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
+        return candidates[0]
+    return {}
+
+
+def _text(candidate: dict[str, Any]) -> str:
+    parts = (candidate.get("content") or {}).get("parts") or ()
+    # Thought summaries are not the answer.
+    return "".join(
+        str(p.get("text") or "") for p in parts if isinstance(p, dict) and not p.get("thought")
+    )
+
+
+def _error_object(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _seconds(duration: Any) -> float | None:
+    """A protobuf Duration in JSON form: ``"12s"``, ``"0.5s"``."""
+    try:
+        return max(float(str(duration).strip().removesuffix("s")), 0.0)
+    except ValueError:
+        return None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def _finish(reason: Any) -> str | None:
+    return None if reason is None else _FINISH.get(str(reason), str(reason).lower())
+
+
+def _usage(data: Any) -> TokenUsage:
+    """Prompt counts include cached tokens already; thoughts are billed as output."""
+    if not isinstance(data, dict):
+        return TokenUsage()
+    return TokenUsage(
+        input_tokens=int(data.get("promptTokenCount") or 0),
+        output_tokens=int(data.get("candidatesTokenCount") or 0)
+        + int(data.get("thoughtsTokenCount") or 0),
+        cached_tokens=int(data.get("cachedContentTokenCount") or 0),
+    )
+
+
+class GeminiKind(ProviderKind):
+    """The Gemini Developer API (generativelanguage.googleapis.com)."""
+
+    name = "gemini"
+    key_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+    def builtin_providers(self) -> dict[str, dict[str, Any]]:
+        return {"gemini": {"base_url": "https://generativelanguage.googleapis.com"}}
+
+    def create(
+        self, provider_id: str, settings: ProviderSettings, environ: Mapping[str, str]
+    ) -> Provider:
+        return GeminiProvider(provider_id, settings, self, environ, self.key_env)

@@ -1,0 +1,269 @@
+"""The Ollama native dialect (``/api/chat``, WIRE.md section 5), over httpx.
+
+Native rather than Ollama's OpenAI layer because the native API reports real token counts
+(``prompt_eval_count``/``eval_count``), takes every Modelfile option, and lists the pulled
+models. Streams are NDJSON, one object a line, complete only at the line with
+``"done": true``; an ``{"error": "..."}`` line is a failure after the 200. No key is needed
+locally; one is sent as a Bearer token when configured (ollama.com's cloud wants it).
+
+Where the server is: ``providers.ollama.base_url``, else ``$OLLAMA_HOST`` (from the request's
+environment, read the way the ``ollama`` CLI reads it), else http://127.0.0.1:11434.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from superllmd.config import ProviderSettings
+from superllmd.errors import ModelNotFound, ProtocolError, ProviderError, ServerError
+from superllmd.providers._http import (
+    iter_lines,
+    json_object,
+    map_status_error,
+    redact,
+    translate_transport_errors,
+)
+from superllmd.providers.base import (
+    Capabilities,
+    ChatRequest,
+    Completion,
+    Provider,
+    ProviderKind,
+    StreamItem,
+    TextDelta,
+    TokenUsage,
+)
+from superllmd.providers.keys import ResolvedKey
+
+__all__ = ["DEFAULT_HOST", "OllamaKind", "OllamaProvider", "ollama_host"]
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Request options that are top-level fields of /api/chat; everything else is a Modelfile
+# option (top_p, seed, num_ctx, ...) and goes under "options".
+_TOP_LEVEL = {"keep_alive", "think", "format", "tools"}
+# Addresses a server binds to but a client cannot meaningfully connect to.
+_ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def ollama_host(value: str) -> str:
+    """A base URL from ``$OLLAMA_HOST``: ``host``, ``host:port``, ``:port`` or a full URL.
+
+    >>> ollama_host("0.0.0.0:8080")
+    'http://127.0.0.1:8080'
+    """
+    value = value.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "http", value
+    default_port = _DEFAULT_PORTS.get(scheme, 11434) if sep else 11434
+    hostport, _, path = rest.partition("/")
+    try:
+        parts = urlsplit(f"//{hostport}")
+        host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    except ValueError:
+        return DEFAULT_HOST
+    host = _ANY_ADDRESS.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}" + (f"/{path}".rstrip("/") if path else "")
+
+
+class OllamaProvider(Provider):
+    def __init__(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        kind: ProviderKind,
+        environ: Mapping[str, str],
+        key_env: tuple[str, ...],
+    ) -> None:
+        super().__init__(provider_id, settings)
+        env_host = environ.get("OLLAMA_HOST", "").strip()
+        base = settings.base_url or (ollama_host(env_host) if env_host else DEFAULT_HOST)
+        self.base_url = base.rstrip("/")
+        self._kind = kind
+        self._environ = environ
+        self._key_env = key_env
+
+    # -- request ---------------------------------------------------------------------------
+    async def _headers(self) -> tuple[dict[str, str], ResolvedKey | None]:
+        key = await self._kind.context.keys.resolve(
+            self.id, self.settings, self._key_env, self._environ
+        )
+        headers = {"content-type": "application/json", **self.settings.headers}
+        if key is not None:
+            headers["authorization"] = f"Bearer {key.value}"
+        return headers, key
+
+    def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.stop:
+            options["stop"] = list(request.stop)
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": stream,
+        }
+        if request.json_output:
+            body["format"] = "json"
+        for name, value in request.options.items():
+            if name in _TOP_LEVEL:
+                body[name] = value
+            else:
+                options[name] = value
+        if options:
+            body["options"] = options
+        return body
+
+    def _client(self) -> httpx.AsyncClient:
+        return self._kind.context.http.get(self.base_url, self.settings.timeout)
+
+    # -- errors ----------------------------------------------------------------------------
+    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey | None) -> None:
+        if response.status_code < 300:
+            return
+        body = (await response.aread()).decode(errors="replace")
+        error = map_status_error(
+            self.id,
+            response.status_code,
+            response.headers,
+            body,
+            model=model,
+            key_source=key.source if key else None,
+            secrets=(key.value,) if key else (),
+        )
+        if isinstance(error, ModelNotFound) and model:
+            error = ModelNotFound(
+                f"{error.message} Pull it with `ollama pull {model}`.", **error.details
+            )
+        raise error
+
+    def _inband_error(self, message: Any, model: str, key: ResolvedKey | None) -> ProviderError:
+        text = redact(str(message), (key.value,) if key else ())
+        if "not found" in text:
+            return ModelNotFound(
+                f"{self.id} said: {text}. Pull it with `ollama pull {model}`.", provider=self.id
+            )
+        return ServerError(f"{self.id} failed mid-answer: {text}", provider=self.id)
+
+    # -- calls -----------------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> Completion:
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                f"{self.base_url}/api/chat", json=self._body(request, False), headers=headers
+            )
+            await self._check(response, request.model, key)
+        data = json_object(self.id, response.text, "a reply")
+        if "error" in data:
+            raise self._inband_error(data["error"], request.model, key)
+        message = data.get("message")
+        if not isinstance(message, dict) or not data.get("done"):
+            raise ProtocolError(
+                f"{self.id} answered 200 with a body that is not a finished chat reply",
+                provider=self.id,
+            )
+        return Completion(
+            text=str(message.get("content") or ""),
+            usage=_usage(data),
+            finish_reason=data.get("done_reason"),
+            model=data.get("model"),
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        headers, key = await self._headers()
+        parts: list[str] = []
+        final: dict[str, Any] | None = None
+        async with translate_transport_errors(self.id, self.base_url):
+            req = self._client().build_request(
+                "POST", f"{self.base_url}/api/chat", json=self._body(request, True), headers=headers
+            )
+            response = await self._client().send(req, stream=True)
+            try:
+                await self._check(response, request.model, key)
+                async for line in iter_lines(response.aiter_bytes()):
+                    if not line.strip():
+                        continue
+                    data = json_object(self.id, line, "a stream line")
+                    if "error" in data:
+                        raise self._inband_error(data["error"], request.model, key)
+                    if text := (data.get("message") or {}).get("content"):
+                        parts.append(text)
+                        yield TextDelta(text)
+                    if data.get("done"):
+                        final = data
+                        break
+            finally:
+                await response.aclose()
+        if final is None:
+            raise ProtocolError(
+                f"the stream from {self.id} ended before its done line after "
+                f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
+                provider=self.id,
+            )
+        yield Completion(
+            "".join(parts), _usage(final), final.get("done_reason"), final.get("model")
+        )
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().post(
+                f"{self.base_url}/api/embed", json={"model": model, "input": texts}, headers=headers
+            )
+            await self._check(response, model, key)
+        data = json_object(self.id, response.text, "an embeddings reply")
+        try:
+            return [[float(x) for x in row] for row in data["embeddings"]]
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"{self.id} sent malformed embeddings", provider=self.id) from None
+
+    async def list_models(self) -> list[str]:
+        """What is pulled on the server: the truth for Ollama, whatever config lists."""
+        headers, key = await self._headers()
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().get(f"{self.base_url}/api/tags", headers=headers)
+            await self._check(response, "", key)
+        data = json_object(self.id, response.text, "a model list")
+        return [
+            str(m["name"]) for m in data.get("models") or () if isinstance(m, dict) and "name" in m
+        ]
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(streaming=True, json_output=True, embeddings=True)
+
+
+def _usage(data: dict[str, Any]) -> TokenUsage:
+    # Ollama reuses its KV cache silently and does not report it: cached stays 0.
+    return TokenUsage(
+        input_tokens=int(data.get("prompt_eval_count") or 0),
+        output_tokens=int(data.get("eval_count") or 0),
+    )
+
+
+class OllamaKind(ProviderKind):
+    """A local (or ollama.com) Ollama server, through its native API."""
+
+    name = "ollama"
+    key_env: ClassVar[tuple[str, ...]] = ("OLLAMA_API_KEY",)
+
+    def builtin_providers(self) -> dict[str, dict[str, Any]]:
+        # No base_url here on purpose: an unset one lets $OLLAMA_HOST apply, per request.
+        return {"ollama": {}}
+
+    def describe(self, provider_id: str, settings: ProviderSettings) -> str:
+        return settings.base_url or f"{DEFAULT_HOST} (or $OLLAMA_HOST)"
+
+    def create(
+        self, provider_id: str, settings: ProviderSettings, environ: Mapping[str, str]
+    ) -> Provider:
+        return OllamaProvider(provider_id, settings, self, environ, self.key_env)

@@ -1,0 +1,218 @@
+"""A fake Anthropic Messages server (WIRE.md section 3), byte-faithful.
+
+Base URL is the server root (no ``/v1``), as with the real SDK. Like the real API it answers
+401 without ``x-api-key`` and 400 without ``anthropic-version``. Behaviour is chosen by the
+model name (or queued in ``script``):
+
+``echo`` (any unknown name)  ``echo: <last user message>``, word by word when streaming
+``slow``                     echo, sleeping ``delay`` before answering and between chunks
+``truncated``                streams some text, then ends the body without message_stop
+``reset``                    streams some text, then resets the TCP connection
+``midstream-error``          streams some text, then ``event: error`` (overloaded_error)
+``error-<status>``           that status with an Anthropic error body (400, 401, 403, 404,
+                             429 with ``retry-after: 7``, 500, 503, 529 overloaded)
+``spendlimit``               429 ``enforced_spend_limit_reached``, no retry-after
+``cache``                    usage with cache writes and reads (input 10, write 20, read 30)
+``badjson``                  502 with an HTML body
+``leaky``                    401 whose message quotes the key
+
+Usage follows the suite's convention (tests/providers/conformance.py): prompt = words of the
+system prompt and messages, of which ``prompt // 2`` are cache reads once prompt >= 8.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from tests.fakes.openai import echo_reply
+from tests.fakes.server import FakeRequest, FakeServer, Writer
+
+__all__ = ["FakeAnthropic"]
+
+_ERRORS = {
+    400: ("invalid_request_error", "max_tokens: Field required"),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: (
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
+    404: ("not_found_error", "model: no-such-model"),
+    429: ("rate_limit_error", "This request would exceed your organization's rate limit."),
+    500: ("api_error", "Internal server error"),
+    503: ("api_error", "Service unavailable"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def _words(text: Any) -> int:
+    if isinstance(text, list):
+        text = " ".join(str(b.get("text", "")) for b in text if isinstance(b, dict))
+    return len(str(text).split())
+
+
+class FakeAnthropic:
+    def __init__(self, *, delay: float = 0.05) -> None:
+        self.delay = delay
+        self.script: list[str] = []
+        self.models = ["claude-fake", "echo"]
+        self.server = FakeServer(self.handle)
+
+    def start(self) -> FakeAnthropic:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[FakeRequest]:
+        return self.server.requests
+
+    async def handle(self, request: FakeRequest, w: Writer) -> None:
+        if not request.headers.get("x-api-key"):
+            self.error(w, 401, "x-api-key header is required")
+        elif not request.headers.get("anthropic-version"):
+            self.error(w, 400, "anthropic-version: header is required")
+        elif request.method == "GET" and request.path == "/v1/models":
+            data = [
+                {
+                    "type": "model",
+                    "id": m,
+                    "display_name": m,
+                    "created_at": "2025-01-01T00:00:00Z",
+                }
+                for m in self.models
+            ]
+            w.respond(200, {"data": data, "has_more": False, "first_id": None, "last_id": None})
+        elif request.method == "POST" and request.path == "/v1/messages":
+            await self.messages(request, w)
+        else:
+            self.error(w, 404, f"no route {request.method} {request.path}")
+
+    def error(self, w: Writer, status: int, message: str | None = None, **extra: Any) -> None:
+        kind, default = _ERRORS.get(status, ("api_error", "error"))
+        headers = {"request-id": "req_fake"}
+        if status == 429:
+            headers |= {
+                "retry-after": "7",
+                "anthropic-ratelimit-requests-limit": "50",
+                "anthropic-ratelimit-requests-remaining": "0",
+                "anthropic-ratelimit-requests-reset": "2025-01-01T00:00:07Z",
+            }
+        error = {"type": kind, "message": message or default, **extra}
+        body = {"type": "error", "error": error, "request_id": "req_fake"}
+        w.respond(status, body, headers=headers)
+
+    def usage(self, body: dict[str, Any], text: str, behaviour: str) -> dict[str, Any]:
+        prompt = _words(body.get("system", "")) + sum(
+            _words(m.get("content", "")) for m in body.get("messages", [])
+        )
+        cached = prompt // 2 if prompt >= 8 else 0
+        fresh, written = prompt - cached, 0
+        if behaviour == "cache":
+            fresh, written, cached = 10, 20, 30
+        return {
+            "input_tokens": fresh,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": cached,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": written,
+                "ephemeral_1h_input_tokens": 0,
+            },
+            "output_tokens": len(text.split()),
+            "service_tier": "standard",
+        }
+
+    async def messages(self, request: FakeRequest, w: Writer) -> None:
+        body = request.json()
+        behaviour = self.script.pop(0) if self.script else str(body.get("model", "echo"))
+        if behaviour.startswith("error-"):
+            self.error(w, int(behaviour.removeprefix("error-")))
+            return
+        if behaviour == "spendlimit":
+            self.error(
+                w,
+                429,
+                "You have reached your specified workspace API usage limits.",
+                details={"error_code": "enforced_spend_limit_reached"},
+            )
+            return
+        if behaviour == "badjson":
+            w.respond(502, "<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+            return
+        if behaviour == "leaky":
+            self.error(w, 401, f"invalid x-api-key: {request.headers.get('x-api-key')}")
+            return
+        if "max_tokens" not in body:
+            self.error(w, 400, "max_tokens: Field required")
+            return
+        text = echo_reply(body)
+        usage = self.usage(body, text, behaviour)
+        if behaviour == "slow":
+            await asyncio.sleep(self.delay)
+        if body.get("stream"):
+            await self.stream(w, body, text, usage, behaviour)
+            return
+        message = self.message(body, usage)
+        message["content"] = [{"type": "text", "text": text}]
+        message["stop_reason"], message["usage"] = "end_turn", usage
+        w.respond(200, message, headers={"request-id": "req_fake"})
+
+    def message(self, body: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {**usage, "output_tokens": 1},
+        }
+
+    async def stream(
+        self, w: Writer, body: dict[str, Any], text: str, usage: dict[str, Any], behaviour: str
+    ) -> None:
+        def event(name: str, data: dict[str, Any]) -> str:
+            return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
+
+        w.start_stream(headers={"request-id": "req_fake"})
+        w.chunk(event("message_start", {"message": self.message(body, usage)}))
+        block = {"type": "text", "text": ""}
+        w.chunk(event("content_block_start", {"index": 0, "content_block": block}))
+        w.chunk(event("ping", {}))
+        words = text.split(" ")
+        pieces = [p + (" " if i < len(words) - 1 else "") for i, p in enumerate(words)]
+        cut = max(len(pieces) // 2, 1)
+        for i, piece in enumerate(pieces):
+            if behaviour in ("truncated", "reset", "midstream-error") and i == cut:
+                break
+            delta = {"type": "text_delta", "text": piece}
+            w.chunk(event("content_block_delta", {"index": 0, "delta": delta}))
+            await asyncio.sleep(self.delay if behaviour == "slow" else 0.0)
+        if behaviour == "truncated":
+            w.end_stream()
+            return
+        if behaviour == "reset":
+            await asyncio.sleep(0.01)
+            w.reset()
+            return
+        if behaviour == "midstream-error":
+            error = {"type": "overloaded_error", "message": "Overloaded"}
+            w.chunk(event("error", {"error": error}))
+            w.end_stream()
+            return
+        w.chunk(event("content_block_stop", {"index": 0}))
+        delta = {"stop_reason": "end_turn", "stop_sequence": None}
+        # Cumulative counts, as the real API sends them.
+        final = {k: usage[k] for k in ("output_tokens", "input_tokens")}
+        final |= {k: usage[k] for k in ("cache_creation_input_tokens", "cache_read_input_tokens")}
+        w.chunk(event("message_delta", {"delta": delta, "usage": final}))
+        w.chunk(event("message_stop", {}))
+        w.end_stream()

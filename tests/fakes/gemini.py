@@ -1,0 +1,226 @@
+"""A fake Gemini Developer API server (WIRE.md section 4), byte-faithful.
+
+Routes both ``/v1`` and ``/v1beta`` (google-genai 3.x defaults to v1, 2.x to v1beta), with
+the model in the path: ``models/{m}:generateContent``, ``:streamGenerateContent?alt=sse``,
+``:batchEmbedContents`` and ``GET models``. SSE lines end in CRLF, as Google's do, and each
+event is split across two TCP chunks (mid-CRLF) to exercise buffering. There is no end
+marker: a stream ends after the chunk with ``finishReason``. Like the real API it refuses a
+request without ``x-goog-api-key`` (403). Behaviour is chosen by the model name:
+
+``echo`` (any unknown name)  ``echo: <last user message>``, word by word when streaming
+``slow``                     echo, sleeping ``delay`` before answering and between chunks
+``truncated``                streams some chunks (with running usage), never a finishReason
+``reset``                    streams some text, then resets the TCP connection
+``midstream-error``          streams some text, then a pretty-printed error JSON *without*
+                             ``data:``, as Google sends errors after a 200
+``error-<status>``           that status with a ``google.rpc.Status`` body (400, 401, 403, 404,
+                             429 RESOURCE_EXHAUSTED with ``RetryInfo.retryDelay: "12s"``, 500,
+                             503 UNAVAILABLE, 504)
+``badkey``                   400 INVALID_ARGUMENT with ErrorInfo ``API_KEY_INVALID`` (how
+                             Gemini really rejects a key)
+``safety``                   a candidate with finishReason SAFETY and no content
+``blocked``                  no candidates, ``promptFeedback.blockReason: SAFETY``
+``thinking``                 echo, with ``thoughtsTokenCount: 3`` (billed as output)
+``badjson``                  500 with an HTML body
+``leaky``                    400 API_KEY_INVALID whose message quotes the key
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from tests.fakes.server import FakeRequest, FakeServer, Writer
+
+__all__ = ["FakeGemini"]
+
+_ROUTE = re.compile(r"^/(v1|v1beta)/models/([^/:]+):(\w+)$")
+_STATUS = {
+    400: ("INVALID_ARGUMENT", "Invalid JSON payload received."),
+    401: ("UNAUTHENTICATED", "Request had invalid authentication credentials."),
+    403: ("PERMISSION_DENIED", "Method doesn't allow unregistered callers."),
+    404: ("NOT_FOUND", "models/no-such-model is not found for API version v1beta."),
+    429: ("RESOURCE_EXHAUSTED", "You exceeded your current quota. Please retry in 12s."),
+    500: ("INTERNAL", "An internal error has occurred."),
+    503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
+    504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+}
+
+
+def _text(content: dict[str, Any]) -> str:
+    return " ".join(str(p.get("text", "")) for p in content.get("parts", []) if "text" in p)
+
+
+def error_body(status: int, message: str | None = None, details: Any = ()) -> dict[str, Any]:
+    code, default = _STATUS.get(status, ("UNKNOWN", "error"))
+    error = {"code": status, "message": message or default, "status": code}
+    if details:
+        error["details"] = list(details)
+    return {"error": error}
+
+
+class FakeGemini:
+    def __init__(self, *, delay: float = 0.05) -> None:
+        self.delay = delay
+        self.script: list[str] = []
+        self.models = ["gemini-fake", "echo", "text-embedding-fake"]
+        self.server = FakeServer(self.handle)
+
+    def start(self) -> FakeGemini:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[FakeRequest]:
+        return self.server.requests
+
+    async def handle(self, request: FakeRequest, w: Writer) -> None:
+        if not request.headers.get("x-goog-api-key"):
+            w.respond(403, error_body(403))
+            return
+        if request.method == "GET" and request.path in ("/v1/models", "/v1beta/models"):
+            methods = ["generateContent", "countTokens"]
+            models = [
+                {
+                    "name": f"models/{m}",
+                    "supportedGenerationMethods": ["embedContent"] if "embedding" in m else methods,
+                }
+                for m in self.models
+            ]
+            w.respond(200, {"models": models})
+            return
+        route = _ROUTE.match(request.path)
+        if request.method != "POST" or route is None:
+            w.respond(404, error_body(404, f"no route {request.method} {request.path}"))
+            return
+        model, method = route.group(2), route.group(3)
+        if method == "batchEmbedContents":
+            rows = request.json()["requests"]
+            embeddings = [{"values": [float(len(_text(r["content"]))), 0.5]} for r in rows]
+            w.respond(200, {"embeddings": embeddings})
+        elif method in ("generateContent", "streamGenerateContent"):
+            await self.generate(request, w, model, stream=method == "streamGenerateContent")
+        else:
+            w.respond(404, error_body(404, f"unknown method {method}"))
+
+    def error(self, w: Writer, status: int) -> None:
+        if status == 429:
+            details = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"quotaMetric": "generate_content_free_tier_requests"}],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"},
+            ]
+            w.respond(429, error_body(429, details=details))
+        else:
+            w.respond(status, error_body(status))
+
+    def bad_key(self, w: Writer, message: str) -> None:
+        info = {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com",
+            "metadata": {"service": "generativelanguage.googleapis.com"},
+        }
+        w.respond(400, error_body(400, message, [info]))
+
+    def usage(self, body: dict[str, Any], text: str, thoughts: int) -> dict[str, Any]:
+        prompt = len(_text(body.get("systemInstruction") or {}).split()) + sum(
+            len(_text(c).split()) for c in body.get("contents", [])
+        )
+        cached = prompt // 2 if prompt >= 8 else 0
+        out = len(text.split())
+        usage = {"promptTokenCount": prompt, "candidatesTokenCount": out}
+        usage["totalTokenCount"] = prompt + out + thoughts
+        if cached:  # proto3 JSON omits zero fields
+            usage["cachedContentTokenCount"] = cached
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+        return usage
+
+    async def generate(self, request: FakeRequest, w: Writer, model: str, stream: bool) -> None:
+        body = request.json()
+        key = request.headers.get("x-goog-api-key", "")
+        behaviour = self.script.pop(0) if self.script else model
+        if behaviour.startswith("error-"):
+            self.error(w, int(behaviour.removeprefix("error-")))
+            return
+        if behaviour in ("badkey", "leaky"):
+            quoted = f": {key}" if behaviour == "leaky" else ""
+            self.bad_key(w, f"API key not valid{quoted}. Please pass a valid API key.")
+            return
+        if behaviour == "badjson":
+            w.respond(500, "<html><body>Internal Error</body></html>", content_type="text/html")
+            return
+        users = [c for c in body.get("contents", []) if c.get("role") == "user"]
+        text = f"echo: {_text(users[-1]) if users else ''}"
+        usage = self.usage(body, text, 3 if behaviour == "thinking" else 0)
+        if behaviour == "slow":
+            await asyncio.sleep(self.delay)
+        if behaviour == "blocked":
+            reply: dict[str, Any] = {"promptFeedback": {"blockReason": "SAFETY"}}
+            reply["usageMetadata"] = usage
+            await self.send(w, [reply], stream)
+            return
+        if behaviour == "safety":
+            ratings = [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "HIGH"}]
+            candidate = {"finishReason": "SAFETY", "index": 0, "safetyRatings": ratings}
+            await self.send(w, [{"candidates": [candidate], "usageMetadata": usage}], stream)
+            return
+        if not stream:
+            await self.send(w, [self.chunk(text, "STOP", usage)], stream=False)
+            return
+        words = text.split(" ")
+        pieces = [p + (" " if i < len(words) - 1 else "") for i, p in enumerate(words)]
+        cut = max(len(pieces) // 2, 1)
+        running = {k: v for k, v in usage.items() if k == "promptTokenCount"}
+        chunks = [self.chunk(p, None, running) for p in pieces]
+        chunks[-1] = self.chunk(pieces[-1], "STOP", usage)
+        if behaviour in ("truncated", "reset", "midstream-error"):
+            chunks = chunks[:cut]
+        await self.send(w, chunks, stream=True, behaviour=behaviour)
+
+    def chunk(self, text: str, finish: str | None, usage: dict[str, Any]) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}}
+        if finish:
+            candidate["finishReason"] = finish
+        candidate["index"] = 0
+        return {
+            "candidates": [candidate],
+            "usageMetadata": usage,
+            "modelVersion": "gemini-fake-001",
+            "responseId": "fake-response",
+        }
+
+    async def send(
+        self, w: Writer, chunks: list[dict[str, Any]], stream: bool, behaviour: str = ""
+    ) -> None:
+        if not stream:
+            w.respond(200, chunks[0])
+            return
+        w.start_stream()
+        for chunk in chunks:
+            event = f"data: {json.dumps(chunk, separators=(',', ':'))}\r\n\r\n".encode()
+            half = len(event) - 3  # split between the \r and \n of the blank line
+            w.chunk(event[:half])
+            await asyncio.sleep(0)
+            w.chunk(event[half:])
+            await asyncio.sleep(self.delay if behaviour == "slow" else 0.0)
+        if behaviour == "reset":
+            await asyncio.sleep(0.01)
+            w.reset()
+            return
+        if behaviour == "midstream-error":
+            pretty = json.dumps(error_body(503), indent=2).replace("\n", "\r\n")
+            w.chunk(pretty + "\r\n")
+        w.end_stream()

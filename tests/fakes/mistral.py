@@ -1,0 +1,149 @@
+"""A fake Mistral server (WIRE.md section 7): the OpenAI fake with Mistral's differences.
+
+Base URL ends in ``/v1``. Like the real API, unknown body fields are a 422 validation error
+(so ``seed`` and ``stream_options`` are refused: Mistral wants ``random_seed`` and sends usage
+in the last stream chunk unasked). Errors are Mistral's shapes, not OpenAI's. Behaviours are
+those of :class:`tests.fakes.openai.FakeOpenAI` (echo, slow, truncated, reset,
+midstream-error, error-<status>, badjson, leaky) plus:
+
+``error-422``      a FastAPI-style ``{"detail": [{"loc", "msg", "type"}]}`` validation error
+``model_length``   an answer whose finish_reason is ``model_length``
+``finish-error``   a 200 whose finish_reason is ``error``
+
+429 carries no retry hint. ``slow`` also delays a non-streamed answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.server import FakeRequest, Writer
+
+__all__ = ["FakeMistral"]
+
+_KNOWN = {
+    "model",
+    "messages",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "stream",
+    "stop",
+    "random_seed",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "presence_penalty",
+    "frequency_penalty",
+    "n",
+    "safe_prompt",
+    "prompt_mode",
+}
+_MESSAGES = {
+    400: "Invalid request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Invalid model: no-such-model",
+    429: "Requests rate limit exceeded",
+    500: "Internal server error",
+    503: "Service unavailable, please retry",
+}
+
+
+def _detail(loc: list[str], msg: str, kind: str) -> dict[str, Any]:
+    return {"detail": [{"type": kind, "loc": loc, "msg": msg, "input": None}]}
+
+
+class FakeMistral(FakeOpenAI):
+    def __init__(self, *, delay: float = 0.05) -> None:
+        super().__init__(delay=delay, path_prefix="/v1")
+        self.models = ["mistral-fake", "echo"]
+
+    def error(self, w: Writer, status: int) -> None:
+        if status == 422:
+            body = _detail(
+                ["body", "temperature"],
+                "Input should be less than or equal to 1.5",
+                "less_than_equal",
+            )
+            w.respond(422, body)
+            return
+        message = _MESSAGES.get(status, "error")
+        if status in (401, 429):
+            w.respond(status, {"message": message, "request_id": "fake-request"})
+            return
+        body = {"object": "error", "message": message, "type": "invalid_request_error"}
+        w.respond(status, {**body, "param": None, "code": None})
+
+    async def chat(self, request: FakeRequest, w: Writer) -> None:
+        body = request.json()
+        extra = sorted(set(body) - _KNOWN)
+        if extra:
+            w.respond(
+                422,
+                _detail(["body", extra[0]], "Extra inputs are not permitted", "extra_forbidden"),
+            )
+            return
+        behaviour = self.script[0] if self.script else str(body.get("model", "echo"))
+        if behaviour == "leaky":
+            self.script[:1] = []
+            key = request.headers.get("authorization", "").removeprefix("Bearer ")
+            w.respond(401, {"message": f"Unauthorized: {key}", "request_id": "fake-request"})
+            return
+        if behaviour == "slow" and not body.get("stream"):
+            await asyncio.sleep(self.delay)
+        await super().chat(request, w)
+
+    def usage(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        usage = super().usage(body, text)
+        return {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+
+    def completion(self, body: dict[str, Any], text: str, usage: dict[str, Any]) -> dict[str, Any]:
+        reply = super().completion(body, text, usage)
+        reply["choices"][0]["finish_reason"] = _finish(str(body.get("model")))
+        return reply
+
+    async def stream(
+        self, w: Writer, body: dict[str, Any], text: str, usage: dict[str, Any], behaviour: str
+    ) -> None:
+        w.start_stream()
+        base = {"id": "fake", "object": "chat.completion.chunk", "created": int(time.time())}
+        base["model"] = body.get("model")
+
+        def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return f"data: {json.dumps({**base, 'choices': [choice], **extra})}\n\n"
+
+        w.chunk(event({"role": "assistant", "content": ""}))
+        words = text.split(" ")
+        pieces = [p + (" " if i < len(words) - 1 else "") for i, p in enumerate(words)]
+        cut = max(len(pieces) // 2, 1)
+        for i, piece in enumerate(pieces):
+            if behaviour in ("truncated", "reset", "midstream-error") and i == cut:
+                break
+            w.chunk(event({"content": piece}))
+            await asyncio.sleep(self.delay if behaviour == "slow" else 0.0)
+        if behaviour == "truncated":
+            w.end_stream()
+            return
+        if behaviour == "reset":
+            await asyncio.sleep(0.01)
+            w.reset()
+            return
+        if behaviour == "midstream-error":
+            w.chunk(event({"content": ""}, "error"))
+            w.chunk("data: [DONE]\n\n")
+            w.end_stream()
+            return
+        # Mistral: usage rides on the chunk with the finish reason.
+        w.chunk(event({"content": ""}, _finish(behaviour), usage=usage))
+        w.chunk("data: [DONE]\n\n")
+        w.end_stream()
+
+
+def _finish(behaviour: str) -> str:
+    return {"model_length": "model_length", "finish-error": "error"}.get(behaviour, "stop")
