@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from superllm_cli.commands import ask, config, daemon, keys, modes, providers
+from superllm_cli.commands import ask, config, daemon, keys, models, modes, providers
 from superllm_cli.options import Globals
 from superllm_cli.render import ColorMode
 from superllmd import __version__
@@ -52,6 +52,8 @@ def root(
 
 
 app.command(name="ask")(ask.ask)
+app.command(name="models")(models.models)
+app.command(name="embed")(models.embed)
 for _command in (modes.consensus, modes.debate, modes.redteam, modes.chain, modes.mapreduce):
     app.command()(_command)
 app.add_typer(daemon.app, name="daemon")

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     default_model: str | None = None
+    default_embedding_model: str | None = None
     aliases: dict[str, str | list[str]] = Field(default_factory=dict)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)

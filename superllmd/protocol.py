@@ -29,6 +29,7 @@ __all__ = [
     "AskRequest",
     "ConfigSetRequest",
     "DeltaEvent",
+    "EmbedRequest",
     "ErrorEvent",
     "ErrorInfo",
     "Event",
@@ -100,6 +101,17 @@ class RunRequest(TypedDict, total=False):
     workflow: dict[str, Any] | None
     mode_options: dict[str, Any]
     stream: bool
+    label: str | None
+    env: dict[str, str]
+
+
+class EmbedRequest(TypedDict, total=False):
+    """``POST /v1/embed``: one vector per text."""
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    texts: Required[list[str]]
+    model: str | None
     label: str | None
     env: dict[str, str]
 

@@ -14,7 +14,8 @@ from superllmd.providers._http import HttpClients
 from superllmd.providers.base import KindContext
 from superllmd.providers.keys import KeyResolver
 from superllmd.providers.limits import ProviderLimits
-from superllmd.providers.registry import Registry
+from superllmd.providers.registry import Registry, Target
+from superllmd.providers.selection import LatencyBook, expand_selector, is_selector
 
 __all__ = ["DaemonState"]
 
@@ -27,6 +28,7 @@ class DaemonState:
     http: HttpClients
     keys: KeyResolver
     caller: Caller = field(default_factory=Caller)
+    latency: LatencyBook = field(default_factory=LatencyBook)
     started: float = field(default_factory=time.monotonic)
     last_activity: float = field(default_factory=time.monotonic)
     inflight: int = 0
@@ -43,6 +45,7 @@ class DaemonState:
     ) -> DaemonState:
         http = http or HttpClients()
         keys = KeyResolver(use_keyring=use_keyring)
+        latency = LatencyBook()
         context = KindContext(http=http, keys=keys, models_dir=paths.models_dir)
         return cls(
             paths=paths,
@@ -50,11 +53,23 @@ class DaemonState:
             registry=Registry(context, load_entry_points=load_entry_points),
             http=http,
             keys=keys,
-            caller=Caller(limits=ProviderLimits()),
+            caller=Caller(limits=ProviderLimits(), latency=latency),
+            latency=latency,
         )
 
     def settings(self, environ: Mapping[str, str] | None) -> Settings:
         return self.config.get(os.environ if environ is None else environ)
+
+    async def resolve(
+        self, name: str | None, settings: Settings, environ: Mapping[str, str]
+    ) -> list[Target]:
+        """A model name, alias, selector (``cheapest:vision``) or None -> targets in order."""
+        if name and is_selector(name, settings):
+            names = await expand_selector(
+                name, self.registry, settings, self.keys, environ, self.latency
+            )
+            return [t for n in names for t in self.registry.resolve(n, settings, environ)]
+        return self.registry.resolve(name, settings, environ)
 
     async def aclose(self) -> None:
         await self.registry.aclose()

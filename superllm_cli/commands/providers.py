@@ -61,10 +61,10 @@ def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def fetch_providers(*, autostart: bool) -> list[dict[str, Any]]:
+def fetch_providers(*, autostart: bool) -> list[Mapping[str, Any]]:
     from superllm_cli.client import Client
 
-    rows: list[dict[str, Any]] = Client(autostart=autostart).call(
+    rows: list[Mapping[str, Any]] = Client(autostart=autostart).call(
         "GET", "/v1/providers?" + query_for(os.environ)
     )
     return rows

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from superllmd import __version__
-from superllmd.api import ask, config, daemon, health, keys, providers, runs
+from superllmd.api import ask, config, daemon, embed, health, keys, models, providers, runs
 from superllmd.api._common import error_response
 from superllmd.errors import SuperllmError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
@@ -84,6 +84,8 @@ def create_app(state: DaemonState) -> ASGIApp:
         Route("/v1/health", _guard(health.health), methods=["GET"]),
         Route("/v1/providers", _guard(providers.list_providers), methods=["GET"]),
         Route("/v1/ask", _guard(ask.ask), methods=["POST"]),
+        Route("/v1/models", _guard(models.list_models), methods=["GET"]),
+        Route("/v1/embed", _guard(embed.embed), methods=["POST"]),
         Route("/v1/config", _guard(config.get_config), methods=["GET"]),
         Route("/v1/config", _guard(config.put_config), methods=["PUT"]),
         Route("/v1/shutdown", _guard(daemon.shutdown), methods=["POST"]),

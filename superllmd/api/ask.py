@@ -20,7 +20,7 @@ async def ask(request: Request) -> Response:
     body = await read_body(request, _ASK)
     environ = environ_of(body)
     settings = state.settings(environ)
-    targets = state.registry.resolve(body.get("model"), settings, environ or {})
+    targets = await state.resolve(body.get("model"), settings, environ or {})
     run = AskRun(body, targets, state.caller)
     if wants_stream(request):
         return ndjson_response(run.events())

@@ -14,7 +14,8 @@ from superllmd.errors import UsageError
 from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.modes import MODES, mode_function
 from superllmd.protocol import RunRequest
-from superllmd.providers.registry import Registry, Target
+from superllmd.providers.registry import Target
+from superllmd.state import DaemonState
 
 __all__ = ["DEFAULT_PANEL", "run"]
 
@@ -24,18 +25,18 @@ _RUN = TypeAdapter(RunRequest)
 DEFAULT_PANEL = "panel"
 
 
-def participants(
-    body: RunRequest, registry: Registry, settings: Settings, environ: Mapping[str, str]
+async def participants(
+    body: RunRequest, state: DaemonState, settings: Settings, environ: Mapping[str, str]
 ) -> list[Target]:
     names = list(body.get("models") or [])
     if not names:
         if DEFAULT_PANEL in settings.aliases:
             names = [DEFAULT_PANEL]
         else:
-            names = [registry.default_model(settings)] * 3
+            names = [state.registry.default_model(settings)] * 3
     targets: list[Target] = []
     for name in names:
-        resolved = registry.resolve(name, settings, environ)
+        resolved = await state.resolve(name, settings, environ)
         # An alias naming several models puts each on the panel.
         targets += resolved if name in settings.aliases else resolved[:1]
     return targets
@@ -50,9 +51,9 @@ async def run(request: Request) -> Response:
     body = await read_body(request, _RUN)
     environ = environ_of(body) or {}
     settings = state.settings(environ or None)
-    panel = participants(body, state.registry, settings, environ)
+    panel = await participants(body, state, settings, environ)
     judge_name = body.get("judge")
-    judge = state.registry.resolve(judge_name, settings, environ)[0] if judge_name else None
+    judge = (await state.resolve(judge_name, settings, environ))[0] if judge_name else None
     fn = mode_function(spec)
     ctx = RunContext(
         spec.mode,

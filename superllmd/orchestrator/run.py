@@ -21,6 +21,7 @@ from superllmd.protocol import ErrorInfo, Event, ParticipantResult, RunResult, U
 from superllmd.providers.base import ChatRequest, Completion, Message, TokenUsage
 from superllmd.providers.limits import ProviderLimits
 from superllmd.providers.registry import Target
+from superllmd.providers.selection import LatencyBook
 
 __all__ = [
     "CallOutcome",
@@ -179,6 +180,7 @@ class Caller:
 
     limits: ProviderLimits = field(default_factory=ProviderLimits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    latency: LatencyBook | None = None
     rng: random.Random = field(default_factory=random.Random)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -244,6 +246,8 @@ class Caller:
                 await self.sleep(wait)
         out.latency_ms = int((time.perf_counter() - started) * 1000)
         if out.completion is not None:
+            if self.latency is not None:
+                self.latency.record(target.name, out.latency_ms)
             out.cost_usd = target.provider.estimate_cost(target.model, out.completion.usage)
             message_type: Literal["message", "judge.message"] = (
                 "judge.message" if role == "judge" else "message"

@@ -1,0 +1,81 @@
+"""``GET /v1/models``: the models superllm knows, with capabilities and prices.
+
+From the shipped catalog, each configured provider's ``models``, and the local models found
+on this machine. Filters as query parameters: ``provider``, ``capability`` (repeatable or
+comma-separated), ``max_price`` (USD per million tokens, input and output alike; unpriced
+models never pass it). No remote listing is fetched here: it must answer at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from superllmd.api._common import state_of
+from superllmd.errors import SuperllmError, UsageError
+from superllmd.providers import catalog
+from superllmd.providers.base import Capabilities
+from superllmd.providers.selection import CAPABILITIES, has_capabilities
+
+__all__ = ["list_models"]
+
+
+def _row(name: str, caps: Capabilities, latency: float | None) -> dict[str, Any]:
+    entry = catalog.entry(name)
+    row: dict[str, Any] = {"model": name, "provider": name.partition("/")[0]}
+    row.update(dataclasses.asdict(caps))
+    row["priced"] = caps.price_input is not None and caps.price_output is not None
+    row["price_as_of"] = entry.price.as_of.isoformat() if entry and entry.price else None
+    row["latency_ms"] = None if latency is None else round(latency)
+    return row
+
+
+async def list_models(request: Request) -> Response:
+    state = state_of(request)
+    params = request.query_params
+    environ = {k: v for k, v in params.items() if k.startswith("SUPERLLM_")}
+    settings = state.settings(environ)
+    table = state.registry.provider_settings(settings)
+    wanted = [c for raw in params.getlist("capability") for c in raw.split(",") if c]
+    if bad := [c for c in wanted if c not in CAPABILITIES]:
+        raise UsageError(
+            f"unknown capability {', '.join(bad)}; choose from {', '.join(CAPABILITIES)}"
+        )
+    try:
+        max_price = float(params["max_price"]) if "max_price" in params else None
+    except ValueError:
+        raise UsageError("max_price takes a number of USD per million tokens") from None
+    only = params.get("provider")
+
+    names: dict[str, Capabilities] = {}
+    for name in catalog.load().models:
+        if name.partition("/")[0] in table:
+            names[name] = catalog.capabilities(name)
+    for pid, (kind_name, provider_settings) in table.items():
+        kind = state.registry.kinds[kind_name]
+        listed = [*provider_settings.models, *kind.embedded_models(provider_settings)]
+        if not listed:
+            continue
+        try:
+            provider = kind.create(pid, provider_settings, environ)
+        except SuperllmError:  # not usable as configured (e.g. Azure without an endpoint)
+            continue
+        for model in listed:
+            names.setdefault(f"{pid}/{model}", provider.capabilities(model))
+    rows = []
+    for name, caps in sorted(names.items()):
+        if only and name.partition("/")[0] != only:
+            continue
+        if wanted and not has_capabilities(caps, wanted):
+            continue
+        if max_price is not None and not (
+            caps.price_input is not None
+            and caps.price_output is not None
+            and max(caps.price_input, caps.price_output) <= max_price
+        ):
+            continue
+        rows.append(_row(name, caps, state.latency.ms.get(name)))
+    return JSONResponse(rows)
