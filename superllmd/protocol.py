@@ -69,6 +69,15 @@ class AskRequest(TypedDict, total=False):
     stream: bool
     label: str | None
     env: dict[str, str]
+    # The ledger's concerns (issue 5): conversations, context fragments, attachments,
+    # cost limits and the response cache.
+    max_cost: float | None
+    no_cache: bool
+    cache_ttl: float | None
+    conversation_id: str | None
+    continue_last: bool
+    fragments: list[str]
+    attachments: list[dict[str, str]]
 
 
 class RunRequest(TypedDict, total=False):
@@ -103,6 +112,15 @@ class RunRequest(TypedDict, total=False):
     stream: bool
     label: str | None
     env: dict[str, str]
+    # The ledger's concerns (issue 5): conversations, context fragments, attachments,
+    # cost limits and the response cache.
+    max_cost: float | None
+    no_cache: bool
+    cache_ttl: float | None
+    conversation_id: str | None
+    continue_last: bool
+    fragments: list[str]
+    attachments: list[dict[str, str]]
 
 
 class EmbedRequest(TypedDict, total=False):

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from superllmd.errors import ProviderError, SuperllmError
+from superllmd.orchestrator.hooks import RunInfo
 from superllmd.orchestrator.run import (
     Caller,
     CallOutcome,
@@ -37,6 +38,16 @@ class AskRun:
         self.targets = targets
         self.caller = caller
         self.run_id = new_run_id()
+        self.info = RunInfo(
+            self.run_id,
+            "ask",
+            label=request.get("label"),
+            environ=request.get("env") or {},
+            max_cost=request.get("max_cost"),
+            no_cache=request.get("no_cache", False),
+            cache_ttl=request.get("cache_ttl"),
+        )
+        self.transcript: list[Event] = []
         self.result: RunResult | None = None
         self.messages = messages_of(request.get("system"), request["prompt"])
 
@@ -51,6 +62,16 @@ class AskRun:
         )
 
     async def events(self) -> AsyncIterator[Event]:
+        async for event in self._events():
+            self.transcript.append(event)
+            if event["type"] == "run.finished":
+                assert self.result is not None
+                await self.caller.run_finished(
+                    self.info, self.request, self.result, self.transcript
+                )
+            yield event
+
+    async def _events(self) -> AsyncIterator[Event]:
         started = time.perf_counter()
         yield {
             "type": "run.started",
@@ -64,7 +85,12 @@ class AskRun:
             outcome = CallOutcome(target)
             outcomes.append(outcome)
             async for event in self.caller.call(
-                self.run_id, target, self._chat(target), stream=stream, outcome=outcome
+                self.run_id,
+                target,
+                self._chat(target),
+                stream=stream,
+                outcome=outcome,
+                run=self.info,
             ):
                 yield event
             if outcome.error is None or not falls_back(outcome.error):

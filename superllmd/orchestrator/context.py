@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from typing import Any
 
 from superllmd.errors import SuperllmError
+from superllmd.orchestrator.hooks import RunInfo
 from superllmd.orchestrator.run import (
     Caller,
     CallOutcome,
@@ -54,6 +55,15 @@ class RunContext:
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.run_id = new_run_id()
+        self.info = RunInfo(
+            self.run_id,
+            mode,
+            label=request.get("label"),
+            environ=request.get("env") or {},
+            max_cost=request.get("max_cost"),
+            no_cache=request.get("no_cache", False),
+            cache_ttl=request.get("cache_ttl"),
+        )
         self.mode = mode
         self.request = request
         self.participants = list(participants)
@@ -292,4 +302,5 @@ async def run_mode(ctx: RunContext, fn: ModeFn) -> AsyncIterator[Event]:
         result["error"] = {"code": error["code"], "message": error["message"]}
     finished: Event = {"type": "run.finished", "run_id": ctx.run_id, "result": result}
     ctx.transcript.append(finished)
+    await ctx.caller.run_finished(ctx.info, ctx.request, result, ctx.transcript)
     yield finished

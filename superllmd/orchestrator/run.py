@@ -12,13 +12,19 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from superllmd.errors import ProviderError, SuperllmError
+from superllmd.orchestrator.hooks import CallHook, CallInfo, CallStatus, RunHook, RunInfo
 from superllmd.protocol import ErrorInfo, Event, ParticipantResult, RunResult, Usage
-from superllmd.providers.base import ChatRequest, Completion, Message, TokenUsage
+from superllmd.providers.base import (
+    ChatRequest,
+    Completion,
+    Message,
+    TokenUsage,
+)
 from superllmd.providers.limits import ProviderLimits
 from superllmd.providers.registry import Target
 from superllmd.providers.selection import LatencyBook
@@ -56,6 +62,7 @@ class CallOutcome:
     latency_ms: int = 0
     cost_usd: float | None = None
     attempts: int = 0
+    cached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -183,6 +190,40 @@ class Caller:
     latency: LatencyBook | None = None
     rng: random.Random = field(default_factory=random.Random)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    hooks: list[CallHook] = field(default_factory=list)
+    run_hooks: list[RunHook] = field(default_factory=list)
+
+    async def run_finished(
+        self,
+        run: RunInfo,
+        request: Mapping[str, Any],
+        result: RunResult,
+        transcript: Sequence[Event],
+    ) -> None:
+        for hook in self.run_hooks:
+            await hook.run_finished(run, request, result, transcript)
+
+    async def _before(self, call: CallInfo) -> Completion | None:
+        for hook in self.hooks:
+            cached = await hook.before_call(call)
+            if cached is not None:
+                return cached
+        return None
+
+    def _after(
+        self,
+        call: CallInfo,
+        status: CallStatus,
+        out: CallOutcome,
+        started: float,
+    ) -> None:
+        latency = int((time.perf_counter() - started) * 1000)
+        cost = None
+        if out.completion is not None:
+            cost = call.target.provider.estimate_cost(call.target.model, out.completion.usage)
+            cost = 0.0 if status == "cached" else cost
+        for hook in self.hooks:
+            hook.after_call(call, status, out.completion, out.error, cost, latency)
 
     async def call(
         self,
@@ -195,65 +236,52 @@ class Caller:
         participant: str | None = None,
         role: Role = "participant",
         outcome: CallOutcome | None = None,
+        run: RunInfo | None = None,
     ) -> AsyncIterator[Event]:
         """Call one model, yielding delta/retry events, then ``message`` or ``error``.
 
         Provider errors end up on ``outcome`` and in an ``error`` event, never raised. A
-        stream that broke after text was shown is not retried: the reader saw it.
+        stream that broke after text was shown is not retried: the reader saw it. Each
+        attempt is announced to the call hooks (hooks.py), an interrupted one included.
         """
+        run = run if run is not None else RunInfo(run_id, "ask")
         name = participant or target.name
         out = outcome if outcome is not None else CallOutcome(target)
         out.participant, out.round, out.role = name, round_, role
-        delta_type: Literal["delta", "judge.delta"] = "judge.delta" if role == "judge" else "delta"
-        estimate = sum(len(m.content) for m in request.messages) // 4 + (request.max_tokens or 0)
         started = time.perf_counter()
         while True:
             out.attempts += 1
+            call = CallInfo(run, target, request, name, role, round_, out.attempts)
             shown = False
-            try:
-                async with self.limits.slot(target.provider.id, target.provider.settings, estimate):
-                    if stream:
-                        async for item in target.provider.stream(request):
-                            if isinstance(item, Completion):
-                                out.completion = item
-                            else:
-                                shown = True
-                                yield {  # type: ignore[misc]
-                                    "type": delta_type,
-                                    "run_id": run_id,
-                                    "participant": name,
-                                    "round": round_,
-                                    "text": item.text,
-                                }
-                    else:
-                        out.completion = await target.provider.complete(request)
-                out.error = None
+            async for event in self._attempt(call, out, stream):
+                shown = True
+                yield event
+            if out.error is None:
                 break
-            except (ProviderError, SuperllmError) as exc:
-                out.error = exc
-                wait = None if shown else self.retry.wait(out.attempts, exc, self.rng)
-                if wait is None:
-                    break
-                yield {
-                    "type": "retry",
-                    "run_id": run_id,
-                    "participant": name,
-                    "attempt": out.attempts,
-                    "code": exc.code,
-                    "message": exc.message,
-                    "wait_s": round(wait, 3),
-                }
-                await self.sleep(wait)
+            wait = None if shown else self.retry.wait(out.attempts, out.error, self.rng)
+            if wait is None:
+                break
+            yield {
+                "type": "retry",
+                "run_id": run_id,
+                "participant": name,
+                "attempt": out.attempts,
+                "code": out.error.code,
+                "message": out.error.message,
+                "wait_s": round(wait, 3),
+            }
+            await self.sleep(wait)
         out.latency_ms = int((time.perf_counter() - started) * 1000)
         if out.completion is not None:
-            if self.latency is not None:
+            if self.latency is not None and not out.cached:
                 self.latency.record(target.name, out.latency_ms)
-            out.cost_usd = target.provider.estimate_cost(target.model, out.completion.usage)
-            message_type: Literal["message", "judge.message"] = (
-                "judge.message" if role == "judge" else "message"
+            out.cost_usd = (
+                0.0
+                if out.cached
+                else target.provider.estimate_cost(target.model, out.completion.usage)
             )
             yield {  # type: ignore[misc]
-                "type": message_type,
+                "type": "judge.message" if role == "judge" else "message",
                 "run_id": run_id,
                 "participant": name,
                 "round": round_,
@@ -264,6 +292,49 @@ class Caller:
             }
         elif out.error is not None:
             yield error_event(run_id, name, out.error)
+
+    async def _attempt(
+        self, call: CallInfo, out: CallOutcome, stream: bool
+    ) -> AsyncIterator[Event]:
+        """One attempt: its text deltas as events; the ending goes on ``out`` and, exactly
+        once, to the hooks: settled, failed, or cut short (cancelled, the client gone)."""
+        target, request = call.target, call.request
+        delta_type = "judge.delta" if call.role == "judge" else "delta"
+        started = time.perf_counter()
+        status: CallStatus = "interrupted"
+        estimate = call.estimated_input_tokens + (request.max_tokens or 0)
+        out.error = None
+        try:
+            cached = await self._before(call)
+            if cached is not None:
+                out.completion, out.cached, status = cached, True, "cached"
+                if stream and cached.text:
+                    yield self._delta(call, delta_type, cached.text)
+                return
+            async with self.limits.slot(target.provider.id, target.provider.settings, estimate):
+                if stream:
+                    async for item in target.provider.stream(request):
+                        if isinstance(item, Completion):
+                            out.completion = item
+                        else:
+                            yield self._delta(call, delta_type, item.text)
+                else:
+                    out.completion = await target.provider.complete(request)
+            status = "ok"
+        except (ProviderError, SuperllmError) as exc:
+            out.error, out.completion, status = exc, None, "error"
+        finally:
+            self._after(call, status, out, started)
+
+    @staticmethod
+    def _delta(call: CallInfo, kind: str, text: str) -> Event:
+        return {  # type: ignore[return-value,misc]
+            "type": kind,
+            "run_id": call.run.run_id,
+            "participant": call.participant,
+            "round": call.round,
+            "text": text,
+        }
 
 
 def messages_of(system: str | None, prompt: str) -> tuple[Message, ...]:
