@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.openai import FakeOpenAI  # noqa: E402
+from tests.fakes.openai import FakeOpenAI
 
 BIN = Path(sys.executable).parent
 
@@ -29,8 +29,14 @@ def median_ms(argv: list[str], env: dict[str, str], runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -43,19 +49,30 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="slb", dir="/tmp")
     config = Path(home, "config", "config.toml")
     config.parent.mkdir(parents=True)
-    config.write_text(f'[providers.fake]\nkind = "openai-compatible"\n'
-                      f'base_url = "{fake.base_url}"\n')
-    env = {**os.environ, "SUPERLLM_HOME": home,
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    config.write_text(
+        f'[providers.fake]\nkind = "openai-compatible"\nbase_url = "{fake.base_url}"\n'
+    )
+    env = {
+        **os.environ,
+        "SUPERLLM_HOME": home,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
     superllm = str(BIN / "superllm")
     try:
         subprocess.run([superllm, "daemon", "start"], env=env, check=True, capture_output=True)
-        subprocess.run([superllm, "ask", "-m", "fake/echo", "warm up"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [superllm, "ask", "-m", "fake/echo", "warm up"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         cases = [
             ("python -c pass", [sys.executable, "-c", "pass"]),
             ("superllm --version", [superllm, "--version"]),
-            ("superllm ask (warm daemon, instant fake)", [superllm, "ask", "-m", "fake/echo", "hi"]),
+            (
+                "superllm ask (warm daemon, instant fake)",
+                [superllm, "ask", "-m", "fake/echo", "hi"],
+            ),
         ]
         results = [(name, median_ms(argv, env, args.runs)) for name, argv in cases]
     finally:

@@ -23,22 +23,36 @@ from typing import Any
 
 import httpx
 
-COMPLETION = json.dumps({
-    "id": "chatcmpl-b", "object": "chat.completion", "created": 1, "model": "m",
-    "choices": [{"index": 0, "finish_reason": "stop",
-                 "message": {"role": "assistant", "content": "ok"}}],
-    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
-}).encode()
+COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-b",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
+).encode()
 
 
-async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-              send: Callable[[Any], Awaitable[None]]) -> None:
+async def app(
+    scope: dict[str, Any],
+    receive: Callable[[], Awaitable[Any]],
+    send: Callable[[Any], Awaitable[None]],
+) -> None:
     if scope["type"] != "http":
         return
     while (await receive()).get("more_body"):
         pass
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": COMPLETION})
 
 
@@ -64,21 +78,24 @@ def clients() -> dict[str, Callable[[], httpx.AsyncClient]]:
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     made: dict[str, Callable[[], httpx.AsyncClient]] = {
         "httpx default": lambda: httpx.AsyncClient(limits=limits, timeout=60),
-        "httpx http2": lambda: httpx.AsyncClient(limits=limits, timeout=60, http1=False,
-                                                 http2=True),
+        "httpx http2": lambda: httpx.AsyncClient(
+            limits=limits, timeout=60, http1=False, http2=True
+        ),
     }
     try:
         from httpx_aiohttp import AiohttpTransport
     except ImportError:
         print("(httpx-aiohttp not installed: pip install -e '.[bench]')", file=sys.stderr)
     else:
-        made["httpx + aiohttp"] = lambda: httpx.AsyncClient(transport=AiohttpTransport(),
-                                                            timeout=60)
+        made["httpx + aiohttp"] = lambda: httpx.AsyncClient(
+            transport=AiohttpTransport(), timeout=60
+        )
     return made
 
 
-async def measure(make: Callable[[], httpx.AsyncClient], url: str, concurrency: int,
-                  total: int) -> tuple[float, float, float, int]:
+async def measure(
+    make: Callable[[], httpx.AsyncClient], url: str, concurrency: int, total: int
+) -> tuple[float, float, float, int]:
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     latencies: list[float] = []
     errors = 0
@@ -133,11 +150,14 @@ def main() -> None:
                 rows.append((concurrency, name, rps, p50, p99, rps / base, errors))
     finally:
         server.terminate()
-    print(f"{'conc':>5} {'client':18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'x default':>9}"
-          f" {'errors':>6}")
+    print(
+        f"{'conc':>5} {'client':18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>9} {'x default':>9}"
+        f" {'errors':>6}"
+    )
     for concurrency, name, rps, p50, p99, ratio, errors in rows:
-        print(f"{concurrency:5d} {name:18} {rps:9.0f} {p50:8.2f} {p99:9.2f} {ratio:9.2f}"
-              f" {errors:6d}")
+        print(
+            f"{concurrency:5d} {name:18} {rps:9.0f} {p50:8.2f} {p99:9.2f} {ratio:9.2f} {errors:6d}"
+        )
 
 
 if __name__ == "__main__":
