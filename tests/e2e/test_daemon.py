@@ -283,3 +283,18 @@ def test_cron_and_login_environments_reach_one_daemon(tmp_path: Path) -> None:
             capture_output=True,
             timeout=60,
         )
+
+
+def test_daemon_that_cannot_start_exits_3_with_its_log(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    # A broken installation: the daemon's web server cannot be imported.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "uvicorn.py").write_text("raise RuntimeError('uvicorn is broken here')\n")
+    result = cli("ask", "-m", "fake/echo", "hi", extra_env={"PYTHONPATH": str(broken)})
+    assert result.returncode == 3
+    assert "failed to start" in result.stderr
+    assert "uvicorn is broken here" in result.stderr  # the last lines of its log
+    assert "superllmd.log" in result.stderr
+    assert daemon_pids(home) == []
