@@ -37,7 +37,7 @@ from superllmd.providers.registry import Target
 
 __all__ = ["DEFAULT_THRESHOLD", "ModeFn", "RunContext", "run_mode"]
 
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 64  # per run; providers have their own max_concurrency
 DEFAULT_THRESHOLD = 0.8
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
