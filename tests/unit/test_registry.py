@@ -21,8 +21,9 @@ class _Extra(OpenAICompatibleKind):
 
 def test_table_is_reused_until_settings_or_kinds_change() -> None:
     registry = Registry(KindContext(HttpClients(), KeyResolver(use_keyring=False), Path("/x")))
-    settings = Settings(providers={"lab": ProviderSettings(kind="openai-compatible",
-                                                           base_url="http://h/v1")})
+    settings = Settings(
+        providers={"lab": ProviderSettings(kind="openai-compatible", base_url="http://h/v1")}
+    )
     first = registry.provider_settings(settings)
     assert registry.provider_settings(settings) is first
     assert "lab" in first and "openai" in first
