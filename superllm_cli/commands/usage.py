@@ -1,0 +1,149 @@
+"""``superllm usage``: what was spent, from the daemon's ledger.
+
+On a terminal: a table with a small bar chart. In a pipe: the same table as plain text, or
+``--json`` / ``--csv``. A cost that includes an unpriced model is shown as unknown, never 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import typer
+
+from superllm_cli.options import NoAutostart, run
+from superllm_cli.render import Output, strip_controls
+
+__all__ = ["BY", "format_cost", "usage"]
+
+BY = ("day", "week", "month", "provider", "model", "mode", "label")
+_FIGURES = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
+_HEADERS = ("CALLS", "IN", "OUT", "CACHED", "COST")
+_BAR = 20
+
+
+def format_cost(cost: float | None) -> str:
+    """Dollars to four places, or six below a cent (fake and tiny models cost that little);
+    unknown where an unpriced model is included."""
+    if cost is None:
+        return "unknown"
+    return f"${cost:.6f}" if 0 < cost < 0.01 else f"${cost:.4f}"
+
+
+def _cells(figures: dict[str, Any]) -> list[str]:
+    return [
+        str(figures["calls"]),
+        str(figures["input_tokens"]),
+        str(figures["output_tokens"]),
+        str(figures["cached_tokens"]),
+        format_cost(figures["cost_usd"]),
+    ]
+
+
+def usage(
+    ctx: typer.Context,
+    by: Annotated[
+        str, typer.Option("--by", help="day, week, month, provider, model, mode, label.")
+    ] = "day",
+    since: Annotated[
+        str | None, typer.Option("--since", help="7d, 12h, today, 2025-01-31, or 0 for all time.")
+    ] = "30d",
+    until: Annotated[str | None, typer.Option("--until", help="Same forms; a date counts.")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Only this provider/model.")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="Only this mode (ask, ...).")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Only this label.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Tokens and cost: totals and a breakdown by day, week, month, provider, model, mode or
+    label."""
+    if by not in BY:
+        raise typer.BadParameter(f"use one of {', '.join(BY)}", param_hint="--by")
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        params = {
+            k: v
+            for k, v in (
+                ("by", by),
+                ("since", since),
+                ("until", until),
+                ("provider", provider),
+                ("model", model),
+                ("mode", mode),
+                ("label", label),
+            )
+            if v
+        }
+        client = Client(autostart=not no_autostart)
+        report = client.call("GET", "/v1/usage?" + urlencode(params))
+        if json_out:
+            out.json(report)
+        elif csv_out:
+            _csv(report)
+        elif out.rich_out:
+            _rich(report, out)
+        else:
+            _plain(report)
+
+    run(ctx, body)
+
+
+def _csv(report: dict[str, Any]) -> None:
+    import csv
+
+    by = report["by"]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([by, *_FIGURES])
+    for row in report["rows"]:
+        writer.writerow([row[by], *("" if row[f] is None else row[f] for f in _FIGURES)])
+    totals = report["totals"]
+    writer.writerow(["total", *("" if totals[f] is None else totals[f] for f in _FIGURES)])
+
+
+def _plain(report: dict[str, Any]) -> None:
+    by = report["by"]
+    lines: list[list[str]] = [[by.upper(), *_HEADERS]]
+    lines += [[str(row[by] or "-"), *_cells(row)] for row in report["rows"]]
+    lines.append(["TOTAL", *_cells(report["totals"])])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for line in lines:
+        cells = [line[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)]
+        sys.stdout.write(strip_controls("  ".join(cells)) + "\n")
+
+
+def _bar(value: float, top: float) -> str:
+    if top <= 0:
+        return ""
+    eighths = round(value / top * _BAR * 8)
+    full, part = divmod(eighths, 8)
+    return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
+
+
+def _rich(report: dict[str, Any], out: Output) -> None:
+    from rich.table import Table
+
+    by = report["by"]
+    rows = report["rows"]
+    # Bars follow cost where every row is priced, else tokens (which always are known).
+    priced = all(r["cost_usd"] is not None for r in rows)
+
+    def measure(row: dict[str, Any]) -> float:
+        return float(row["cost_usd"]) if priced else row["input_tokens"] + row["output_tokens"]
+
+    top = max((measure(r) for r in rows), default=0.0)
+    table = Table(show_footer=True, box=None, padding=(0, 1))
+    table.add_column(by, footer="total", style="bold")
+    totals = report["totals"]
+    for header, key, cell in zip(_HEADERS, _FIGURES, _cells(totals), strict=True):
+        table.add_column(header.lower(), footer=cell, justify="right", no_wrap=key == "cost_usd")
+    table.add_column("by cost" if priced else "by tokens", style="cyan")
+    for row in rows:
+        table.add_row(str(row[by] or "-"), *_cells(row), _bar(measure(row), top))
+    console = out._console(sys.stdout)
+    console.print(table)

@@ -1,0 +1,201 @@
+"""Conversations, context fragments and attachments: what a run is given besides its prompt.
+
+Every run belongs to a conversation: a new one, the last one (``superllm ask -c``) or a named
+one (``--cid``). The daemon keeps the recent ones hot in memory and rebuilds an older one
+from the ledger's messages, so ``-c`` works across daemon restarts. Only text stored in the
+ledger survives a restart: with ``[daemon] log_prompts = false`` a conversation lives in
+memory only.
+
+A fragment (``-f PATH``) is a text the CLI sends whole; it goes before the prompt and is
+stored once by its SHA-256, however many runs use it. An attachment (``-a PATH``) is an
+image, sent only to models that take images.
+
+Example (what a route does before building its run)::
+
+    prepared = await state.conversations.prepare(body)
+    run = AskRun({**body, "prompt": prepared.prompt}, targets, caller,
+                 history=prepared.history, conversation_id=prepared.conversation_id)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from superllmd.errors import UsageError
+from superllmd.ledger import history
+from superllmd.ledger.db import Ledger, Statement
+from superllmd.orchestrator.hooks import RunInfo
+from superllmd.providers.base import Attachment, Message
+from superllmd.providers.registry import Target
+
+__all__ = ["Conversations", "Prepared", "check_attachments", "fragment_hash"]
+
+HOT = 64  # conversations kept in memory
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+def fragment_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_conversation_id() -> str:
+    return f"c{int(time.time() * 1000):x}{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A run's context: the prompt as sent (fragments first), and the history before it."""
+
+    conversation_id: str
+    prompt: str
+    user_prompt: str
+    history: tuple[Message, ...]
+    fragments: tuple[str, ...]  # SHA-256 of each fragment, in order
+    fragment_texts: tuple[str, ...]
+    attachments: tuple[Attachment, ...]
+
+
+class Conversations:
+    def __init__(self, ledger: Ledger | None, *, hot: int = HOT) -> None:
+        self.ledger = ledger
+        self._hot: OrderedDict[str, list[Message]] = OrderedDict()
+        self._max = hot
+        self._last: str | None = None
+
+    async def prepare(self, body: Mapping[str, Any]) -> Prepared:
+        """Resolve the conversation, fold fragments into the prompt, check attachments.
+
+        Raises UsageError for an unknown ``conversation_id`` or a bad attachment.
+        """
+        cid = body.get("conversation_id")
+        if not cid and body.get("continue_last"):
+            cid = await self._last_id()
+        history_: tuple[Message, ...] = ()
+        if cid:
+            history_ = tuple(await self._load(cid))
+        else:
+            cid = new_conversation_id()
+        texts = tuple(t for t in body.get("fragments") or () if t)
+        prompt = "\n\n".join([*texts, body["prompt"]])
+        return Prepared(
+            conversation_id=cid,
+            prompt=prompt,
+            user_prompt=body["prompt"],
+            history=history_,
+            fragments=tuple(fragment_hash(t) for t in texts),
+            fragment_texts=texts,
+            attachments=tuple(_attachment(a) for a in body.get("attachments") or ()),
+        )
+
+    async def _last_id(self) -> str | None:
+        if self._last is not None:
+            return self._last
+        if self.ledger is None:
+            return None
+        return await self.ledger.read(history.last_conversation)
+
+    async def _load(self, cid: str) -> list[Message]:
+        hot = self._hot.get(cid)
+        if hot is not None:
+            self._hot.move_to_end(cid)
+            return list(hot)
+        stored = None
+        if self.ledger is not None:
+            await self.ledger.barrier()  # a turn that just finished is on its way to disk
+            stored = await self.ledger.read(lambda c: history.conversation_messages(c, cid))
+        if stored is None:
+            raise UsageError(
+                f"no conversation {cid!r}; `superllm log` shows each run's conversation id"
+            )
+        if any(content is None for _, content in stored):
+            raise UsageError(
+                f"conversation {cid!r} cannot be continued: its text was not kept "
+                "([daemon] log_prompts = false) and the daemon has restarted since"
+            )
+        messages = [Message(role, content or "") for role, content in stored]  # type: ignore[arg-type]
+        self._remember(cid, messages)
+        return list(messages)
+
+    def _remember(self, cid: str, messages: list[Message]) -> None:
+        self._hot[cid] = messages
+        self._hot.move_to_end(cid)
+        while len(self._hot) > self._max:
+            self._hot.popitem(last=False)
+
+    def record(
+        self, run: RunInfo, prepared: Any, answer: str | None, keep_text: bool
+    ) -> Sequence[Statement]:
+        """Take a finished turn: remember it, and return the ledger rows that store it.
+
+        A run that produced no answer adds nothing to its conversation.
+        """
+        cid = run.conversation_id
+        if not cid or answer is None:
+            return ()
+        user = prepared.prompt if prepared is not None else ""
+        turn = [Message("user", user), Message("assistant", answer)]
+        known = self._hot.get(cid)
+        if known is None and prepared is not None:
+            known = list(prepared.history)
+        self._remember(cid, [*(known or []), *turn])
+        self._last = cid
+        now = time.time()
+        rows: list[Statement] = [
+            (
+                "INSERT INTO conversations (id, created, updated, mode, model, label, title) "
+                "VALUES (?, ?, ?, ?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "updated = excluded.updated",
+                (cid, now, now, run.mode, run.label, user[:80] if keep_text else None),
+            )
+        ]
+        for message in turn:
+            rows.append(
+                (
+                    "INSERT INTO messages (conversation_id, run_id, time, role, content) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (cid, run.run_id, now, message.role, message.content if keep_text else None),
+                )
+            )
+        return rows
+
+
+def _attachment(raw: Mapping[str, str]) -> Attachment:
+    media_type = (raw.get("media_type") or "").lower()
+    name = raw.get("name") or "the attachment"
+    if media_type not in IMAGE_TYPES:
+        raise UsageError(
+            f"{name}: -a takes images ({', '.join(sorted(IMAGE_TYPES))}), not {media_type!r}"
+        )
+    data = raw.get("data") or ""
+    try:
+        size = len(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError):
+        raise UsageError(f"{name}: the attachment is not valid base64") from None
+    if size > MAX_IMAGE_BYTES:
+        raise UsageError(f"{name}: images up to {MAX_IMAGE_BYTES // 2**20} MiB, not {size}")
+    return Attachment(media_type, data)
+
+
+def check_attachments(prepared: Prepared, targets: Sequence[Target]) -> None:
+    """Refuse, naming them, the models that cannot take the run's images."""
+    if not prepared.attachments:
+        return
+    refusing = [
+        t.name
+        for t in targets
+        if not (t.provider.capabilities(t.model).vision and t.provider.takes_attachments)
+    ]
+    if refusing:
+        raise UsageError(
+            f"{', '.join(refusing)} cannot take images (-a); pick a model with vision "
+            "(superllm models --capability vision)"
+        )

@@ -1,0 +1,224 @@
+"""Reading runs, conversations and cached responses back out of the ledger.
+
+Synchronous functions over a ``sqlite3.Connection``, like queries.py; the daemon runs them on
+the ledger's reader thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from superllmd.errors import UsageError
+
+__all__ = [
+    "cache_get",
+    "conversation_messages",
+    "get_run",
+    "last_conversation",
+    "list_conversations",
+    "list_runs",
+    "search_runs",
+]
+
+_SUMMARY_KEYS = [
+    "run_id",
+    "time",
+    "finished",
+    "mode",
+    "label",
+    "conversation_id",
+    "participants",
+    "prompt",
+    "answer",
+    "agreement",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "latency_ms",
+    "status",
+    "error_code",
+]
+
+
+def _summary_columns(table: str = "") -> str:
+    """The summary's columns, prompt and answer cut to 200 characters."""
+    t = f"{table}." if table else ""
+    columns = [f"{t}id" if k == "run_id" else f"{t}{k}" for k in _SUMMARY_KEYS]
+    columns[7] = f"substr({t}prompt, 1, 200)"
+    columns[8] = f"substr({t}answer, 1, 200)"
+    return ", ".join(columns)
+
+
+_SUMMARY = _summary_columns()
+
+
+def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(_SUMMARY_KEYS, row, strict=True))
+    out["participants"] = json.loads(out["participants"] or "[]")
+    return out
+
+
+def list_runs(
+    conn: sqlite3.Connection,
+    *,
+    limit: int = 20,
+    mode: str | None = None,
+    label: str | None = None,
+    since: float | None = None,
+    conversation_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The latest runs first, each a summary (prompt and answer cut to 200 characters)."""
+    where, params = ["1"], []
+    for clause, value in (
+        ("mode = ?", mode),
+        ("label = ?", label),
+        ("time >= ?", since),
+        ("conversation_id = ?", conversation_id),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    rows = conn.execute(
+        f"SELECT {_SUMMARY} FROM runs WHERE {' AND '.join(where)} ORDER BY time DESC LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [_summary(r) for r in rows]
+
+
+def _fts_query(text: str) -> str:
+    # Each word as a quoted phrase: what the user typed is text to find, not FTS syntax.
+    words = [w.replace('"', '""') for w in text.split()]
+    return " ".join(f'"{w}"' for w in words)
+
+
+def search_runs(conn: sqlite3.Connection, text: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Runs whose prompt or answer contain every word of ``text``, best match first, each
+    with a ``snippet`` around the match."""
+    query = _fts_query(text)
+    if not query:
+        raise UsageError("--search needs some text to look for")
+    rows = conn.execute(
+        f"SELECT {_summary_columns('r')}, snippet(runs_fts, -1, '[', ']', '...', 12) "
+        "FROM runs_fts JOIN runs r ON r.rowid = runs_fts.rowid "
+        "WHERE runs_fts MATCH ? ORDER BY rank LIMIT ?",
+        (query, limit),
+    ).fetchall()
+    found = []
+    for row in rows:
+        summary = _summary(row[:-1])
+        summary["snippet"] = row[-1]
+        found.append(summary)
+    return found
+
+
+def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+    """One run in full: summary, request, result, transcript, its calls and fragments.
+
+    A unique prefix of the id is enough. Raises UsageError for no match or several.
+    """
+    matches = conn.execute(
+        "SELECT id FROM runs WHERE id = ? UNION ALL "
+        "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' AND id != ? LIMIT 3",
+        (run_id, _like_prefix(run_id), run_id),
+    ).fetchall()
+    if not matches:
+        raise UsageError(f"no run {run_id!r} in the ledger; `superllm log` lists runs")
+    if matches[0][0] != run_id and len(matches) > 1:
+        raise UsageError(f"{run_id!r} matches several runs; give more of the id")
+    full_id = matches[0][0]
+    row = conn.execute(
+        f"SELECT {_SUMMARY}, prompt, answer, request, result, transcript FROM runs WHERE id = ?",
+        (full_id,),
+    ).fetchone()
+    out = _summary(row[:-5])
+    out["prompt"], out["answer"] = row[-5], row[-4]
+    for key, raw in zip(("request", "result", "transcript"), row[-3:], strict=True):
+        out[key] = json.loads(raw) if raw else None
+    call_keys = [
+        "call_id",
+        "time",
+        "ended",
+        "provider",
+        "model",
+        "participant",
+        "role",
+        "round",
+        "attempt",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "cost_usd",
+        "unpriced",
+        "latency_ms",
+        "status",
+        "error_code",
+    ]
+    out["calls"] = [
+        dict(zip(call_keys, r, strict=True))
+        for r in conn.execute(
+            f"SELECT {', '.join(k if k != 'call_id' else 'id' for k in call_keys)} FROM calls "
+            "WHERE run_id = ? ORDER BY time, attempt",
+            (full_id,),
+        )
+    ]
+    out["fragments"] = [
+        {"hash": h, "size": s}
+        for h, s in conn.execute(
+            "SELECT f.hash, f.size FROM run_fragments rf JOIN fragments f ON f.hash = rf.hash "
+            "WHERE rf.run_id = ? ORDER BY rf.position",
+            (full_id,),
+        )
+    ]
+    return out
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def last_conversation(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT id FROM conversations ORDER BY updated DESC LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
+def conversation_messages(
+    conn: sqlite3.Connection, conversation_id: str
+) -> list[tuple[str, str | None]] | None:
+    """(role, content) in order, or None if there is no such conversation. Content is None
+    where it was not stored (``log_prompts = false``)."""
+    known = conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+    if known is None:
+        return None
+    return [
+        (str(role), content)
+        for role, content in conn.execute(
+            "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        )
+    ]
+
+
+def list_conversations(conn: sqlite3.Connection, *, limit: int = 20) -> list[dict[str, Any]]:
+    keys = ("conversation_id", "created", "updated", "mode", "model", "label", "title", "messages")
+    rows = conn.execute(
+        "SELECT c.id, c.created, c.updated, c.mode, c.model, c.label, c.title, "
+        "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) "
+        "FROM conversations c ORDER BY c.updated DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def cache_get(conn: sqlite3.Connection, key: str, not_before: float) -> tuple[Any, ...] | None:
+    """(text, input, output, cached tokens, finish_reason, response_model) of a cached
+    response stored at or after ``not_before``, or None."""
+    row: tuple[Any, ...] | None = conn.execute(
+        "SELECT text, input_tokens, output_tokens, cached_tokens, finish_reason, response_model "
+        "FROM response_cache WHERE key = ? AND time >= ?",
+        (key, not_before),
+    ).fetchone()
+    return row

@@ -1,0 +1,192 @@
+"""The ledger's schema, as numbered migrations that never change once shipped.
+
+One mechanism only: SQLite's ``PRAGMA user_version`` holds how many migrations a database has
+had, and migration N (1-based) is ``MIGRATIONS[N - 1]``. Each runs in its own transaction
+together with the version bump, so a database is always at exactly one version. A shipped
+migration is never edited -- a test pins each one's hash -- a change is a new migration
+appended at the end. ``tests/ledger/data/ledger-v1.sqlite3`` is a database of the first
+schema, upgraded by the tests on every run.
+
+Conventions the queries rely on:
+
+- times are unix seconds (REAL); money is USD (REAL); ``calls.cost_usd`` NULL means no known
+  cost, and ``calls.unpriced = 1`` marks a call that used tokens of a model without a price,
+  so a total that includes it is unknown rather than understated;
+- ``calls.status`` is ``in_flight`` while the attempt runs, then ``ok``, ``error``,
+  ``interrupted`` or ``cached`` (a daemon that died mid-call leaves ``in_flight``, which the
+  next start marks ``interrupted``);
+- prompt and answer text columns are NULL when ``[daemon] log_prompts = false``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+__all__ = ["MIGRATIONS", "latest_version", "migrate", "user_version"]
+
+_V1_CORE = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    time REAL NOT NULL,
+    finished REAL,
+    mode TEXT NOT NULL,
+    label TEXT,
+    conversation_id TEXT,
+    participants TEXT NOT NULL DEFAULT '[]',
+    prompt TEXT,
+    answer TEXT,
+    agreement REAL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL,
+    latency_ms INTEGER,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    request TEXT,
+    result TEXT,
+    transcript TEXT
+);
+CREATE INDEX runs_time ON runs (time);
+CREATE INDEX runs_conversation ON runs (conversation_id, time);
+
+CREATE TABLE calls (
+    id TEXT PRIMARY KEY,
+    time REAL NOT NULL,
+    ended REAL,
+    run_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    participant TEXT,
+    role TEXT,
+    round INTEGER NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    label TEXT,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL,
+    unpriced INTEGER NOT NULL DEFAULT 0,
+    latency_ms INTEGER,
+    status TEXT NOT NULL
+        CHECK (status IN ('in_flight', 'ok', 'error', 'interrupted', 'cached')),
+    error_code TEXT
+);
+CREATE INDEX calls_time ON calls (time);
+CREATE INDEX calls_run ON calls (run_id);
+CREATE INDEX calls_in_flight ON calls (status) WHERE status = 'in_flight';
+
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    mode TEXT,
+    model TEXT,
+    label TEXT,
+    title TEXT
+);
+CREATE INDEX conversations_updated ON conversations (updated);
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id),
+    run_id TEXT,
+    time REAL NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+    content TEXT
+);
+CREATE INDEX messages_conversation ON messages (conversation_id, id);
+"""
+
+_V2_FRAGMENTS_AND_CACHE = """
+CREATE TABLE fragments (
+    hash TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    size INTEGER NOT NULL,
+    content TEXT
+);
+CREATE TABLE run_fragments (
+    run_id TEXT NOT NULL,
+    hash TEXT NOT NULL REFERENCES fragments (hash),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
+
+CREATE TABLE response_cache (
+    key TEXT PRIMARY KEY,
+    time REAL NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    text TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    finish_reason TEXT,
+    response_model TEXT
+);
+CREATE INDEX response_cache_time ON response_cache (time);
+"""
+
+# External-content FTS over the runs' prompt and answer, kept in step by triggers; the
+# 'rebuild' indexes the runs written before this migration.
+_V3_SEARCH = """
+CREATE VIRTUAL TABLE runs_fts USING fts5 (
+    prompt, answer, content = 'runs', content_rowid = 'rowid', tokenize = 'unicode61'
+);
+CREATE TRIGGER runs_fts_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO runs_fts (rowid, prompt, answer) VALUES (new.rowid, new.prompt, new.answer);
+END;
+CREATE TRIGGER runs_fts_delete AFTER DELETE ON runs BEGIN
+    INSERT INTO runs_fts (runs_fts, rowid, prompt, answer)
+        VALUES ('delete', old.rowid, old.prompt, old.answer);
+END;
+CREATE TRIGGER runs_fts_update AFTER UPDATE OF prompt, answer ON runs BEGIN
+    INSERT INTO runs_fts (runs_fts, rowid, prompt, answer)
+        VALUES ('delete', old.rowid, old.prompt, old.answer);
+    INSERT INTO runs_fts (rowid, prompt, answer) VALUES (new.rowid, new.prompt, new.answer);
+END;
+INSERT INTO runs_fts (runs_fts) VALUES ('rebuild');
+"""
+
+#: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
+MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_FRAGMENTS_AND_CACHE, _V3_SEARCH)
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int | None = None) -> list[int]:
+    """Bring ``conn``'s database up to ``target`` (default: the latest); the versions applied.
+
+    Each migration and its version bump commit together or not at all. A database newer than
+    this code is refused rather than written with an older idea of the schema.
+    """
+    target = latest_version() if target is None else target
+    current = user_version(conn)
+    if current > latest_version():
+        raise RuntimeError(
+            f"the ledger has schema version {current}, newer than this superllm knows "
+            f"({latest_version()}); upgrade superllm"
+        )
+    applied: list[int] = []
+    for version in range(current + 1, target + 1):
+        script = MIGRATIONS[version - 1]
+        # executescript commits any open transaction first, then runs the text as given:
+        # the explicit BEGIN/COMMIT make the migration and its version one transaction.
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        applied.append(version)
+    return applied

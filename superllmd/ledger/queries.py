@@ -1,0 +1,221 @@
+"""Reading the ledger: spend for budgets, usage reports, and the time words users type.
+
+Every function takes a ``sqlite3.Connection`` and runs synchronously: the daemon calls them
+on the ledger's reader thread (``await ledger.read(...)``), tests and scripts call them on a
+connection of their own.
+
+What counts (the rules ``superllm usage`` and budgets share):
+
+- only settled calls (``in_flight`` ones have no usage yet);
+- ``calls`` are requests that reached a provider: a cache hit (status ``cached``) or a call a
+  budget refused before sending is not one; cache hits are counted apart;
+- tokens and cost come from those calls; a cache hit costs nothing;
+- a total is unknown (None) as soon as one call in it used tokens of an unpriced model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Any
+
+from superllmd.errors import UsageError
+
+if TYPE_CHECKING:
+    from superllmd.ledger.db import Ledger
+
+__all__ = [
+    "GROUPS",
+    "parse_when",
+    "prune_cache",
+    "recover_interrupted",
+    "spent_usd",
+    "usage_report",
+]
+
+# How a breakdown keys its rows; dates are the daemon's local time.
+GROUPS: dict[str, str] = {
+    "day": "date(time, 'unixepoch', 'localtime')",
+    # Monday of the week: move to the coming Sunday (or stay on one), then back six days.
+    "week": "date(time, 'unixepoch', 'localtime', 'weekday 0', '-6 days')",
+    "month": "strftime('%Y-%m', time, 'unixepoch', 'localtime')",
+    "provider": "provider",
+    "model": "provider || '/' || model",
+    "mode": "mode",
+    "label": "coalesce(label, '')",
+}
+_TIME_GROUPS = {"day", "week", "month"}
+
+_SENT = "(status != 'cached' AND coalesce(error_code, '') != 'budget')"
+_SUMS = f"""
+    SUM({_SENT}) AS calls,
+    SUM(status = 'cached') AS cache_hits,
+    SUM(status IN ('error', 'interrupted')) AS errors,
+    SUM(CASE WHEN {_SENT} THEN input_tokens ELSE 0 END) AS input_tokens,
+    SUM(CASE WHEN {_SENT} THEN output_tokens ELSE 0 END) AS output_tokens,
+    SUM(CASE WHEN {_SENT} THEN cached_tokens ELSE 0 END) AS cached_tokens,
+    SUM(CASE WHEN {_SENT} THEN coalesce(cost_usd, 0) ELSE 0 END) AS cost,
+    MAX(unpriced) AS unpriced
+"""
+
+
+def spent_usd(
+    conn_or_ledger: sqlite3.Connection | Ledger,
+    since: float,
+    *,
+    provider: str | None = None,
+    label: str | None = None,
+) -> tuple[float, bool]:
+    """USD spent by calls that started at or after ``since`` (unix time), and whether any of
+    them used an unpriced model (then the sum understates the truth).
+
+    Given a Ledger (from a thread, not the event loop: use ``await ledger.spent_usd``), it
+    reads through a short-lived read-only connection of its own.
+    """
+    if not isinstance(conn_or_ledger, sqlite3.Connection):
+        from superllmd.ledger.db import connect
+
+        conn = connect(conn_or_ledger.path, readonly=True)
+        try:
+            return spent_usd(conn, since, provider=provider, label=label)
+        finally:
+            conn.close()
+    where = ["time >= ?", "status != 'in_flight'"]
+    params: list[Any] = [since]
+    if provider is not None:
+        where.append("provider = ?")
+        params.append(provider)
+    if label is not None:
+        where.append("label = ?")
+        params.append(label)
+    row = conn_or_ledger.execute(
+        "SELECT coalesce(SUM(cost_usd), 0), coalesce(MAX(unpriced), 0) FROM calls WHERE "
+        + " AND ".join(where),
+        params,
+    ).fetchone()
+    return float(row[0]), bool(row[1])
+
+
+def recover_interrupted(conn: sqlite3.Connection) -> int:
+    """Mark calls a dead daemon left ``in_flight`` as interrupted; how many there were.
+
+    Runs at startup, before the writer starts, under the daemon lock: nothing is in flight.
+    """
+    cursor = conn.execute(
+        "UPDATE calls SET status = 'interrupted', error_code = 'daemon_stopped', "
+        "ended = coalesce(ended, time) WHERE status = 'in_flight'"
+    )
+    return cursor.rowcount
+
+
+def prune_cache(conn: sqlite3.Connection, keep_s: float = 30 * 86400) -> int:
+    """Drop cached responses older than ``keep_s`` (no --cache-ttl reaches that far back in
+    practice); how many went. Runs at startup, so the cache cannot grow without bound."""
+    cursor = conn.execute("DELETE FROM response_cache WHERE time < ?", (time.time() - keep_s,))
+    return cursor.rowcount
+
+
+def usage_report(
+    conn: sqlite3.Connection,
+    *,
+    by: str = "day",
+    since: float | None = None,
+    until: float | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    mode: str | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    """Totals and one row per ``by`` key: ``{"totals": {...}, "rows": [{by: key, ...}]}``."""
+    if by not in GROUPS:
+        raise UsageError(f"--by {by!r}: use one of {', '.join(GROUPS)}")
+    where: list[str] = ["status != 'in_flight'"]
+    params: list[Any] = []
+    for column, value in (("time >= ?", since), ("time < ?", until)):
+        if value is not None:
+            where.append(column)
+            params.append(value)
+    if provider:
+        where.append("provider = ?")
+        params.append(provider)
+    if model:
+        if "/" in model:
+            where.append("provider || '/' || model = ?")
+        else:
+            where.append("model = ?")
+        params.append(model)
+    if mode:
+        where.append("mode = ?")
+        params.append(mode)
+    if label:
+        where.append("label = ?")
+        params.append(label)
+    clause = " AND ".join(where)
+    totals = conn.execute(f"SELECT {_SUMS} FROM calls WHERE {clause}", params).fetchone()
+    order = "k" if by in _TIME_GROUPS else "cost DESC, calls DESC, k"
+    rows = conn.execute(
+        f"SELECT {GROUPS[by]} AS k, {_SUMS} FROM calls WHERE {clause} GROUP BY k ORDER BY {order}",
+        params,
+    ).fetchall()
+    return {
+        "by": by,
+        "since": since,
+        "until": until,
+        "totals": _figures(totals),
+        "rows": [{by: row[0], **_figures(row[1:])} for row in rows],
+    }
+
+
+def _figures(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
+    calls, hits, errors, tokens_in, tokens_out, tokens_cached, cost, unpriced = row
+    return {
+        "calls": int(calls or 0),
+        "input_tokens": int(tokens_in or 0),
+        "output_tokens": int(tokens_out or 0),
+        "cached_tokens": int(tokens_cached or 0),
+        "cost_usd": None if unpriced else round(float(cost or 0.0), 10),
+        "cache_hits": int(hits or 0),
+        "errors": int(errors or 0),
+    }
+
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_when(text: str | None, *, now: float | None = None, end: bool = False) -> float | None:
+    """What users type for --since/--until -> unix time (None for nothing).
+
+    ``7d``, ``12h``, ``30m``, ``2w`` (that long ago), ``today``, ``yesterday``, a date
+    ``2025-01-31`` (its local midnight; as an ``end``, the midnight after, so the day is
+    included), an ISO time ``2025-01-31T14:00``, or unix seconds.
+    """
+    if text is None or not text.strip():
+        return None
+    word = text.strip().lower()
+    now = time.time() if now is None else now
+    if match := _RELATIVE.match(word):
+        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    today = dt.datetime.fromtimestamp(now).date()
+    days = {"today": today, "yesterday": today - dt.timedelta(days=1)}
+    if word in days or re.fullmatch(r"\d{4}-\d{2}-\d{2}", word):
+        try:
+            day = days.get(word) or dt.date.fromisoformat(word)
+        except ValueError:
+            raise UsageError(f"{text!r} is not a date (write it as 2025-01-31)") from None
+        if end:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time()).timestamp()
+    try:
+        return float(word)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise UsageError(
+            f"{text!r} is not a time: write 7d, 12h, today, yesterday, 2025-01-31 or "
+            "2025-01-31T14:00"
+        ) from None

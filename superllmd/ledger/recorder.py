@@ -1,0 +1,267 @@
+"""The hooks that write the ledger: one row per provider-call attempt, one per run.
+
+A call's row is queued as ``in_flight`` when its attempt starts and settled (one upsert) when
+it ends, so a daemon killed mid-call leaves rows the next start marks ``interrupted``, and a
+settled row is always complete: every write is one statement in one transaction. The run's
+row, its fragments and its conversation turn are queued together when it finishes, and the
+run waits for the commit before the client hears ``run.finished`` -- so whatever a client
+was told, the ledger has.
+
+Nothing here blocks: rows are built on the event loop (microseconds) and written by the
+ledger's thread.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+from superllmd.errors import SuperllmError
+from superllmd.ledger.db import Ledger, Statement
+from superllmd.orchestrator.hooks import CallInfo, CallStatus, RunInfo
+from superllmd.protocol import Event, RunResult
+from superllmd.providers.base import Completion
+
+__all__ = ["SCRATCH_KEY", "LedgerRecorder", "durable"]
+
+#: Where a route leaves the run's prepared context (conversations.Prepared) for the recorder.
+SCRATCH_KEY = "ledger.prepared"
+
+_CALL_COLUMNS = (
+    "id, time, ended, run_id, mode, provider, model, participant, role, round, attempt, label, "
+    "input_tokens, output_tokens, cached_tokens, cost_usd, unpriced, latency_ms, status, "
+    "error_code"
+)
+_SETTLE = (
+    f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
+    "ON CONFLICT (id) DO UPDATE SET ended = excluded.ended, input_tokens = excluded.input_tokens, "
+    "output_tokens = excluded.output_tokens, cached_tokens = excluded.cached_tokens, "
+    "cost_usd = excluded.cost_usd, unpriced = excluded.unpriced, "
+    "latency_ms = excluded.latency_ms, status = excluded.status, error_code = excluded.error_code"
+)
+_RUN_COLUMNS = (
+    "id, time, finished, mode, label, conversation_id, participants, prompt, answer, agreement, "
+    "input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms, status, error_code, "
+    "request, result, transcript"
+)
+# Streamed pieces repeat what the message events hold whole: not worth keeping.
+_TRANSIENT = {"delta", "judge.delta"}
+
+
+class LedgerRecorder:
+    """CallHook and RunHook that write calls, runs, fragments and conversation turns.
+
+    ``log_prompts(environ)`` says whether text may be stored for a request from that
+    environment (``[daemon] log_prompts``); ``on_run(run, prepared, answer, log_prompts)``
+    lets the conversation store take the finished turn.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        log_prompts: Callable[[Mapping[str, str]], bool] = lambda _: True,
+        on_run: Callable[[RunInfo, Any, str | None, bool], Sequence[Statement]] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.log_prompts = log_prompts
+        self.on_run = on_run
+
+    # -- calls ----------------------------------------------------------------------------
+
+    async def before_call(self, call: CallInfo) -> Completion | None:
+        run, target = call.run, call.target
+        self.ledger.write(
+            f"INSERT OR IGNORE INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+            (
+                call.call_id,
+                call.started_at,
+                None,
+                run.run_id,
+                run.mode,
+                target.provider.id,
+                target.model,
+                call.participant,
+                call.role,
+                call.round,
+                call.attempt,
+                run.label,
+                0,
+                0,
+                0,
+                None,
+                0,
+                None,
+                "in_flight",
+                None,
+            ),
+        )
+        return None
+
+    def after_call(
+        self,
+        call: CallInfo,
+        status: CallStatus,
+        completion: Completion | None,
+        error: SuperllmError | None,
+        cost_usd: float | None,
+        latency_ms: int,
+    ) -> None:
+        run, target = call.run, call.target
+        usage = completion.usage if completion is not None else None
+        unpriced = status == "ok" and completion is not None and cost_usd is None
+        self.ledger.write(
+            _SETTLE,
+            (
+                call.call_id,
+                call.started_at,
+                time.time(),
+                run.run_id,
+                run.mode,
+                target.provider.id,
+                target.model,
+                call.participant,
+                call.role,
+                call.round,
+                call.attempt,
+                run.label,
+                usage.input_tokens if usage else 0,
+                usage.output_tokens if usage else 0,
+                usage.cached_tokens if usage else 0,
+                cost_usd,
+                int(unpriced),
+                latency_ms,
+                status,
+                error.code if error is not None else None,
+            ),
+        )
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def run_finished(
+        self,
+        run: RunInfo,
+        request: Mapping[str, Any],
+        result: RunResult,
+        transcript: Sequence[Event],
+    ) -> None:
+        keep_text = self.log_prompts(run.environ)
+        prepared = run.scratch.get(SCRATCH_KEY)
+        statements: list[Statement] = [
+            (
+                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+                _run_row(run, request, result, transcript, prepared, keep_text),
+            )
+        ]
+        if prepared is not None:
+            statements += _fragment_rows(run.run_id, prepared, keep_text)
+        if self.on_run is not None:
+            statements += self.on_run(run, prepared, result.get("answer"), keep_text)
+        self.ledger.write_many(statements)
+        await self.ledger.barrier()
+
+
+def _run_row(
+    run: RunInfo,
+    request: Mapping[str, Any],
+    result: RunResult,
+    transcript: Sequence[Event],
+    prepared: Any,
+    keep_text: bool,
+) -> tuple[Any, ...]:
+    error = result.get("error")
+    participants = next(
+        (e["participants"] for e in transcript if e["type"] == "run.started"),
+        [p["model"] for p in result["participants"]],
+    )
+    prompt = prepared.user_prompt if prepared is not None else request.get("prompt")
+    usage = result["usage"]
+    return (
+        run.run_id,
+        run.started_at,
+        time.time(),
+        run.mode,
+        run.label,
+        run.conversation_id,
+        json.dumps(participants),
+        prompt if keep_text else None,
+        result.get("answer") if keep_text else None,
+        result.get("agreement"),
+        usage["input_tokens"],
+        usage["output_tokens"],
+        usage["cached_tokens"],
+        result["cost_usd"],
+        result["latency_ms"],
+        "error" if error else "ok",
+        error["code"] if error else None,
+        json.dumps(_public_request(request, prompt, keep_text)),
+        json.dumps(result if keep_text else _without_text(result)),
+        json.dumps([e for e in transcript if e["type"] not in _TRANSIENT]) if keep_text else None,
+    )
+
+
+def _public_request(request: Mapping[str, Any], prompt: Any, keep_text: bool) -> dict[str, Any]:
+    """The request as worth keeping: never ``env`` (it carries the client's keys), the prompt
+    as typed (fragments are kept apart), images by size and type only, text only when
+    prompts are logged."""
+    out = {k: v for k, v in request.items() if k not in ("env", "attachments", "fragments")}
+    out["prompt"] = prompt
+    if request.get("attachments"):
+        out["attachments"] = [
+            {"media_type": a.get("media_type"), "bytes": len(a.get("data", "")) * 3 // 4}
+            for a in request["attachments"]
+        ]
+    if request.get("fragments"):
+        out["fragments"] = len(request["fragments"])
+    if not keep_text:
+        for key in ("prompt", "system", "workflow"):
+            out.pop(key, None)
+    return out
+
+
+def _without_text(result: RunResult) -> dict[str, Any]:
+    out: dict[str, Any] = dict(result)
+    out["answer"] = None
+    out["participants"] = [{**p, "answer": None} for p in result["participants"]]
+    out["judge"] = None
+    out.pop("report", None)
+    return out
+
+
+def _fragment_rows(run_id: str, prepared: Any, keep_text: bool) -> list[Statement]:
+    now = time.time()
+    rows: list[Statement] = []
+    for position, (digest, text) in enumerate(
+        zip(prepared.fragments, prepared.fragment_texts, strict=True)
+    ):
+        rows.append(
+            (
+                "INSERT INTO fragments (hash, created, size, content) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (hash) DO UPDATE SET content = coalesce(content, excluded.content)",
+                (digest, now, len(text.encode()), text if keep_text else None),
+            )
+        )
+        rows.append(
+            (
+                "INSERT OR IGNORE INTO run_fragments (run_id, hash, position) VALUES (?, ?, ?)",
+                (run_id, digest, position),
+            )
+        )
+    return rows
+
+
+async def durable(events: AsyncIterator[Event], ledger: Ledger | None) -> AsyncIterator[Event]:
+    """Pass ``events`` on, holding each answer back until the ledger has committed its call:
+    a client that saw a ``message`` may rely on the ledger having it. Closing this closes
+    ``events`` at once (a client gone: its calls are reported interrupted now, not at GC)."""
+    try:
+        async for event in events:
+            if ledger is not None and event["type"] in ("message", "judge.message"):
+                await ledger.barrier()
+            yield event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
