@@ -1,0 +1,165 @@
+"""``superllm budget set|show|clear``: spending limits the daemon enforces before each call.
+
+Example::
+
+    superllm budget set --daily 2 --monthly 30
+    superllm budget set --daily 0.50 --label nightly     # what the cron job may spend a day
+    superllm budget show
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import typer
+
+from superllm_cli.options import NoAutostart, run
+from superllm_cli.render import Output, strip_controls
+
+__all__ = ["app", "gauge", "usd"]
+
+app = typer.Typer(help="Daily and monthly spending limits.", no_args_is_help=True)
+
+# Not the shared Label option: SUPERLLM_LABEL in a cron job's environment must not turn
+# `budget set` into a label budget by accident.
+BudgetLabel = Annotated[
+    str | None, typer.Option("--label", help="The budget of runs with this --label (daily).")
+]
+Provider = Annotated[str | None, typer.Option("--provider", help="The budget of one provider.")]
+
+
+@app.command(name="set")
+def set_(
+    ctx: typer.Context,
+    daily: Annotated[
+        float | None, typer.Option("--daily", min=0.0, help="USD per local calendar day.")
+    ] = None,
+    monthly: Annotated[
+        float | None, typer.Option("--monthly", min=0.0, help="USD per local calendar month.")
+    ] = None,
+    provider: Provider = None,
+    label: BudgetLabel = None,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Set a daily and/or monthly limit: global, for one --provider, or for one --label."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        request = {"daily_usd": daily, "monthly_usd": monthly, "provider": provider, "label": label}
+        answer = Client(autostart=not no_autostart).call("PUT", "/v1/budgets", request)
+        out.status(f"set {', '.join(answer['set'])} in {answer['path']}")
+
+    run(ctx, body)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Every budget: its limit, spent today or this month, held by calls in flight, left."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        env = {k: v for k, v in os.environ.items() if k.startswith("SUPERLLM_")}
+        answer = Client(autostart=not no_autostart).call("GET", "/v1/budgets?" + urlencode(env))
+        if json_out:
+            out.json(answer)
+        elif not answer["budgets"]:
+            sys.stdout.write("no budgets set; set one with `superllm budget set --daily USD`\n")
+        elif out.rich_out:
+            out._console(sys.stdout).print(_rich_table(answer["budgets"]))
+        else:
+            _plain_table(answer["budgets"])
+
+    run(ctx, body)
+
+
+@app.command()
+def clear(
+    ctx: typer.Context,
+    provider: Provider = None,
+    label: BudgetLabel = None,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Remove the global limits, or those of one --provider or one --label."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        query = urlencode({k: v for k, v in (("provider", provider), ("label", label)) if v})
+        answer = Client(autostart=not no_autostart).call("DELETE", f"/v1/budgets?{query}")
+        cleared = ", ".join(answer["cleared"]) or "nothing (no such budget was set)"
+        out.status(f"cleared {cleared} in {answer['path']}")
+
+    run(ctx, body)
+
+
+def usd(value: float) -> str:
+    """Money to four significant figures and at least cents: $2.00, $0.01601, $0.000008."""
+    if value <= 0 or value >= 100:
+        return f"${max(value, 0.0):,.2f}"
+    decimals = max(2, 3 - math.floor(math.log10(value)))
+    whole, _, frac = f"{value:.{decimals}f}".partition(".")
+    return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"
+
+
+def gauge(used: float, width: int = 20) -> str:
+    """A bar of ``width`` cells, full at 100% of the limit (and beyond)."""
+    filled = round(min(max(used, 0.0), 1.0) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def _used(row: dict[str, Any]) -> float:
+    limit = row["limit_usd"]
+    taken = row["spent_usd"] + row["reserved_usd"]
+    return 1.0 if limit <= 0 else taken / limit
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    spent = usd(row["spent_usd"]) + ("+" if row["unpriced"] else "")
+    when = "today" if row["period"] == "day" else "this month"
+    return [
+        strip_controls(row["budget"]),
+        usd(row["limit_usd"]),
+        f"{spent} {when}",
+        usd(row["reserved_usd"]),
+        usd(row["left_usd"]),
+    ]
+
+
+_HEADINGS = ["budget", "limit", "spent", "reserved", "left"]
+
+
+def _plain_table(rows: list[dict[str, Any]]) -> None:
+    table = [_HEADINGS] + [_cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(_HEADINGS))]
+    for line in table:
+        cells = (c.ljust(w) for c, w in zip(line, widths, strict=True))
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+
+
+def _rich_table(rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for heading in _HEADINGS:
+        table.add_column(heading, justify="left" if heading == "budget" else "right")
+    table.add_column("used")
+    for row in rows:
+        used = _used(row)
+        style = "red" if used >= 1 else "yellow" if used >= 0.8 else "green"
+        bar = Text(gauge(used), style=style)
+        bar.append(f" {used:.0%}")
+        table.add_row(*_cells(row), bar)
+    if any(r["unpriced"] for r in rows):
+        table.caption = "+ some calls were unpriced and are not counted"
+    return table

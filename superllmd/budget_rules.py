@@ -1,0 +1,110 @@
+"""What budgets there are: their scopes and periods, where past spending comes from, and
+how money is written. The manager that enforces them is in budget.py."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Literal, Protocol
+
+from superllmd.config import BudgetSettings
+
+__all__ = [
+    "Budget",
+    "NoHistory",
+    "Period",
+    "Scope",
+    "SpendSource",
+    "all_budgets",
+    "period_start",
+    "usd",
+]
+
+Scope = Literal["global", "provider", "label"]
+Period = Literal["day", "month"]
+
+
+class SpendSource(Protocol):
+    """Where past spending comes from (the ledger): USD spent by calls at or after ``since``
+    (unix time), and whether any of them was unpriced."""
+
+    async def spent_usd(
+        self, since: float, *, provider: str | None = None, label: str | None = None
+    ) -> tuple[float, bool]: ...
+
+
+class NoHistory:
+    """A SpendSource that remembers nothing: spending counts from the daemon's start.
+
+    Stands in until the ledger is wired; the manager still counts every call it settles.
+    """
+
+    async def spent_usd(
+        self, since: float, *, provider: str | None = None, label: str | None = None
+    ) -> tuple[float, bool]:
+        return 0.0, False
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One limit: a scope (everything, one provider, one label) over one period."""
+
+    scope: Scope
+    name: str | None
+    period: Period
+    limit: float
+
+    @property
+    def title(self) -> str:
+        """``daily budget``, ``monthly budget for provider openai``, ..."""
+        base = f"{'daily' if self.period == 'day' else 'monthly'} budget"
+        return base if self.scope == "global" else f"{base} for {self.scope} {self.name}"
+
+    @property
+    def raise_hint(self) -> str:
+        flag = "--daily" if self.period == "day" else "--monthly"
+        scope = "" if self.scope == "global" else f" --{self.scope} {self.name}"
+        return f"superllm budget set {flag} USD{scope}"
+
+    def applies(self, provider: str, label: str | None) -> bool:
+        if self.scope == "provider":
+            return self.name == provider
+        if self.scope == "label":
+            return label is not None and self.name == label
+        return True
+
+
+def all_budgets(settings: BudgetSettings) -> list[Budget]:
+    """Every budget that ``[budgets]`` sets, global first."""
+    found: list[Budget] = []
+
+    def add(scope: Scope, name: str | None, daily: float | None, monthly: float | None) -> None:
+        if daily is not None:
+            found.append(Budget(scope, name, "day", daily))
+        if monthly is not None:
+            found.append(Budget(scope, name, "month", monthly))
+
+    add("global", None, settings.daily_usd, settings.monthly_usd)
+    for provider, limits in sorted(settings.providers.items()):
+        add("provider", provider, limits.daily_usd, limits.monthly_usd)
+    for label, daily in sorted(settings.labels.items()):
+        add("label", label, daily, None)
+    return found
+
+
+def period_start(period: Period, now: float, tz: tzinfo | None = None) -> float:
+    """Unix time the local calendar day or month holding ``now`` began (``tz`` None: local)."""
+    start = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        start = start.replace(day=1)
+    return start.timestamp()
+
+
+def usd(value: float) -> str:
+    """Money to four significant figures and at least cents: $2.00, $0.01601, $0.000008."""
+    if value <= 0 or value >= 100:
+        return f"${max(value, 0.0):,.2f}"
+    decimals = max(2, 3 - math.floor(math.log10(value)))
+    whole, _, frac = f"{value:.{decimals}f}".partition(".")
+    return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"
