@@ -1,0 +1,65 @@
+"""``superllm tui``: open the TUI; and ``consensus|debate --tui``: open it on one run.
+
+Textual is imported here, inside the command bodies, never at module level: ``superllm ask``
+must not pay for it (tests/unit/test_cli_imports.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from superllm_cli.options import NoAutostart, run
+from superllm_cli.render import Output
+
+__all__ = ["open_run", "tui"]
+
+
+def _needs_terminal() -> None:
+    from superllmd.errors import UsageError
+
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        raise UsageError("the TUI needs a terminal; in a pipe use the plain commands")
+
+
+def tui(
+    ctx: typer.Context,
+    mode: Annotated[
+        str, typer.Option("--mode", help="ask, consensus, debate or redteam to start in.")
+    ] = "consensus",
+    model: Annotated[
+        list[str] | None, typer.Option("-m", "--model", help="Pick a model; repeat for more.")
+    ] = None,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Open the terminal UI: watch models answer side by side, usage, history, providers."""
+    if mode not in ("ask", "consensus", "debate", "redteam"):
+        raise typer.BadParameter("use ask, consensus, debate or redteam", param_hint="--mode")
+
+    def body(out: Output) -> None:
+        _needs_terminal()
+        from superllm_cli.tui.app import SuperllmApp
+        from superllm_cli.tui.backend import DaemonBackend
+
+        backend = DaemonBackend(autostart=not no_autostart)
+        SuperllmApp(backend=backend, mode=mode, models=list(model or [])).run()
+
+    run(ctx, body)
+
+
+def open_run(route: str, request: dict[str, Any], *, autostart: bool = True) -> None:
+    """Open the TUI on one run (``superllm debate --tui ...``) instead of the plain view."""
+    _needs_terminal()
+    from superllm_cli.tui.app import SuperllmApp
+    from superllm_cli.tui.backend import DaemonBackend
+
+    mode = "redteam" if route == "adversarial" else route
+    app = SuperllmApp(
+        backend=DaemonBackend(autostart=autostart),
+        mode=mode if mode in ("ask", "consensus", "debate", "redteam") else "consensus",
+        models=list(request.get("models") or []),
+        start=(f"/v1/{route}", request),
+    )
+    app.run()

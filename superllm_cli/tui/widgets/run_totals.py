@@ -1,0 +1,51 @@
+"""The run's running totals: tokens in and out, cost and calls, updated as messages land.
+
+A cost is shown as a lower bound with ``+ unpriced`` when some call had no known price:
+superllm never shows an unknown cost as free.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+__all__ = ["RunTotals", "format_tokens"]
+
+
+def format_tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 10_000 else str(n)
+
+
+class RunTotals(Widget):
+    DEFAULT_CSS = "RunTotals { height: 1; width: 1fr; }"
+
+    input_tokens: reactive[int] = reactive(0)
+    output_tokens: reactive[int] = reactive(0)
+    cost_usd: reactive[float] = reactive(0.0)
+    unpriced: reactive[bool] = reactive(False)
+    calls: reactive[int] = reactive(0)
+    note: reactive[str] = reactive("")
+
+    def validate_input_tokens(self, value: int) -> int:
+        return max(0, value)
+
+    def validate_output_tokens(self, value: int) -> int:
+        return max(0, value)
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis", justify="right")
+        text.append(f"{format_tokens(self.input_tokens)} in", style="bold")
+        text.append(" / ", style="dim")
+        text.append(f"{format_tokens(self.output_tokens)} out", style="bold")
+        text.append(" · ", style="dim")
+        if self.unpriced and not self.cost_usd:
+            text.append("unpriced", style="yellow")
+        else:
+            text.append(f"${self.cost_usd:.4f}", style="bold")
+            if self.unpriced:
+                text.append(" + unpriced", style="yellow")
+        text.append(f" · {self.calls} calls", style="dim")
+        if self.note:
+            text.append(f" · {self.note}", style="dim")
+        return text
