@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from superllm_cli.commands import ask, config, daemon, keys, models, modes, providers
+from superllm_cli.commands import (
+    ask,
+    budget,
+    config,
+    daemon,
+    keys,
+    log,
+    models,
+    modes,
+    providers,
+    tui,
+    usage,
+)
 from superllm_cli.options import Globals
 from superllm_cli.render import ColorMode
 from superllmd import __version__
@@ -54,12 +66,16 @@ def root(
 app.command(name="ask")(ask.ask)
 app.command(name="models")(models.models)
 app.command(name="embed")(models.embed)
+app.command(name="usage")(usage.usage)
+app.command(name="log")(log.log)
+app.command(name="tui")(tui.tui)
 for _command in (modes.consensus, modes.debate, modes.redteam, modes.chain, modes.mapreduce):
     app.command()(_command)
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(config.app, name="config")
 app.add_typer(providers.app, name="providers")
 app.add_typer(keys.app, name="keys")
+app.add_typer(budget.app, name="budget")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from superllm_cli.render import Output, strip_controls
 
-__all__ = ["consume_run"]
+__all__ = ["consume_run", "print_warnings"]
 
 
 @dataclass
@@ -50,7 +50,7 @@ class _View:
         elif kind == "round.finished":
             value = event.get("agreement")
             shown = "n/a" if value is None else f"{value:.2f}"
-            self.agreement.append(f"round {event['round']}: agreement {shown}")
+            self.agreement.append(f"{_round_name(event)}: agreement {shown}")
 
     def _lane_for(self, event: dict[str, Any]) -> _Lane:
         if event["type"].startswith("judge"):
@@ -102,7 +102,7 @@ def consume_run(
                 out.status(f"{event['participant']} failed: {event['message']}")
             elif event.get("type") == "round.finished":
                 value = event.get("agreement")
-                out.status(f"round {event['round']} agreement {value}")
+                out.status(f"{_round_name(event)} agreement {value}")
     if finished.get("answer"):
         out.answer(finished["answer"])
     return finished
@@ -117,6 +117,27 @@ def _live(events: Iterable[dict[str, Any]], out: Output) -> None:
         for event in events:
             view.apply(event)
             live.update(view.renderable())
+
+
+def _round_name(event: dict[str, Any]) -> str:
+    """`round 2`, or `round 2 (collapse)` when the mode names its stage or step."""
+    report = event.get("report") or {}
+    stage = report.get("stage") or report.get("step")
+    return f"round {event['round']}" + (f" ({strip_controls(str(stage))})" if stage else "")
+
+
+def print_warnings(result: dict[str, Any], out: Output) -> None:
+    """The run's warnings (a budget nearly spent) on stderr, in pipes too: a cron job's log
+    is where they must be seen, and stdout stays the answer alone."""
+    for message in result.get("warnings") or []:
+        text = strip_controls(str(message))
+        if out.stderr_tty and out.color:
+            from rich.text import Text
+
+            out._console(sys.stderr).print(Text.assemble(("warning: ", "bold yellow"), text))
+        else:
+            sys.stderr.write(f"superllm: warning: {text}\n")
+    sys.stderr.flush()
 
 
 def summary(result: dict[str, Any]) -> str:

@@ -16,7 +16,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
 from superllmd.errors import ConfigError
@@ -25,6 +32,8 @@ __all__ = [
     "BudgetSettings",
     "ConfigStore",
     "DaemonSettings",
+    "PriceOverride",
+    "ProviderBudget",
     "ProviderSettings",
     "Settings",
     "load_settings",
@@ -58,9 +67,35 @@ class ProviderSettings(_Section):
     enabled: bool = True
 
 
-class BudgetSettings(_Section):
+class ProviderBudget(_Section):
+    """``[budgets.providers.ID]``: what one provider may cost per local day and month."""
+
     daily_usd: float | None = Field(default=None, ge=0)
     monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class BudgetSettings(_Section):
+    """``[budgets]``: global limits, per provider, per label (daily), enforced by budget.py."""
+
+    daily_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+    providers: dict[str, ProviderBudget] = Field(default_factory=dict)
+    # ``[budgets.labels] nightly = 0.50``: daily USD per client label (cron jobs).
+    labels: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+    # An unpriced model cannot be counted; true refuses it while any budget is set.
+    block_unpriced: bool = False
+    warn_at: float = Field(default=0.8, gt=0, le=1)
+
+
+class PriceOverride(_Section):
+    """``[prices."provider/model"]``: USD per million tokens, winning over the catalog.
+
+    ``cached_input`` defaults to ``input`` (no discount assumed for cached prompt tokens).
+    """
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
 
 
 class DaemonSettings(_Section):
@@ -86,6 +121,17 @@ class Settings(BaseSettings):
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+
+    @field_validator("prices")
+    @classmethod
+    def _price_names(cls, value: dict[str, PriceOverride]) -> dict[str, PriceOverride]:
+        for name in value:
+            if "/" not in name.strip("/"):
+                raise ValueError(
+                    f'name prices by model, as [prices."provider/model"], not {name!r}'
+                )
+        return value
 
     @classmethod
     def settings_customise_sources(

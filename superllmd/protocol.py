@@ -27,6 +27,7 @@ from typing_extensions import TypedDict
 __all__ = [
     "NDJSON",
     "AskRequest",
+    "BudgetSetRequest",
     "ConfigSetRequest",
     "DeltaEvent",
     "EmbedRequest",
@@ -143,6 +144,18 @@ class ConfigSetRequest(TypedDict):
     value: str
 
 
+class BudgetSetRequest(TypedDict, total=False):
+    """``PUT /v1/budgets``: USD limits for everything, one ``provider`` or one ``label``
+    (labels have daily budgets only). A limit left out is left as it was."""
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    daily_usd: float | None
+    monthly_usd: float | None
+    provider: str | None
+    label: str | None
+
+
 class Usage(TypedDict):
     input_tokens: int
     output_tokens: int
@@ -188,6 +201,7 @@ class RunResult(TypedDict):
     calls: NotRequired[int]
     report: NotRequired[dict[str, Any]]
     stopped: NotRequired[str | None]
+    warnings: NotRequired[list[str]]  # e.g. a budget 80% spent; the CLI prints them on stderr
 
 
 class RunStartedEvent(TypedDict):

@@ -75,6 +75,7 @@ class Daemon:
         self.paths = paths
         self.install_signal_handlers = install_signal_handlers
         self._lock: IO[str] | None = None
+        self._state: Any = None  # DaemonState, once serving
 
     # phase 1
     def acquire(self) -> bool:
@@ -125,7 +126,8 @@ class Daemon:
         from superllmd.api import create_app
         from superllmd.state import DaemonState
 
-        state = DaemonState.create(self.paths)
+        # Opens the ledger (migrating it) before serving; release closes it.
+        state = self._state = DaemonState.create(self.paths)
         config = uvicorn.Config(
             create_app(state),
             lifespan="on",
@@ -174,6 +176,8 @@ class Daemon:
 
     # phase 6
     def release(self) -> None:
+        if self._state is not None and self._state.ledger is not None:
+            self._state.ledger.close()  # idempotent: the lifespan usually closed it already
         with contextlib.suppress(FileNotFoundError):
             self.paths.socket.unlink()
         if self._lock is not None:
@@ -191,7 +195,12 @@ class Daemon:
                 log.error("%s", exc.message)
                 print(f"superllmd: {exc.message}", file=sys.stderr)
                 return EXIT_CONFIG
-            self.serve(self.bind())
+            try:
+                self.serve(self.bind())
+            except SuperllmError as exc:  # the ledger cannot be opened, say
+                log.error("%s", exc.message)
+                print(f"superllmd: {exc.message}", file=sys.stderr)
+                return exc.exit_code
             log.info("stopped")
             return 0
         finally:

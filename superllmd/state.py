@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from superllmd.config import ConfigStore, Settings
+from superllmd.budget import BudgetManager, NoHistory
+from superllmd.config import BudgetSettings, ConfigStore, Settings
+from superllmd.ledger import Ledger, wiring
+from superllmd.ledger.conversations import Conversations
 from superllmd.orchestrator.run import Caller
 from superllmd.paths import Paths
 from superllmd.providers._http import HttpClients
@@ -28,6 +32,9 @@ class DaemonState:
     http: HttpClients
     keys: KeyResolver
     caller: Caller = field(default_factory=Caller)
+    budget: BudgetManager | None = None
+    ledger: Ledger | None = None
+    conversations: Conversations = field(default_factory=lambda: Conversations(None))
     latency: LatencyBook = field(default_factory=LatencyBook)
     started: float = field(default_factory=time.monotonic)
     last_activity: float = field(default_factory=time.monotonic)
@@ -42,18 +49,38 @@ class DaemonState:
         http: HttpClients | None = None,
         load_entry_points: bool = True,
         use_keyring: bool = True,
+        open_ledger: bool = True,
     ) -> DaemonState:
         http = http or HttpClients()
         keys = KeyResolver(use_keyring=use_keyring)
         latency = LatencyBook()
         context = KindContext(http=http, keys=keys, models_dir=paths.models_dir)
+        config = ConfigStore(paths.config_file)
+
+        def budgets(environ: Mapping[str, str]) -> BudgetSettings:
+            return config.get(environ or os.environ).budgets
+
+        caller = Caller(limits=ProviderLimits(), latency=latency)
+        # The ledger's hooks go first on the call path (ledger/wiring.py says why).
+        parts = wiring.attach(paths.ledger, config, caller) if open_ledger else None
+        # Without a ledger, spending counts from the daemon's start.
+        budget = BudgetManager(parts.ledger if parts else NoHistory(), budgets)
+        caller.hooks.append(budget)
+        caller.run_hooks.append(budget)
         return cls(
             paths=paths,
-            config=ConfigStore(paths.config_file),
-            registry=Registry(context, load_entry_points=load_entry_points),
+            config=config,
+            registry=Registry(
+                context,
+                load_entry_points=load_entry_points,
+                plugin_dir=paths.config_dir / "plugins",  # `superllm providers add` files
+            ),
             http=http,
             keys=keys,
-            caller=Caller(limits=ProviderLimits(), latency=latency),
+            caller=caller,
+            budget=budget,
+            ledger=parts.ledger if parts else None,
+            conversations=parts.conversations if parts else Conversations(None),
             latency=latency,
         )
 
@@ -68,9 +95,21 @@ class DaemonState:
             names = await expand_selector(
                 name, self.registry, settings, self.keys, environ, self.latency
             )
-            return [t for n in names for t in self.registry.resolve(n, settings, environ)]
-        return self.registry.resolve(name, settings, environ)
+            return [t for n in names for t in self.targets(n, settings, environ)]
+        return self.targets(name, settings, environ)
+
+    def targets(
+        self, name: str | None, settings: Settings, environ: Mapping[str, str]
+    ) -> list[Target]:
+        """``registry.resolve``, with the config's ``[prices]`` overrides on the providers."""
+        targets = self.registry.resolve(name, settings, environ)
+        if settings.prices:
+            for target in targets:
+                target.provider.price_overrides = settings.prices
+        return targets
 
     async def aclose(self) -> None:
         await self.registry.aclose()
         await self.http.aclose()
+        if self.ledger is not None:
+            await asyncio.to_thread(self.ledger.close)

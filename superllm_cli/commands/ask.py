@@ -11,9 +11,108 @@ import typer
 from superllm_cli.options import Label, NoAutostart, run
 from superllm_cli.render import Output, usage_line
 
-__all__ = ["ask", "build_request", "parse_options", "read_prompt"]
+__all__ = [
+    "Attach",
+    "CacheTtl",
+    "Cid",
+    "Continue",
+    "Fragments",
+    "MaxCost",
+    "NoCache",
+    "ask",
+    "build_request",
+    "context_fields",
+    "parse_options",
+    "read_prompt",
+]
+
+MaxCost = Annotated[
+    float | None,
+    typer.Option("--max-cost", min=0.0, help="Refuse calls that could take the run over USD."),
+]
+
+# Conversations, context and the response cache (every mode takes these too).
+Continue = Annotated[bool, typer.Option("-c", "--continue", help="Continue the last conversation.")]
+Cid = Annotated[str | None, typer.Option("--cid", help="Continue conversation ID.")]
+Fragments = Annotated[
+    list[str] | None,
+    typer.Option("-f", "--fragment", help="Add a file's text as context (- for stdin); repeat."),
+]
+Attach = Annotated[
+    list[str] | None, typer.Option("-a", "--attach", help="Attach an image; repeat.")
+]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not answer from the cache.")]
+CacheTtl = Annotated[
+    str | None,
+    typer.Option("--cache-ttl", help="Oldest cached answer to use: 90s, 30m, 2h, 1d (1d)."),
+]
 
 _STREAM_MODES = ("auto", "always", "never")
+_TTL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def context_fields(
+    *,
+    continue_: bool,
+    cid: str | None,
+    fragments: list[str] | None,
+    attach: list[str] | None,
+    no_cache: bool,
+    cache_ttl: str | None,
+) -> dict[str, Any]:
+    """The request fields for -c/--cid, -f, -a, --no-cache, --cache-ttl.
+
+    Reads the files here (``-f -`` takes stdin, so call this before ``read_prompt``).
+    """
+    from superllmd.errors import UsageError
+
+    body: dict[str, Any] = {}
+    if cid:
+        body["conversation_id"] = cid
+    elif continue_:
+        body["continue_last"] = True
+    if fragments:
+        body["fragments"] = [_read_text(path) for path in fragments]
+    if attach:
+        body["attachments"] = [_read_image(path) for path in attach]
+    if no_cache:
+        body["no_cache"] = True
+    if cache_ttl is not None:
+        text = cache_ttl.strip().lower()
+        number, unit = text.rstrip("smhd"), text[len(text.rstrip("smhd")) :]
+        try:
+            body["cache_ttl"] = float(number) * _TTL_UNITS[unit]
+        except (ValueError, KeyError):
+            raise UsageError(f"--cache-ttl {cache_ttl!r}: write e.g. 90s, 30m, 2h or 1d") from None
+    return body
+
+
+def _read_text(path: str) -> str:
+    from superllmd.errors import UsageError
+
+    if path == "-":
+        return sys.stdin.read() if sys.stdin is not None and not sys.stdin.isatty() else ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"-f {path}: cannot read it as text ({exc})") from None
+
+
+def _read_image(path: str) -> dict[str, str]:
+    import base64
+    import mimetypes
+
+    from superllmd.errors import UsageError
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise UsageError(f"-a {path}: cannot read it ({exc.strerror})") from None
+    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    name = path.rsplit("/", 1)[-1]
+    return {"name": name, "media_type": media_type, "data": base64.b64encode(data).decode()}
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -68,6 +167,7 @@ def build_request(
     stream: bool,
     label: str | None,
     environ: dict[str, str],
+    max_cost: float | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"prompt": prompt, "stream": stream, "options": options, "env": environ}
     for key, value in (
@@ -76,6 +176,7 @@ def build_request(
         ("temperature", temperature),
         ("max_tokens", max_tokens),
         ("label", label),
+        ("max_cost", max_cost),
     ):
         if value is not None:
             body[key] = value
@@ -105,6 +206,13 @@ def ask(
     stream_json: Annotated[
         bool, typer.Option("--stream-json", help="Print every event as a JSON line.")
     ] = False,
+    max_cost: MaxCost = None,
+    continue_: Continue = False,
+    cid: Cid = None,
+    fragment: Fragments = None,
+    attach: Attach = None,
+    no_cache: NoCache = False,
+    cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
 ) -> None:
@@ -115,6 +223,14 @@ def ask(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
+        context = context_fields(
+            continue_=continue_,
+            cid=cid,
+            fragments=fragment,
+            attach=attach,
+            no_cache=no_cache,
+            cache_ttl=cache_ttl,
+        )
         text = read_prompt(prompt)
         client = Client(autostart=not no_autostart)
         request = build_request(
@@ -127,7 +243,9 @@ def ask(
             stream=stream != "never",
             label=label,
             environ=client.env_for_request(),
+            max_cost=max_cost,
         )
+        request.update(context)
         events = client.stream("POST", "/v1/ask", request)
         result = _consume(events, out, json_out=json_out, stream_json=stream_json)
         _finish(result, out, quiet=json_out or stream_json)
@@ -165,12 +283,14 @@ def _consume(
 
 
 def _finish(result: dict[str, Any], out: Output, *, quiet: bool) -> None:
+    from superllm_cli.runview import print_warnings
     from superllmd.errors import DaemonError, from_dict
 
     if not result:
         raise DaemonError(
             "the daemon ended the stream without a result; see `superllm daemon logs`"
         )
+    print_warnings(result, out)
     error = result.get("error")
     if error:
         exc = from_dict(error)

@@ -6,12 +6,24 @@ daemon's ``/v1/<mode>`` route and show the events. The modes live in the daemon.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from superllm_cli.commands.ask import parse_options, read_prompt
+from superllm_cli.commands.ask import (
+    Attach,
+    CacheTtl,
+    Cid,
+    Continue,
+    Fragments,
+    MaxCost,
+    NoCache,
+    context_fields,
+    parse_options,
+    read_prompt,
+)
 from superllm_cli.options import Label, NoAutostart, run
 from superllm_cli.render import Output
 
@@ -52,6 +64,7 @@ Timeout = Annotated[float | None, typer.Option("--timeout", min=0.1, help="Run b
 Seed = Annotated[int | None, typer.Option("--seed", help="Seed for shuffles and sampling.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 StreamJson = Annotated[bool, typer.Option("--stream-json", help="Print every event as JSON.")]
+Tui = Annotated[bool, typer.Option("--tui", help="Watch the run in the terminal UI.")]
 
 
 def _send(
@@ -60,14 +73,22 @@ def _send(
     prompt: str | None,
     params: dict[str, Any],
     *,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     def body(out: Output) -> None:
         from superllm_cli.client import Client
-        from superllm_cli.runview import consume_run, summary
+        from superllm_cli.runview import consume_run, print_warnings, summary
         from superllmd.errors import DaemonError, from_dict
 
-        text = read_prompt(prompt) if prompt is not None or route != "chain" else prompt or ""
+        context = context_fields(  # before the prompt: `-f -` reads stdin
+            continue_=params["continue_"],
+            cid=params["cid"],
+            fragments=params["fragment"],
+            attach=params["attach"],
+            no_cache=params["no_cache"],
+            cache_ttl=params["cache_ttl"],
+        )
+        text = _chain_input(prompt) if route == "chain" else read_prompt(prompt)
         client = Client(autostart=not params["no_autostart"])
         models = list(params["model"] or [])
         if params["models"]:
@@ -94,10 +115,18 @@ def _send(
             ("timeout", "timeout"),
             ("seed", "seed"),
             ("label", "label"),
+            ("max_cost", "max_cost"),
         ):
             if params.get(key) is not None:
                 request[field] = params[key]
-        request.update(extra or {})
+        request.update(context)
+        # A callable is read here, so that its usage errors are reported like the rest.
+        request.update(extra() if callable(extra) else extra or {})
+        if params.get("tui"):  # consensus|debate --tui: the TUI shows this run instead
+            from superllm_cli.commands.tui import open_run
+
+            open_run(route, request, autostart=not params["no_autostart"])
+            return
         events = client.stream("POST", f"/v1/{route}", request)
         result = consume_run(
             events, out, json_out=params["json_out"], stream_json=params["stream_json"]
@@ -106,6 +135,7 @@ def _send(
             raise DaemonError("the daemon ended the run without a result")
         if not (params["json_out"] or params["stream_json"]):
             out.status(summary(result))
+        print_warnings(result, out)
         if result.get("error"):
             exc = from_dict(result["error"])
             if params["json_out"] or params["stream_json"]:
@@ -137,6 +167,14 @@ def consensus(
     seed: Seed = None,
     json_out: JsonOut = False,
     stream_json: StreamJson = False,
+    tui: Tui = False,
+    max_cost: MaxCost = None,
+    continue_: Continue = False,
+    cid: Cid = None,
+    fragment: Fragments = None,
+    attach: Attach = None,
+    no_cache: NoCache = False,
+    cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
 ) -> None:
@@ -164,6 +202,14 @@ def debate(
     seed: Seed = None,
     json_out: JsonOut = False,
     stream_json: StreamJson = False,
+    tui: Tui = False,
+    max_cost: MaxCost = None,
+    continue_: Continue = False,
+    cid: Cid = None,
+    fragment: Fragments = None,
+    attach: Attach = None,
+    no_cache: NoCache = False,
+    cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
 ) -> None:
@@ -190,6 +236,13 @@ def redteam(
     seed: Seed = None,
     json_out: JsonOut = False,
     stream_json: StreamJson = False,
+    max_cost: MaxCost = None,
+    continue_: Continue = False,
+    cid: Cid = None,
+    fragment: Fragments = None,
+    attach: Attach = None,
+    no_cache: NoCache = False,
+    cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
 ) -> None:
@@ -220,6 +273,13 @@ def chain(
     seed: Seed = None,
     json_out: JsonOut = False,
     stream_json: StreamJson = False,
+    max_cost: MaxCost = None,
+    continue_: Continue = False,
+    cid: Cid = None,
+    fragment: Fragments = None,
+    attach: Attach = None,
+    no_cache: NoCache = False,
+    cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
 ) -> None:
@@ -232,7 +292,18 @@ def chain(
         "require_agreement": False,
         "answer_type": None,
     }
-    _send(ctx, "chain", prompt, params, extra=_workflow(file))
+    _send(ctx, "chain", prompt, params, extra=lambda: _workflow(file))
+
+
+def _chain_input(prompt: str | None) -> str:
+    """A chain's input, from the argument and/or stdin like every command; a workflow may
+    need none, so an empty input is not an error here."""
+    from superllmd.errors import UsageError
+
+    try:
+        return read_prompt(prompt)
+    except UsageError:
+        return ""
 
 
 def _workflow(file: Path) -> dict[str, Any]:
@@ -271,6 +342,13 @@ def mapreduce(
     seed: Seed = None,
     json_out: JsonOut = False,
     stream_json: StreamJson = False,
+    max_cost: MaxCost = None,
+    continue_: Continue = False,
+    cid: Cid = None,
+    fragment: Fragments = None,
+    attach: Attach = None,
+    no_cache: NoCache = False,
+    cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
 ) -> None:

@@ -1,26 +1,37 @@
-"""``superllm providers list``: what the daemon can talk to, and whether each one is usable.
+"""``superllm providers list|check|add|remove|new``: the providers the daemon can talk to.
 
-The daemon resolves keys, so the CLI sends only the *names* of its set environment variables
-(plus its ``SUPERLLM_*`` settings): enough to say "the key would come from $GROQ_API_KEY"
-without any key leaving this process.
+``list`` needs no key: the CLI sends only the *names* of its set environment variables (plus
+its ``SUPERLLM_*`` settings), enough to say "the key would come from $GROQ_API_KEY" without
+any key leaving this process. ``check`` calls providers, so it forwards the environment with
+the request, as ``ask`` does. ``add`` and ``remove`` manage single-file plugins, which the
+daemon validates, keeps in its config dir and loads at every start; ``new`` writes a
+provider package from a template, without the daemon (superllm_cli/scaffold.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import typer
 
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
-__all__ = ["app", "fetch_providers", "format_table", "query_for"]
+__all__ = [
+    "app",
+    "check_providers",
+    "fetch_providers",
+    "format_check_table",
+    "format_table",
+    "query_for",
+]
 
-app = typer.Typer(help="List and inspect the LLM providers.", no_args_is_help=True)
+app = typer.Typer(help="List, check, add and scaffold the LLM providers.", no_args_is_help=True)
 
 
 def query_for(environ: Mapping[str, str]) -> str:
@@ -40,25 +51,32 @@ def _key_text(row: Mapping[str, Any]) -> str:
     return f"missing: {names}" if names else "missing"
 
 
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Aligned columns, the last one left ragged."""
+    table = [header, *rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True)), line[-1]])
+        for line in table
+    ]
+
+
 def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
     """Aligned text lines: readable on a terminal, greppable in a pipe."""
     header = ("PROVIDER", "KIND", "READY", "KEY", "BASE URL")
-    table = [header] + [
-        (
-            str(r["id"]),
-            str(r["kind"]),
-            "yes" if r.get("configured") else "no",
-            _key_text(r),
-            str(r.get("base_url") or "-"),
-        )
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
-    lines = []
-    for line in table:
-        cells = [cell.ljust(w) for cell, w in zip(line[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, line[-1]]))
-    return lines
+    return _table(
+        header,
+        [
+            (
+                str(r["id"]),
+                str(r["kind"]),
+                "yes" if r.get("configured") else "no",
+                _key_text(r),
+                str(r.get("base_url") or "-"),
+            )
+            for r in rows
+        ],
+    )
 
 
 def fetch_providers(*, autostart: bool) -> list[Mapping[str, Any]]:
@@ -88,5 +106,153 @@ def list_(
             return
         for line in format_table(rows):
             sys.stdout.write(strip_controls(line) + "\n")
+
+    run(ctx, body)
+
+
+def format_check_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per checked provider: status, latency, how it was checked, what failed."""
+    rows = []
+    for r in results:
+        error = r.get("error") or {}
+        rows.append(
+            (
+                str(r["id"]),
+                "ok" if r.get("ok") else "failed",
+                f"{r.get('latency_ms', 0)} ms",
+                str(r.get("via") or "-"),
+                f"{error.get('code')}: {error.get('message')}" if error else "-",
+            )
+        )
+    return _table(("PROVIDER", "STATUS", "LATENCY", "VIA", "ERROR"), rows)
+
+
+def check_providers(ids: list[str], *, timeout: float, autostart: bool) -> list[dict[str, Any]]:
+    """Ask the daemon to check ``ids`` (or every provider worth checking) in parallel."""
+    from superllm_cli.client import Client
+
+    client = Client(autostart=autostart)
+    body = {"ids": ids, "timeout": timeout, "env": client.env_for_request()}
+    results: list[dict[str, Any]] = client.call(
+        "POST", "/v1/providers/check", body, timeout=timeout + 30
+    )
+    return results
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Provider ids; default: every configured one.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds each provider has to answer.")
+    ] = 10.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Call providers and report whether they answer, and how fast.
+
+    A check lists the provider's models where its API can, else asks for a one-token answer.
+    Without ids: providers configured in config.toml, those with a key, and the local model.
+    Exits 4 if any checked provider failed.
+    """
+
+    def body(out: Output) -> None:
+        from superllmd.errors import ProviderError
+
+        results = check_providers(ids or [], timeout=timeout, autostart=not no_autostart)
+        if json_out:
+            out.json(results)
+        elif not results:
+            sys.stderr.write("no configured provider to check; name some: `providers check ID`\n")
+        else:
+            for line in format_check_table(results):
+                sys.stdout.write(strip_controls(line) + "\n")
+        failed = [str(r["id"]) for r in results if not r.get("ok")]
+        if failed:
+            raise ProviderError(
+                f"{len(failed)} of {len(results)} providers failed the check: {', '.join(failed)}"
+            )
+
+    run(ctx, body)
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A Python file defining ProviderKind classes.")],
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Add a provider plugin from one Python file.
+
+    The daemon imports it, registers the ProviderKind subclasses it defines, and keeps a copy
+    in its config dir, loaded at every start. Adding an edited file again replaces it.
+    """
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+        from superllmd.errors import UsageError
+
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        answer = Client(autostart=not no_autostart).call(
+            "POST", "/v1/providers/plugins", {"path": str(path.resolve())}
+        )
+        verb = "replaced" if answer.get("replaced") else "added"
+        kinds = ", ".join(answer["kinds"])
+        providers = ", ".join(answer["providers"]) or "none built in"
+        sys.stdout.write(
+            strip_controls(f"{verb} plugin {answer['name']}: kinds {kinds}; providers {providers}")
+            + "\n"
+        )
+        out.status(f'stored as {answer["path"]}; use a kind with [providers.ID] kind = "..."')
+
+    run(ctx, body)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    plugin: Annotated[
+        str, typer.Argument(help="A file plugin: its name, one of its kinds or providers.")
+    ],
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Remove a provider plugin added with `superllm providers add`."""
+
+    def body(out: Output) -> None:
+        from superllm_cli.client import Client
+
+        answer = Client(autostart=not no_autostart).call(
+            "DELETE", f"/v1/providers/plugins/{quote(plugin, safe='')}"
+        )
+        kinds = ", ".join(answer["kinds"]) or "none loaded"
+        sys.stdout.write(strip_controls(f"removed plugin {answer['name']} (kinds: {kinds})") + "\n")
+
+    run(ctx, body)
+
+
+@app.command()
+def new(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Provider name: lowercase letters, digits, -.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to create superllm-NAME/.")
+    ] = Path("."),
+) -> None:
+    """Write a provider package from a template, ready to edit, test and publish.
+
+    superllm-NAME/ holds a dialect to edit, a fake server for it, and tests that run the
+    conformance suite against the fake. Never overwrites a file.
+    """
+
+    def body(out: Output) -> None:
+        from superllm_cli.scaffold import write_provider_package
+
+        for path in write_provider_package(name, directory):
+            sys.stdout.write(strip_controls(str(path)) + "\n")
+        where = directory / f"superllm-{name}"
+        out.status(f"next: cd {where} && pip install -e '.[test]' && pytest")
 
     run(ctx, body)

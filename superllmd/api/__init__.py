@@ -13,7 +13,22 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from superllmd import __version__
-from superllmd.api import ask, config, daemon, embed, health, keys, models, providers, runs
+from superllmd.api import (
+    ask,
+    budgets,
+    checks,
+    config,
+    daemon,
+    embed,
+    health,
+    keys,
+    models,
+    plugins,
+    providers,
+    runs,
+    runs_log,
+    usage,
+)
 from superllmd.api._common import error_response
 from superllmd.errors import SuperllmError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
@@ -90,6 +105,22 @@ def create_app(state: DaemonState) -> ASGIApp:
         Route("/v1/config", _guard(config.put_config), methods=["PUT"]),
         Route("/v1/shutdown", _guard(daemon.shutdown), methods=["POST"]),
         Route("/v1/keys/forget", _guard(keys.forget), methods=["POST"]),
+        Route("/v1/providers/check", _guard(checks.check_providers), methods=["POST"]),
+        Route("/v1/providers/{provider_id}/check", _guard(checks.check_provider), methods=["POST"]),
+        Route("/v1/providers/plugins", _guard(plugins.add_plugin), methods=["POST"]),
+        Route("/v1/providers/plugins/{name}", _guard(plugins.remove_plugin), methods=["DELETE"]),
+        Route("/v1/budgets", _guard(budgets.get_budgets), methods=["GET"]),
+        Route("/v1/budgets", _guard(budgets.put_budgets), methods=["PUT"]),
+        Route("/v1/budgets", _guard(budgets.clear_budgets), methods=["DELETE"]),
+        Route("/v1/usage", _guard(usage.usage), methods=["GET"]),
+        Route("/v1/runs", _guard(runs_log.list_runs), methods=["GET"]),
+        Route("/v1/runs/{run_id}", _guard(runs_log.show_run), methods=["GET"]),
+        Route("/v1/conversations", _guard(runs_log.conversations), methods=["GET"]),
+        Route(
+            "/v1/conversations/{conversation_id}",
+            _guard(runs_log.conversation),
+            methods=["GET"],
+        ),
         *(Route(f"/v1/{name}", _guard(runs.run), methods=["POST"]) for name in MODES),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

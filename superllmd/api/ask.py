@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from superllmd.api._common import environ_of, ndjson_response, read_body, state_of, wants_stream
+from superllmd.ledger.conversations import check_attachments
+from superllmd.ledger.recorder import SCRATCH_KEY, durable
 from superllmd.orchestrator.ask import AskRun
 from superllmd.protocol import AskRequest
 
@@ -21,9 +23,21 @@ async def ask(request: Request) -> Response:
     environ = environ_of(body)
     settings = state.settings(environ)
     targets = await state.resolve(body.get("model"), settings, environ or {})
-    run = AskRun(body, targets, state.caller)
+    # The conversation's history, fragments folded into the prompt, images checked.
+    prepared = await state.conversations.prepare(body)
+    body["prompt"] = prepared.prompt
+    check_attachments(prepared, targets)
+    run = AskRun(
+        body,
+        targets,
+        state.caller,
+        history=prepared.history,
+        conversation_id=prepared.conversation_id,
+        attachments=prepared.attachments,
+    )
+    run.info.scratch[SCRATCH_KEY] = prepared
     if wants_stream(request):
-        return ndjson_response(run.events())
+        return ndjson_response(durable(run.events(), state.ledger))
     async for _ in run.events():
         pass
     assert run.result is not None

@@ -11,6 +11,8 @@ from starlette.responses import JSONResponse, Response
 from superllmd.api._common import environ_of, ndjson_response, read_body, state_of, wants_stream
 from superllmd.config import Settings
 from superllmd.errors import UsageError
+from superllmd.ledger.conversations import check_attachments
+from superllmd.ledger.recorder import SCRATCH_KEY, durable
 from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.modes import MODES, mode_function
 from superllmd.protocol import RunRequest
@@ -55,17 +57,30 @@ async def run(request: Request) -> Response:
     judge_name = body.get("judge")
     judge = (await state.resolve(judge_name, settings, environ))[0] if judge_name else None
     fn = mode_function(spec)
+    # The conversation's history, fragments folded into the prompt, images checked.
+    prepared = await state.conversations.prepare(body)
+    body["prompt"] = prepared.prompt
+    check_attachments(prepared, [*panel, *([judge] if judge else [])])
+    embedding = settings.default_embedding_model
+    embedder = (await state.resolve(embedding, settings, environ))[0] if embedding else None
     ctx = RunContext(
         spec.mode,
         body,
         panel,
         state.caller,
         judge=judge,
-        resolve=lambda name: state.registry.resolve(name, settings, environ)[0],
+        resolve=lambda name: state.targets(name, settings, environ)[0],
+        history=prepared.history,
+        conversation_id=prepared.conversation_id,
+        attachments=prepared.attachments,
+        embedder=embedder,
     )
+    ctx.info.scratch[SCRATCH_KEY] = prepared
     events = run_mode(ctx, fn)
     if wants_stream(request):
-        return ndjson_response(events)
-    async for _ in events:
-        pass
-    return JSONResponse(ctx.result())
+        return ndjson_response(durable(events, state.ledger))
+    result = None
+    async for event in events:  # the finished result carries what run hooks added to it
+        if event["type"] == "run.finished":
+            result = event["result"]
+    return JSONResponse(result if result is not None else ctx.result())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from superllmd.errors import ProviderError, SuperllmError
@@ -17,7 +18,7 @@ from superllmd.orchestrator.run import (
     new_run_id,
 )
 from superllmd.protocol import AskRequest, Event, RunResult
-from superllmd.providers.base import ChatRequest
+from superllmd.providers.base import Attachment, ChatRequest, Message
 from superllmd.providers.registry import Target
 
 __all__ = ["AskRun", "falls_back"]
@@ -31,9 +32,22 @@ def falls_back(error: SuperllmError) -> bool:
 
 
 class AskRun:
-    """One ``ask``. Targets are resolved up front, so a bad model fails before any event."""
+    """One ``ask``. Targets are resolved up front, so a bad model fails before any event.
 
-    def __init__(self, request: AskRequest, targets: list[Target], caller: Caller) -> None:
+    ``history`` (a conversation's earlier turns) goes between the system prompt and the
+    prompt; ``attachments`` (images) go with the prompt.
+    """
+
+    def __init__(
+        self,
+        request: AskRequest,
+        targets: list[Target],
+        caller: Caller,
+        *,
+        history: Sequence[Message] = (),
+        conversation_id: str | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> None:
         self.request = request
         self.targets = targets
         self.caller = caller
@@ -46,10 +60,13 @@ class AskRun:
             max_cost=request.get("max_cost"),
             no_cache=request.get("no_cache", False),
             cache_ttl=request.get("cache_ttl"),
+            conversation_id=conversation_id,
         )
         self.transcript: list[Event] = []
         self.result: RunResult | None = None
-        self.messages = messages_of(request.get("system"), request["prompt"])
+        *head, user = messages_of(request.get("system"), request["prompt"])
+        user = dataclasses.replace(user, attachments=tuple(attachments))
+        self.messages = (*head, *history, user)
 
     def _chat(self, target: Target) -> ChatRequest:
         options: Mapping[str, Any] = self.request.get("options") or {}
@@ -102,6 +119,7 @@ class AskRun:
         result["answer"] = last.completion.text if last.completion else None
         result["model"] = last.target.name
         result["participants"] = [o.result() for o in outcomes]
+        result["conversation_id"] = self.info.conversation_id
         result["error"] = (
             None if last.error is None else {"code": last.error.code, "message": last.error.message}
         )

@@ -53,6 +53,7 @@ from superllmd.orchestrator.panel import (
     display,
     participant_labels,
     temperature_of,
+    text_agreement,
 )
 from superllmd.orchestrator.prompts import USC_INSTRUCTION, question_prompt, synth_prompt
 from superllmd.orchestrator.run import messages_of
@@ -113,7 +114,7 @@ async def run(ctx: RunContext) -> None:
         return
     if strategy == "vote":
         replies = await _top_up(ctx, replies, labels, lambda _: messages, answer_type)
-    agreement, report = agreement_of(answer_type, replies)
+    agreement, report = await agreement_of(ctx, answer_type, replies)
     ctx.agreement = agreement
     ctx.report["agreement"] = report
     ctx.round_finished(0, agreement, **{k: v for k, v in report.items() if k != "agreement"})
@@ -224,7 +225,7 @@ async def _vote(ctx: RunContext, replies: list[Reply], answer_type: AnswerType) 
 
 
 async def _medoid(ctx: RunContext, replies: list[Reply], answer_type: AnswerType) -> None:
-    report = text_report([r.text for r in replies], labels_of(replies))
+    report = await text_agreement(ctx, [r.text for r in replies], labels_of(replies))
     assert report.medoid_index is not None
     ctx.answer = replies[report.medoid_index].text
     ctx.report["medoid"] = report.medoid_label

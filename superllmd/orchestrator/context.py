@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from superllmd.orchestrator.run import (
     new_run_id,
 )
 from superllmd.protocol import Event, Mode, RunRequest, RunResult
-from superllmd.providers.base import ChatRequest, Message
+from superllmd.providers.base import Attachment, ChatRequest, Message
 from superllmd.providers.registry import Target
 
 __all__ = ["DEFAULT_THRESHOLD", "ModeFn", "RunContext", "run_mode"]
@@ -53,8 +54,18 @@ class RunContext:
         judge: Target | None = None,
         resolve: Callable[[str], Target] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        embedder: Target | None = None,
+        history: Sequence[Message] = (),
+        conversation_id: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         self.run_id = new_run_id()
+        # The embedding model free-text agreement uses, when one is configured.
+        self.embedder = embedder
+        # A conversation's earlier turns and the run's images: every call of the run gets
+        # them (see ``chat``), whatever prompts the mode builds.
+        self.history = tuple(history)
+        self.attachments = tuple(attachments)
         self.info = RunInfo(
             self.run_id,
             mode,
@@ -63,6 +74,7 @@ class RunContext:
             max_cost=request.get("max_cost"),
             no_cache=request.get("no_cache", False),
             cache_ttl=request.get("cache_ttl"),
+            conversation_id=conversation_id,
         )
         self.mode = mode
         self.request = request
@@ -129,12 +141,22 @@ class RunContext:
         options: Mapping[str, Any] = self.request.get("options") or {}
         return ChatRequest(
             model=target.model,
-            messages=tuple(messages),
+            messages=self._with_context(messages),
             temperature=temperature if temperature is not None else self.request.get("temperature"),
             max_tokens=max_tokens or self.request.get("max_tokens"),
             json_output=json_output,
             options=options,
         )
+
+    def _with_context(self, messages: Sequence[Message]) -> tuple[Message, ...]:
+        """History after the leading system messages; images on the first message after."""
+        if not self.history and not self.attachments:
+            return tuple(messages)
+        split = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+        rest = list(messages[split:])
+        if self.attachments and rest:
+            rest[0] = dataclasses.replace(rest[0], attachments=self.attachments)
+        return (*messages[:split], *self.history, *rest)
 
     async def call(
         self,
@@ -173,6 +195,7 @@ class RunContext:
                 participant=participant,
                 role="judge" if role == "judge" else "participant",
                 outcome=outcome,
+                run=self.info,
             )
             try:
                 async with asyncio.timeout(remaining):
@@ -249,6 +272,9 @@ class RunContext:
         result["judge"] = self.judge_result
         result["report"] = self.report
         result["stopped"] = self.stopped
+        if self.report.get("warnings"):  # a mode's degradations reach stderr, not only --json
+            result["warnings"] = [str(w) for w in self.report["warnings"]]
+        result["conversation_id"] = self.info.conversation_id
         threshold = self.request.get("threshold") or DEFAULT_THRESHOLD
         if self.request.get("require_agreement") and (
             self.agreement is None or self.agreement < threshold

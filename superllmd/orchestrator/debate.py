@@ -65,7 +65,7 @@ class _Agent:
         return self.latest.answer.key if self.latest.answer else None
 
 
-def _stop_reason(
+async def _stop_reason(
     ctx: RunContext,
     answer_type: AnswerType,
     agents: Sequence[_Agent],
@@ -74,7 +74,7 @@ def _stop_reason(
 ) -> tuple[float, dict[str, Any], str | None]:
     """The round's agreement, its report, and why the debate stops here (None: go on)."""
     latest = [a.latest for a in agents]
-    agreement, report = agreement_of(answer_type, latest)
+    agreement, report = await agreement_of(ctx, answer_type, latest)
     if len(agents) < 2:
         return agreement, report, "one agent left"
     if answer_type in EXTRACTABLE:
@@ -159,7 +159,9 @@ async def run(ctx: RunContext) -> None:
     }
     for agent in agents.values():
         agent.keys.append(agent.key)
-    agreement, report, stop = _stop_reason(ctx, answer_type, list(agents.values()), None, threshold)
+    agreement, report, stop = await _stop_reason(
+        ctx, answer_type, list(agents.values()), None, threshold
+    )
     ctx.report["vote_at_0"] = {
         "answer": _plurality_display(replies, answer_type),
         "distribution": report.get("distribution"),
@@ -176,7 +178,7 @@ async def run(ctx: RunContext) -> None:
             stop = "budget"
             break
         changes.append(changed)
-        agreement, report, stop = _stop_reason(
+        agreement, report, stop = await _stop_reason(
             ctx, answer_type, list(agents.values()), [c["participant"] for c in changed], threshold
         )
         ctx.agreement = agreement

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast, get_args
 
-from superllmd.errors import Cancelled, ProviderError, UsageError
+from superllmd.errors import Cancelled, ProviderError, SuperllmError, UsageError
 from superllmd.orchestrator.agreement import TextReport, VoteReport, text_report, vote_report
 from superllmd.orchestrator.context import RunContext
 from superllmd.orchestrator.extract import (
@@ -38,6 +38,7 @@ __all__ = [
     "display",
     "participant_labels",
     "temperature_of",
+    "text_agreement",
     "text_dict",
     "vote_dict",
 ]
@@ -197,13 +198,45 @@ def text_dict(report: TextReport) -> dict[str, Any]:
     }
 
 
-def agreement_of(answer_type: AnswerType, replies: Sequence[Reply]) -> tuple[float, dict[str, Any]]:
-    """Agreement by task type: exact match for extractable answers, lexical otherwise."""
+async def text_agreement(
+    ctx: RunContext, texts: Sequence[str], labels: Sequence[str]
+) -> TextReport:
+    """Free-text agreement: embedding cosine when an embedding model is configured
+    (``default_embedding_model``), lexical similarity otherwise or if embedding fails.
+    ``ctx.report["similarity"]`` says which was used."""
+    embedder = ctx.embedder
+    if embedder is not None and len(texts) > 1:
+        # Agreement and the medoid look at the same answers: embed them once per run.
+        memo: dict[tuple[str, ...], list[list[float]]] = ctx.info.scratch.setdefault(
+            "embeddings", {}
+        )
+        try:
+            vectors = memo.get(tuple(texts))
+            if vectors is None:
+                vectors = await embedder.provider.embed(embedder.model, list(texts))
+                memo[tuple(texts)] = vectors
+        except SuperllmError as exc:
+            ctx.report.setdefault("warnings", []).append(
+                f"embedding with {embedder.name} failed ({exc.message}); used lexical similarity"
+            )
+        else:
+            if len(vectors) == len(texts):
+                ctx.report["similarity"] = f"embedding:{embedder.name}"
+                return text_report(texts, labels, vectors=vectors)
+    ctx.report["similarity"] = "lexical"
+    return text_report(texts, labels)
+
+
+async def agreement_of(
+    ctx: RunContext, answer_type: AnswerType, replies: Sequence[Reply]
+) -> tuple[float, dict[str, Any]]:
+    """Agreement by task type: exact match for extractable answers; for free text, embedding
+    cosine when an embedding model is configured, else lexical similarity."""
     labels = [r.label for r in replies]
     if answer_type in EXTRACTABLE:
         votes = vote_report([r.answer for r in replies], labels)
         return votes.agreement, {"kind": "vote", **vote_dict(votes)}
-    texts = text_report([r.text for r in replies], labels)
+    texts = await text_agreement(ctx, [r.text for r in replies], labels)
     return texts.agreement, {"kind": "text", **text_dict(texts)}
 
 

@@ -28,6 +28,7 @@ from superllmd.providers.base import (
     Capabilities,
     ChatRequest,
     Completion,
+    Message,
     Provider,
     ProviderKind,
     StreamItem,
@@ -60,6 +61,8 @@ _ERROR_STATUS = {
 
 
 class AnthropicProvider(Provider):
+    takes_attachments = True
+
     def __init__(
         self,
         provider_id: str,
@@ -100,7 +103,7 @@ class AnthropicProvider(Provider):
         """The request body, and the prefill the answer continues (to prepend to its text)."""
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         turns = [m for m in request.messages if m.role != "system"]
-        messages: list[dict[str, Any]] = [{"role": m.role, "content": m.content} for m in turns]
+        messages: list[dict[str, Any]] = [_message(m) for m in turns]
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
@@ -114,8 +117,8 @@ class AnthropicProvider(Provider):
         # the next turn of a long conversation reads it from cache instead of paying again.
         if len(messages) >= 2:
             prefix = len(system) + sum(len(m.content) for m in turns[:-1])
-            if prefix > CACHE_MIN_CHARS:
-                last_but_one = messages[-2]
+            last_but_one = messages[-2]
+            if prefix > CACHE_MIN_CHARS and isinstance(last_but_one["content"], str):
                 last_but_one["content"] = [
                     {"type": "text", "text": last_but_one["content"], "cache_control": _EPHEMERAL}
                 ]
@@ -271,6 +274,17 @@ class AnthropicProvider(Provider):
         return Capabilities(streaming=True, json_output=True)
 
 
+def _message(m: Message) -> dict[str, Any]:
+    """A turn; with images, content becomes blocks, images first (WIRE.md section 3.1)."""
+    if not m.attachments:
+        return {"role": m.role, "content": m.content}
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": a.media_type, "data": a.data}}
+        for a in m.attachments
+    ]
+    return {"role": m.role, "content": [*blocks, {"type": "text", "text": m.content}]}
+
+
 def _error_object(body: str) -> dict[str, Any]:
     try:
         data = json.loads(body)
@@ -295,6 +309,7 @@ def _usage(data: Any) -> TokenUsage:
         input_tokens=fresh + written + read,
         output_tokens=int(data.get("output_tokens") or 0),
         cached_tokens=read,
+        cache_write_tokens=written,
     )
 
 

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from superllmd.errors import BadRequest
@@ -26,11 +27,13 @@ if TYPE_CHECKING:
     from superllmd.providers.keys import KeyResolver
 
 __all__ = [
+    "Attachment",
     "Capabilities",
     "ChatRequest",
     "Completion",
     "KindContext",
     "Message",
+    "PriceTier",
     "Provider",
     "ProviderKind",
     "StreamItem",
@@ -43,9 +46,20 @@ _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])([:/]|$
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """An image sent with a message (``superllm ask -a``): media type and base64 data."""
+
+    media_type: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str
+    #: Images, only for providers with ``takes_attachments`` and models with vision: a
+    #: dialect that cannot send them must never receive them (the daemon refuses first).
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,9 @@ class TokenUsage:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    #: Prompt tokens written to the provider's cache (Anthropic bills them above input);
+    #: part of ``input_tokens``, priced apart, not among the public usage keys.
+    cache_write_tokens: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -103,6 +120,20 @@ class Capabilities:
     price_input: float | None = None
     price_output: float | None = None
     price_cached_input: float | None = None
+    #: Writing to the prompt cache (Anthropic: 1.25x input); None: billed as input.
+    price_cache_write: float | None = None
+    #: Long-context tiers: prompts above ``above`` tokens are billed at that tier's prices.
+    price_tiers: tuple[PriceTier, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTier:
+    """Prices for prompts longer than ``above`` tokens (Gemini 2.5 Pro above 200k)."""
+
+    above: int
+    input: float
+    output: float
+    cached_input: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +147,12 @@ class KindContext:
 
 class Provider(ABC):
     """One configured endpoint, seen with one request's environment."""
+
+    #: Whether this dialect sends ``Message.attachments`` (images); set by one that does.
+    takes_attachments: ClassVar[bool] = False
+    #: ``[prices."provider/model"]`` from config, set by the daemon on the providers it
+    #: resolves for a request (state.py); they win over the catalog in ``estimate_cost``.
+    price_overrides: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, provider_id: str, settings: ProviderSettings) -> None:
         self.id = provider_id
@@ -145,17 +182,26 @@ class Provider(ABC):
         return catalog.capabilities(f"{self.id}/{model}")
 
     def estimate_cost(self, model: str, usage: TokenUsage) -> float | None:
-        caps = self.capabilities(model)
+        from superllmd.providers import catalog
+
+        override = self.price_overrides.get(f"{self.id}/{model}")
+        caps = catalog.with_override(self.capabilities(model), override)
         if caps.price_input is None or caps.price_output is None:
             return None
-        cached_price = caps.price_cached_input
-        if cached_price is None:
-            cached_price = caps.price_input
-        uncached = max(usage.input_tokens - usage.cached_tokens, 0)
+        price_in, price_out = caps.price_input, caps.price_output
+        price_cached = caps.price_cached_input
+        for tier in sorted(caps.price_tiers, key=lambda t: t.above):
+            if usage.input_tokens > tier.above:  # the whole prompt moves to the tier's rate
+                price_in, price_out, price_cached = tier.input, tier.output, tier.cached_input
+        if price_cached is None:
+            price_cached = price_in
+        price_write = caps.price_cache_write if caps.price_cache_write is not None else price_in
+        fresh = max(usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
         return (
-            uncached * caps.price_input
-            + usage.cached_tokens * cached_price
-            + usage.output_tokens * caps.price_output
+            fresh * price_in
+            + usage.cached_tokens * price_cached
+            + usage.cache_write_tokens * price_write
+            + usage.output_tokens * price_out
         ) / 1_000_000
 
 

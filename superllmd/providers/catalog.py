@@ -5,6 +5,11 @@ from, never in code. The rule that matters most: a model nobody has priced is *u
 (prices ``None``), never free, so a cost total that includes it is reported as unknown
 rather than understated.
 
+A user's config may price a model itself, ``[prices."provider/model"]`` with ``input``,
+``output`` and ``cached_input`` (``config.PriceOverride``): the daemon puts those on the
+providers it resolves for a request (``DaemonState.targets``) and ``Provider.estimate_cost``
+applies them over the catalog with ``with_override``.
+
 Example::
 
     from superllmd.providers import catalog
@@ -22,9 +27,9 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
-from superllmd.providers.base import Capabilities
+from superllmd.providers.base import Capabilities, PriceTier
 
 __all__ = [
     "CatalogError",
@@ -35,11 +40,13 @@ __all__ = [
     "load",
     "parse",
     "provider_ids",
+    "with_override",
 ]
 
 _FLAGS = ("streaming", "tools", "vision", "embeddings", "json_output")
 _LIMITS = ("context_window", "max_output")
-_PRICE_KEYS = {"input", "output", "cached_input", "as_of", "source", "via"}
+_PRICE_KEYS = {"input", "output", "cached_input", "cache_write", "tiers", "as_of", "source", "via"}
+_TIER_KEYS = {"above", "input", "output", "cached_input"}
 
 
 class CatalogError(ValueError):
@@ -56,6 +63,8 @@ class Price:
     as_of: datetime.date
     source: str
     via: str | None = None
+    cache_write: float | None = None
+    tiers: tuple[PriceTier, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,12 +140,32 @@ def _price(name: str, raw: Any) -> Price | None:
             as_of=as_of,
             source=str(raw["source"]),
             via=str(raw["via"]) if raw.get("via") else None,
+            cache_write=None if raw.get("cache_write") is None else float(raw["cache_write"]),
+            tiers=tuple(_tier(name, t) for t in raw.get("tiers", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"models.{name}.price: {exc}") from None
     if not price.source.startswith("https://"):
         raise CatalogError(f"models.{name}.price.source must be an https URL")
     return price
+
+
+def _tier(name: str, raw: Any) -> PriceTier:
+    if (
+        not isinstance(raw, dict)
+        or set(raw) - _TIER_KEYS
+        or not {"above", "input", "output"} <= set(raw)
+    ):
+        raise CatalogError(
+            f"models.{name}.price.tiers: expected {{{', '.join(sorted(_TIER_KEYS))}}}"
+        )
+    cached = raw.get("cached_input")
+    return PriceTier(
+        int(raw["above"]),
+        float(raw["input"]),
+        float(raw["output"]),
+        None if cached is None else float(cached),
+    )
 
 
 def entry(name: str) -> ModelEntry | None:
@@ -171,4 +200,30 @@ def _with_price(caps: Capabilities, price: Price) -> Capabilities:
         price_input=price.input,
         price_output=price.output,
         price_cached_input=price.cached_input,
+        price_cache_write=price.cache_write,
+        price_tiers=price.tiers,
+    )
+
+
+class PriceLike(Protocol):
+    """A price from config (``[prices."provider/model"]``): USD per million tokens."""
+
+    @property
+    def input(self) -> float: ...
+    @property
+    def output(self) -> float: ...
+    @property
+    def cached_input(self) -> float | None: ...
+
+
+def with_override(caps: Capabilities, override: PriceLike | None) -> Capabilities:
+    """``caps`` priced by a config override when there is one (the user knows best: a
+    negotiated rate, a model the catalog lacks); cached input defaults to the input price."""
+    if override is None:
+        return caps
+    return dataclasses.replace(
+        caps,
+        price_input=override.input,
+        price_output=override.output,
+        price_cached_input=override.cached_input,
     )

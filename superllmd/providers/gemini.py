@@ -60,6 +60,8 @@ _TOP_LEVEL = {"safetySettings", "tools", "toolConfig", "cachedContent", "labels"
 
 
 class GeminiProvider(Provider):
+    takes_attachments = True
+
     def __init__(
         self,
         provider_id: str,
@@ -101,7 +103,13 @@ class GeminiProvider(Provider):
             "contents": [
                 {
                     "role": "model" if m.role == "assistant" else "user",
-                    "parts": [{"text": m.content}],
+                    "parts": [
+                        *(
+                            {"inlineData": {"mimeType": a.media_type, "data": a.data}}
+                            for a in m.attachments
+                        ),
+                        {"text": m.content},
+                    ],
                 }
                 for m in request.messages
                 if m.role != "system"

@@ -31,6 +31,7 @@ from superllmd.providers._http import (
 from superllmd.providers.base import (
     ChatRequest,
     Completion,
+    Message,
     Provider,
     ProviderKind,
     StreamItem,
@@ -49,6 +50,7 @@ __all__ = [
 
 
 class OpenAIProvider(Provider):
+    takes_attachments = True
     # OpenAI itself deprecated max_tokens; most compatible servers only know max_tokens.
     max_tokens_field: ClassVar[str] = "max_tokens"
 
@@ -91,7 +93,7 @@ class OpenAIProvider(Provider):
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
         }
         if request.temperature is not None:
             body["temperature"] = request.temperature
@@ -238,6 +240,18 @@ class OpenAIProvider(Provider):
         # Together answers a bare list rather than {"object": "list", "data": [...]}.
         rows = data.get("data") if isinstance(data, dict) else data
         return [str(m["id"]) for m in rows or () if isinstance(m, dict) and "id" in m]
+
+
+def _message(m: Message) -> dict[str, Any]:
+    """A chat message; with images, content becomes parts (WIRE.md section 2.1)."""
+    if not m.attachments:
+        return {"role": m.role, "content": m.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}]
+    parts += [
+        {"type": "image_url", "image_url": {"url": f"data:{a.media_type};base64,{a.data}"}}
+        for a in m.attachments
+    ]
+    return {"role": m.role, "content": parts}
 
 
 def stream_error(provider: str, error: Any, secrets: tuple[str, ...]) -> ProviderError:

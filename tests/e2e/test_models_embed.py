@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from superllmd.providers import catalog
 from tests.e2e.conftest import Cli
 from tests.fakes.openai import FakeOpenAI, _vector
@@ -83,3 +85,26 @@ def test_embed_needs_a_model_and_texts(cli: Cli) -> None:
     assert no_text.returncode == 2 and "nothing to embed" in no_text.stderr
     local = cli("embed", "-m", "local/smollm2", "x")
     assert local.returncode == 4 and "does not offer embeddings" in local.stderr
+
+
+def test_consensus_agreement_uses_the_configured_embedding_model(
+    cli: Cli, fake_openai: FakeOpenAI
+) -> None:
+    before = sum(r.path.endswith("/embeddings") for r in fake_openai.requests)
+    result = cli(
+        "consensus",
+        "--strategy",
+        "medoid",
+        "-m",
+        "fake/a",
+        "-m",
+        "fake/b",
+        "--json",
+        "Describe the sea in a sentence",
+        extra_env={"SUPERLLM_DEFAULT_EMBEDDING_MODEL": "fake/emb"},
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["report"]["similarity"] == "embedding:fake/emb"
+    assert data["agreement"] == pytest.approx(1.0)  # both echo the prompt: identical vectors
+    assert sum(r.path.endswith("/embeddings") for r in fake_openai.requests) == before + 1

@@ -287,3 +287,58 @@ def test_show_masks_names_and_shuffles_per_recipient() -> None:
     shown = show(ctx, texts, recipient=0)
     assert all("fake/" not in text for _, text in shown.labelled)
     assert sorted(shown.index.values()) == [0, 1, 2, 3]
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+class _Embedder(AgentProvider):
+    """Embeds every text to the same direction: by meaning, all answers agree."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__(Fleet(seed=0))
+        self.fail = fail
+        self.embedded: list[list[str]] = []
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        from superllmd.errors import ProviderConnectionError
+
+        self.embedded.append(texts)
+        if self.fail:
+            raise ProviderConnectionError("embedding service down")
+        return [[1.0, 0.0] for _ in texts]
+
+
+def _free_text_run(embedder: _Embedder | None) -> RunResult:
+    from superllmd.providers.registry import Target
+
+    prompt = "Write a short poem about the sea."  # free text: no extractable answer
+    ctx, _ = make_context(
+        "consensus",
+        prompt,
+        ["fake/a", "fake/b", "fake/c"],
+        Fleet(seed=5),
+        strategy="medoid",
+        seed=1,
+    )
+    ctx.embedder = Target(embedder, "emb") if embedder else None
+    events = asyncio.run(drive(ctx, consensus.run))
+    return events[-1]["result"]  # type: ignore[typeddict-item]
+
+
+def test_free_text_agreement_uses_embeddings_when_configured() -> None:
+    lexical = _free_text_run(None)
+    assert lexical["report"]["similarity"] == "lexical"
+    embedder = _Embedder()
+    by_meaning = _free_text_run(embedder)
+    assert by_meaning["report"]["similarity"].startswith("embedding:")
+    assert embedder.embedded and len(embedder.embedded[0]) == 3
+    assert by_meaning["agreement"] == pytest.approx(1.0)  # identical vectors: full agreement
+    assert lexical["agreement"] is not None and lexical["agreement"] < 1.0
+
+
+def test_embedding_failure_falls_back_to_lexical_with_a_warning() -> None:
+    result = _free_text_run(_Embedder(fail=True))
+    assert result["report"]["similarity"] == "lexical"
+    assert any("embedding" in w for w in result["report"]["warnings"])
+    assert result["warnings"]  # and it reaches the CLI's stderr

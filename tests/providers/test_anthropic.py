@@ -66,7 +66,7 @@ def test_a_long_conversation_prefix_is_marked_on_the_last_but_one_turn(tmp_path:
 
 def test_cache_writes_and_reads_count_as_input(tmp_path: Path) -> None:
     # The fake reports input_tokens 10, cache_creation 20, cache_read 30.
-    expected = TokenUsage(input_tokens=60, output_tokens=5, cached_tokens=30)
+    expected = TokenUsage(input_tokens=60, output_tokens=5, cached_tokens=30, cache_write_tokens=20)
 
     async def check(h: Harness) -> None:
         assert (await h.provider().complete(standard_request("cache"))).usage == expected

@@ -106,3 +106,22 @@ def test_parse_rejects_unsourced_or_malformed_prices() -> None:
         catalog.parse({"models": {"a/b": {"colour": "red"}}})
     with pytest.raises(catalog.CatalogError, match="provider/model"):
         catalog.parse({"models": {"lonely": {}}})
+
+
+def test_anthropic_cache_writes_and_reads_are_priced_apart() -> None:
+    caps = catalog.capabilities("anthropic/claude-sonnet-4-5")
+    assert caps.price_cache_write == pytest.approx(caps.price_input * 1.25)  # 5-minute writes
+    provider = CatalogProvider("anthropic", ProviderSettings())
+    usage = TokenUsage(
+        input_tokens=10_000, output_tokens=1_000, cached_tokens=4_000, cache_write_tokens=5_000
+    )
+    expected = (1_000 * 3.00 + 4_000 * 0.30 + 5_000 * 3.75 + 1_000 * 15.00) / 1e6
+    assert provider.estimate_cost("claude-sonnet-4-5", usage) == pytest.approx(expected)
+
+
+def test_long_context_tier_prices_the_whole_prompt() -> None:
+    provider = CatalogProvider("gemini", ProviderSettings())
+    short = provider.estimate_cost("gemini-2.5-pro", TokenUsage(200_000, 1_000, 0))
+    long = provider.estimate_cost("gemini-2.5-pro", TokenUsage(200_001, 1_000, 0))
+    assert short == pytest.approx((200_000 * 1.25 + 1_000 * 10.00) / 1e6)
+    assert long == pytest.approx((200_001 * 2.50 + 1_000 * 15.00) / 1e6)
