@@ -65,16 +65,9 @@ class CohereProvider(Provider):
 
     # -- request ---------------------------------------------------------------------------
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
-        key = await self._kind.context.keys.resolve(
+        key = await self._kind.context.keys.require(
             self.id, self.settings, self._key_env, self._environ
         )
-        if key is None:
-            names = (self.settings.api_key_env,) if self.settings.api_key_env else self._key_env
-            raise AuthError(
-                f"no API key for {self.id}: set {' or '.join('$' + n for n in names)}, "
-                f"or run `superllm keys set {self.id}`",
-                provider=self.id,
-            )
         headers = {"content-type": "application/json", **self.settings.headers}
         headers["authorization"] = f"Bearer {key.value}"
         return headers, key

@@ -79,16 +79,9 @@ class GeminiProvider(Provider):
 
     # -- request ---------------------------------------------------------------------------
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
-        key = await self._kind.context.keys.resolve(
+        key = await self._kind.context.keys.require(
             self.id, self.settings, self._key_env, self._environ
         )
-        if key is None:
-            names = (self.settings.api_key_env,) if self.settings.api_key_env else self._key_env
-            raise AuthError(
-                f"no API key for {self.id}: set {' or '.join('$' + n for n in names)}, "
-                f"or run `superllm keys set {self.id}`",
-                provider=self.id,
-            )
         # A header, never ?key=: URLs end up in logs and error messages.
         headers = {"content-type": "application/json", **self.settings.headers}
         headers["x-goog-api-key"] = key.value

@@ -67,6 +67,25 @@ class KeyResolver:
             )
         return None
 
+    async def require(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        env_names: tuple[str, ...],
+        environ: Mapping[str, str],
+    ) -> ResolvedKey:
+        """The key, or an AuthError naming where one would be looked for."""
+        key = await self.resolve(provider_id, settings, env_names, environ)
+        if key is None:
+            names = (settings.api_key_env,) if settings.api_key_env else env_names
+            wanted = " or ".join(f"${n}" for n in names) or "an API key"
+            raise AuthError(
+                f"no API key for {provider_id}: set {wanted}, or run "
+                f"`superllm keys set {provider_id}`",
+                provider=provider_id,
+            )
+        return key
+
     async def _from_keyring(self, provider_id: str) -> str | None:
         cached = self._keyring_cache.get(provider_id)
         if cached and time.monotonic() - cached[0] < _KEYRING_TTL:

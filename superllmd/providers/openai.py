@@ -14,7 +14,6 @@ import httpx
 
 from superllmd.config import ProviderSettings
 from superllmd.errors import (
-    AuthError,
     Overloaded,
     ProtocolError,
     ProviderError,
@@ -75,16 +74,9 @@ class OpenAIProvider(Provider):
         self._key_required = key_required
 
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey | None]:
-        key = await self._kind.context.keys.resolve(
-            self.id, self.settings, self._key_env, self._environ
-        )
-        if key is None and self._key_required:
-            wanted = (self.settings.api_key_env,) if self.settings.api_key_env else self._key_env
-            names = " or ".join(f"${n}" for n in wanted) or "an API key"
-            raise AuthError(
-                f"no API key for {self.id}: set {names}, or run `superllm keys set {self.id}`",
-                provider=self.id,
-            )
+        keys = self._kind.context.keys
+        args = (self.id, self.settings, self._key_env, self._environ)
+        key = await (keys.require(*args) if self._key_required else keys.resolve(*args))
         headers = {"content-type": "application/json", **self.settings.headers}
         if key is not None:
             headers["authorization"] = f"Bearer {key.value}"
