@@ -56,13 +56,13 @@ Mode = Literal["ask", "consensus", "debate", "redteam", "chain", "mapreduce"]
 _FORBID: Any = {"extra": "forbid"}
 
 
-class AskRequest(TypedDict, total=False):
-    """``POST /v1/ask``. ``env`` is the client's environment: it applies to this request only."""
+class _Request(TypedDict, total=False):
+    """What every request that calls models takes. ``env`` is the client's environment: it
+    applies to this request only."""
 
     __pydantic_config__ = _FORBID  # type: ignore[misc]
 
     prompt: Required[str]
-    model: str | None
     system: str | None
     temperature: float | None
     max_tokens: int | None
@@ -70,8 +70,8 @@ class AskRequest(TypedDict, total=False):
     stream: bool
     label: str | None
     env: dict[str, str]
-    # The ledger's concerns (issue 5): conversations, context fragments, attachments,
-    # cost limits and the response cache.
+    # The ledger's concerns: conversations, context fragments, attachments, cost limits and
+    # the response cache.
     max_cost: float | None
     no_cache: bool
     cache_ttl: float | None
@@ -81,16 +81,19 @@ class AskRequest(TypedDict, total=False):
     attachments: list[dict[str, str]]
 
 
-class RunRequest(TypedDict, total=False):
+class AskRequest(_Request, total=False):
+    """``POST /v1/ask``: one model, an alias, a fallback chain or a selector."""
+
+    model: str | None
+
+
+class RunRequest(_Request, total=False):
     """``POST /v1/consensus|debate|adversarial|chain|mapreduce``: several models at once.
 
     Mode-specific knobs not named here go in ``mode_options`` (e.g. redteam's ``submode``,
     map-reduce's ``chunk_tokens``); a chain's workflow is the parsed TOML in ``workflow``.
     """
 
-    __pydantic_config__ = _FORBID  # type: ignore[misc]
-
-    prompt: Required[str]
     models: list[str]
     judge: str | None
     strategy: str | None
@@ -100,28 +103,12 @@ class RunRequest(TypedDict, total=False):
     require_agreement: bool
     answer_type: str | None
     samples: str | None
-    system: str | None
-    temperature: float | None
-    max_tokens: int | None
-    options: dict[str, Any]
     max_calls: int | None
     max_run_tokens: int | None
     timeout: float | None
     seed: int | None
     workflow: dict[str, Any] | None
     mode_options: dict[str, Any]
-    stream: bool
-    label: str | None
-    env: dict[str, str]
-    # The ledger's concerns (issue 5): conversations, context fragments, attachments,
-    # cost limits and the response cache.
-    max_cost: float | None
-    no_cache: bool
-    cache_ttl: float | None
-    conversation_id: str | None
-    continue_last: bool
-    fragments: list[str]
-    attachments: list[dict[str, str]]
 
 
 class EmbedRequest(TypedDict, total=False):
