@@ -52,6 +52,7 @@ from superllmd.errors import (
 )
 from superllmd.providers._http import (
     HttpClients,
+    HttpProvider,
     SSEEvent,
     iter_lines,
     iter_sse,
@@ -83,6 +84,7 @@ __all__ = [
     "Completion",
     "ContextTooLong",
     "HttpClients",
+    "HttpProvider",
     "KindContext",
     "Message",
     "ModelNotFound",

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from superllmd.config import ProviderSettings
 from superllmd.errors import (
     AuthError,
     BadRequest,
@@ -32,9 +33,12 @@ from superllmd.errors import (
     RateLimited,
     ServerError,
 )
+from superllmd.providers.base import Provider, ProviderKind
+from superllmd.providers.keys import ResolvedKey
 
 __all__ = [
     "HttpClients",
+    "HttpProvider",
     "SSEEvent",
     "iter_lines",
     "iter_sse",
@@ -83,6 +87,70 @@ class HttpClients:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+
+
+class HttpProvider(Provider):
+    """A provider that speaks HTTP: where it lives, its warm client, its key and its errors.
+
+    Dialects subclass it and override ``_error`` only where the vendor's errors need more
+    than :func:`map_status_error` (a status it does not know, a better hint).
+    """
+
+    def __init__(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        kind: ProviderKind,
+        environ: Mapping[str, str],
+        key_env: tuple[str, ...] = (),
+        *,
+        base_url: str,
+    ) -> None:
+        super().__init__(provider_id, settings)
+        self.base_url = base_url.rstrip("/")
+        self._kind = kind
+        self._environ = environ
+        self._key_env = key_env
+
+    def _client(self) -> httpx.AsyncClient:
+        return self._kind.context.http.get(self.base_url, self.settings.timeout)
+
+    async def _key(self) -> ResolvedKey:
+        """The key, or an AuthError naming where one is looked for."""
+        return await self._kind.context.keys.require(
+            self.id, self.settings, self._key_env, self._environ
+        )
+
+    async def _maybe_key(self) -> ResolvedKey | None:
+        """The key if there is one (servers that need none: Ollama, a local vLLM)."""
+        return await self._kind.context.keys.resolve(
+            self.id, self.settings, self._key_env, self._environ
+        )
+
+    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey | None) -> None:
+        """Raise the mapped error for a non-2xx answer (reading its body first)."""
+        if response.status_code < 300:
+            return
+        body = (await response.aread()).decode(errors="replace")
+        raise self._error(response.status_code, response.headers, body, model, key)
+
+    def _error(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: str,
+        model: str,
+        key: ResolvedKey | None,
+    ) -> ProviderError:
+        return map_status_error(
+            self.id,
+            status,
+            headers,
+            body,
+            model=model,
+            key_source=key.source if key else None,
+            secrets=(key.value,) if key else (),
+        )
 
 
 @dataclass(frozen=True, slots=True)

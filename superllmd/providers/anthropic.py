@@ -13,14 +13,12 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import httpx
-
 from superllmd.config import ProviderSettings
 from superllmd.errors import ProtocolError, ProviderError, QuotaExhausted
 from superllmd.providers._http import (
+    HttpProvider,
     iter_sse,
     json_object,
-    map_status_error,
     redact,
     translate_transport_errors,
 )
@@ -60,7 +58,7 @@ _ERROR_STATUS = {
 }
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(HttpProvider):
     takes_attachments = True
 
     def __init__(
@@ -71,19 +69,15 @@ class AnthropicProvider(Provider):
         environ: Mapping[str, str],
         key_env: tuple[str, ...],
     ) -> None:
-        super().__init__(provider_id, settings)
         base = (settings.base_url or "https://api.anthropic.com").rstrip("/")
         # The SDK convention is a base URL without /v1; forgive one that has it.
-        self.base_url = base.removesuffix("/v1")
-        self._kind = kind
-        self._environ = environ
-        self._key_env = key_env
+        super().__init__(
+            provider_id, settings, kind, environ, key_env, base_url=base.removesuffix("/v1")
+        )
 
     # -- request ---------------------------------------------------------------------------
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
-        key = await self._kind.context.keys.require(
-            self.id, self.settings, self._key_env, self._environ
-        )
+        key = await self._key()
         headers = {
             "content-type": "application/json",
             "anthropic-version": ANTHROPIC_VERSION,
@@ -131,41 +125,30 @@ class AnthropicProvider(Provider):
             body["stream"] = True
         return body, prefill
 
-    def _client(self) -> httpx.AsyncClient:
-        return self._kind.context.http.get(self.base_url, self.settings.timeout)
-
     # -- errors ----------------------------------------------------------------------------
-    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey) -> None:
-        if response.status_code < 300:
-            return
-        body = (await response.aread()).decode(errors="replace")
-        raise self._error(response.status_code, response.headers, body, model, key)
-
     def _error(
-        self, status: int, headers: Mapping[str, str], body: str, model: str, key: ResolvedKey
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: str,
+        model: str,
+        key: ResolvedKey | None,
     ) -> ProviderError:
+        secrets = (key.value,) if key else ()
         error = _error_object(body)
         details = error.get("details")
         if (
             isinstance(details, dict)
             and details.get("error_code") == "enforced_spend_limit_reached"
         ):
-            message = redact(str(error.get("message") or "spend limit reached"), (key.value,))
+            message = redact(str(error.get("message") or "spend limit reached"), secrets)
             return QuotaExhausted(
                 f"{self.id} said ({status}): {message}. The workspace spend limit is reached; "
                 "raise it in the Anthropic console (waiting will not help).",
                 provider=self.id,
                 status=status,
             )
-        return map_status_error(
-            self.id,
-            status,
-            headers,
-            body,
-            model=model,
-            key_source=key.source,
-            secrets=(key.value,),
-        )
+        return super()._error(status, headers, body, model, key)
 
     def _stream_error(self, data: dict[str, Any], model: str, key: ResolvedKey) -> ProviderError:
         """``event: error`` after a 200: map it as the status that error type stands for."""

@@ -13,8 +13,6 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import httpx
-
 from superllmd.config import ProviderSettings
 from superllmd.errors import (
     AuthError,
@@ -24,9 +22,9 @@ from superllmd.errors import (
     ServerError,
 )
 from superllmd.providers._http import (
+    HttpProvider,
     iter_sse,
     json_object,
-    map_status_error,
     redact,
     translate_transport_errors,
 )
@@ -48,7 +46,7 @@ _FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length"}
 _INVALID_TOKEN = 498
 
 
-class CohereProvider(Provider):
+class CohereProvider(HttpProvider):
     def __init__(
         self,
         provider_id: str,
@@ -57,17 +55,12 @@ class CohereProvider(Provider):
         environ: Mapping[str, str],
         key_env: tuple[str, ...],
     ) -> None:
-        super().__init__(provider_id, settings)
-        self.base_url = (settings.base_url or "https://api.cohere.com").rstrip("/")
-        self._kind = kind
-        self._environ = environ
-        self._key_env = key_env
+        base = settings.base_url or "https://api.cohere.com"
+        super().__init__(provider_id, settings, kind, environ, key_env, base_url=base)
 
     # -- request ---------------------------------------------------------------------------
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
-        key = await self._kind.context.keys.require(
-            self.id, self.settings, self._key_env, self._environ
-        )
+        key = await self._key()
         headers = {"content-type": "application/json", **self.settings.headers}
         headers["authorization"] = f"Bearer {key.value}"
         return headers, key
@@ -89,33 +82,25 @@ class CohereProvider(Provider):
         body.update(request.options)
         return body
 
-    def _client(self) -> httpx.AsyncClient:
-        return self._kind.context.http.get(self.base_url, self.settings.timeout)
-
     # -- errors ----------------------------------------------------------------------------
-    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey) -> None:
-        if response.status_code < 300:
-            return
-        body = (await response.aread()).decode(errors="replace")
-        status = response.status_code
-        if status == _INVALID_TOKEN:
+    def _error(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: str,
+        model: str,
+        key: ResolvedKey | None,
+    ) -> ProviderError:
+        if status == _INVALID_TOKEN and key is not None:
             # map_status_error does not know 498: Cohere's "invalid token", a rejected key.
             message = redact(_message(body), (key.value,))
-            raise AuthError(
+            return AuthError(
                 f"{self.id} said ({status}): {message}. {self.id} rejected the key from "
                 f"{key.source}; set a valid one with `superllm keys set {self.id}`.",
                 provider=self.id,
                 status=status,
             )
-        raise map_status_error(
-            self.id,
-            status,
-            response.headers,
-            body,
-            model=model,
-            key_source=key.source,
-            secrets=(key.value,),
-        )
+        return super()._error(status, headers, body, model, key)
 
     def _finish_error(self, reason: str, error: Any, key: ResolvedKey) -> ProviderError | None:
         """``finish_reason`` ERROR or TIMEOUT: the answer failed even though the status was 200."""

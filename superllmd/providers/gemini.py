@@ -15,14 +15,12 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import httpx
-
 from superllmd.config import ProviderSettings
 from superllmd.errors import AuthError, BadRequest, ProtocolError, ProviderError, RateLimited
 from superllmd.providers._http import (
+    HttpProvider,
     iter_lines,
     json_object,
-    map_status_error,
     redact,
     translate_transport_errors,
 )
@@ -59,7 +57,7 @@ _BLOCKED = {
 _TOP_LEVEL = {"safetySettings", "tools", "toolConfig", "cachedContent", "labels"}
 
 
-class GeminiProvider(Provider):
+class GeminiProvider(HttpProvider):
     takes_attachments = True
 
     def __init__(
@@ -70,18 +68,13 @@ class GeminiProvider(Provider):
         environ: Mapping[str, str],
         key_env: tuple[str, ...],
     ) -> None:
-        super().__init__(provider_id, settings)
         base = (settings.base_url or "https://generativelanguage.googleapis.com").rstrip("/")
-        self.base_url = base if _VERSIONED.search(base) else f"{base}/{DEFAULT_API_VERSION}"
-        self._kind = kind
-        self._environ = environ
-        self._key_env = key_env
+        versioned = base if _VERSIONED.search(base) else f"{base}/{DEFAULT_API_VERSION}"
+        super().__init__(provider_id, settings, kind, environ, key_env, base_url=versioned)
 
     # -- request ---------------------------------------------------------------------------
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey]:
-        key = await self._kind.context.keys.require(
-            self.id, self.settings, self._key_env, self._environ
-        )
+        key = await self._key()
         # A header, never ?key=: URLs end up in logs and error messages.
         headers = {"content-type": "application/json", **self.settings.headers}
         headers["x-goog-api-key"] = key.value
@@ -129,32 +122,28 @@ class GeminiProvider(Provider):
             body["generationConfig"] = config
         return body
 
-    def _client(self) -> httpx.AsyncClient:
-        return self._kind.context.http.get(self.base_url, self.settings.timeout)
-
     # -- errors ----------------------------------------------------------------------------
-    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey) -> None:
-        if response.status_code < 300:
-            return
-        body = (await response.aread()).decode(errors="replace")
-        raise self._error(response.status_code, response.headers, body, model, key)
-
     def _error(
-        self, status: int, headers: Mapping[str, str], body: str, model: str, key: ResolvedKey
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: str,
+        model: str,
+        key: ResolvedKey | None,
     ) -> ProviderError:
+        secrets = (key.value,) if key else ()
         error = _error_object(body)
         details = [d for d in error.get("details") or () if isinstance(d, dict)]
         if any(d.get("reason") == "API_KEY_INVALID" for d in details):
-            message = redact(str(error.get("message") or "API key not valid"), (key.value,))
+            message = redact(str(error.get("message") or "API key not valid"), secrets)
+            source = key.source if key else "no key"
             return AuthError(
                 f"{self.id} said ({status}): {message}. {self.id} rejected the key from "
-                f"{key.source}; set a valid one with `superllm keys set {self.id}`.",
+                f"{source}; set a valid one with `superllm keys set {self.id}`.",
                 provider=self.id,
                 status=status,
             )
-        mapped = map_status_error(
-            self.id, status, headers, body, model=model, key_source=key.source, secrets=(key.value,)
-        )
+        mapped = super()._error(status, headers, body, model, key)
         if isinstance(mapped, RateLimited) and mapped.retry_after is None:
             for detail in details:
                 if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):

@@ -14,10 +14,8 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import httpx
-
 from superllmd.config import ProviderSettings
-from superllmd.errors import BadRequest, ServerError
+from superllmd.errors import BadRequest, ProviderError, ServerError
 from superllmd.providers._http import redact
 from superllmd.providers.base import (
     ChatRequest,
@@ -42,19 +40,22 @@ class MistralProvider(OpenAIProvider):
             body["random_seed"] = body.pop("seed")
         return body
 
-    async def _raise_for_status(
-        self, response: httpx.Response, request: ChatRequest, key: ResolvedKey | None
-    ) -> None:
-        if response.status_code == 422:
-            text = (await response.aread()).decode(errors="replace")
-            if detail := _validation_detail(text):
-                raise BadRequest(
-                    f"{self.id} rejected the request (422): "
-                    f"{redact(detail, (key.value,) if key else ())}",
-                    provider=self.id,
-                    status=422,
-                )
-        await super()._raise_for_status(response, request, key)
+    def _error(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: str,
+        model: str,
+        key: ResolvedKey | None,
+    ) -> ProviderError:
+        if status == 422 and (detail := _validation_detail(body)):
+            return BadRequest(
+                f"{self.id} rejected the request (422): "
+                f"{redact(detail, (key.value,) if key else ())}",
+                provider=self.id,
+                status=422,
+            )
+        return super()._error(status, headers, body, model, key)
 
     def _settle(self, completion: Completion) -> Completion:
         if completion.finish_reason == "error":

@@ -16,14 +16,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import httpx
-
 from superllmd.config import ProviderSettings
 from superllmd.errors import ModelNotFound, ProtocolError, ProviderError, ServerError
 from superllmd.providers._http import (
+    HttpProvider,
     iter_lines,
     json_object,
-    map_status_error,
     redact,
     translate_transport_errors,
 )
@@ -73,7 +71,7 @@ def ollama_host(value: str) -> str:
     return f"{scheme}://{host}:{port}" + (f"/{path}".rstrip("/") if path else "")
 
 
-class OllamaProvider(Provider):
+class OllamaProvider(HttpProvider):
     def __init__(
         self,
         provider_id: str,
@@ -82,19 +80,13 @@ class OllamaProvider(Provider):
         environ: Mapping[str, str],
         key_env: tuple[str, ...],
     ) -> None:
-        super().__init__(provider_id, settings)
         env_host = environ.get("OLLAMA_HOST", "").strip()
         base = settings.base_url or (ollama_host(env_host) if env_host else DEFAULT_HOST)
-        self.base_url = base.rstrip("/")
-        self._kind = kind
-        self._environ = environ
-        self._key_env = key_env
+        super().__init__(provider_id, settings, kind, environ, key_env, base_url=base)
 
     # -- request ---------------------------------------------------------------------------
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey | None]:
-        key = await self._kind.context.keys.resolve(
-            self.id, self.settings, self._key_env, self._environ
-        )
+        key = await self._maybe_key()
         headers = {"content-type": "application/json", **self.settings.headers}
         if key is not None:
             headers["authorization"] = f"Bearer {key.value}"
@@ -124,28 +116,21 @@ class OllamaProvider(Provider):
             body["options"] = options
         return body
 
-    def _client(self) -> httpx.AsyncClient:
-        return self._kind.context.http.get(self.base_url, self.settings.timeout)
-
     # -- errors ----------------------------------------------------------------------------
-    async def _check(self, response: httpx.Response, model: str, key: ResolvedKey | None) -> None:
-        if response.status_code < 300:
-            return
-        body = (await response.aread()).decode(errors="replace")
-        error = map_status_error(
-            self.id,
-            response.status_code,
-            response.headers,
-            body,
-            model=model,
-            key_source=key.source if key else None,
-            secrets=(key.value,) if key else (),
-        )
+    def _error(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: str,
+        model: str,
+        key: ResolvedKey | None,
+    ) -> ProviderError:
+        error = super()._error(status, headers, body, model, key)
         if isinstance(error, ModelNotFound) and model:
             error = ModelNotFound(
                 f"{error.message} Pull it with `ollama pull {model}`.", **error.details
             )
-        raise error
+        return error
 
     def _inband_error(self, message: Any, model: str, key: ResolvedKey | None) -> ProviderError:
         text = redact(str(message), (key.value,) if key else ())

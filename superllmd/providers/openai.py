@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import httpx
-
 from superllmd.config import ProviderSettings
 from superllmd.errors import (
     Overloaded,
@@ -21,9 +19,9 @@ from superllmd.errors import (
     UsageError,
 )
 from superllmd.providers._http import (
+    HttpProvider,
     iter_sse,
     json_object,
-    map_status_error,
     redact,
     translate_transport_errors,
 )
@@ -48,7 +46,7 @@ __all__ = [
 ]
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(HttpProvider):
     takes_attachments = True
     # OpenAI itself deprecated max_tokens; most compatible servers only know max_tokens.
     max_tokens_field: ClassVar[str] = "max_tokens"
@@ -62,21 +60,15 @@ class OpenAIProvider(Provider):
         key_env: tuple[str, ...] = (),
         key_required: bool = False,
     ) -> None:
-        super().__init__(provider_id, settings)
         if not settings.base_url:
             raise UsageError(
                 f"provider {provider_id} has no base_url; set providers.{provider_id}.base_url"
             )
-        self.base_url = settings.base_url.rstrip("/")
-        self._kind = kind
-        self._environ = environ
-        self._key_env = key_env
+        super().__init__(provider_id, settings, kind, environ, key_env, base_url=settings.base_url)
         self._key_required = key_required
 
     async def _headers(self) -> tuple[dict[str, str], ResolvedKey | None]:
-        keys = self._kind.context.keys
-        args = (self.id, self.settings, self._key_env, self._environ)
-        key = await (keys.require(*args) if self._key_required else keys.resolve(*args))
+        key = await (self._key() if self._key_required else self._maybe_key())
         headers = {"content-type": "application/json", **self.settings.headers}
         if key is not None:
             headers["authorization"] = f"Bearer {key.value}"
@@ -109,25 +101,6 @@ class OpenAIProvider(Provider):
         """Query parameters for every request (Azure's ``api-version``)."""
         return None
 
-    def _client(self) -> httpx.AsyncClient:
-        return self._kind.context.http.get(self.base_url, self.settings.timeout)
-
-    async def _raise_for_status(
-        self, response: httpx.Response, request: ChatRequest, key: ResolvedKey | None
-    ) -> None:
-        if response.status_code < 300:
-            return
-        body = (await response.aread()).decode(errors="replace")
-        raise map_status_error(
-            self.id,
-            response.status_code,
-            response.headers,
-            body,
-            model=request.model,
-            key_source=key.source if key else None,
-            secrets=(key.value,) if key else (),
-        )
-
     async def complete(self, request: ChatRequest) -> Completion:
         headers, key = await self._headers()
         async with translate_transport_errors(self.id, self.base_url):
@@ -137,7 +110,7 @@ class OpenAIProvider(Provider):
                 json=self._body(request, stream=False),
                 headers=headers,
             )
-            await self._raise_for_status(response, request, key)
+            await self._check(response, request.model, key)
         try:
             data = response.json()
             choice = data["choices"][0]
@@ -172,7 +145,7 @@ class OpenAIProvider(Provider):
             )
             response = await self._client().send(req, stream=True)
             try:
-                await self._raise_for_status(response, request, key)
+                await self._check(response, request.model, key)
                 async for event in iter_sse(response.aiter_bytes()):
                     if event.data.startswith("[DONE]"):
                         done = True
@@ -210,7 +183,7 @@ class OpenAIProvider(Provider):
                 json={"model": model, "input": texts},
                 headers=headers,
             )
-            await self._raise_for_status(response, ChatRequest(model, ()), key)
+            await self._check(response, model, key)
         data = json_object(self.id, response.text, "an embeddings reply")
         try:
             rows = sorted(data["data"], key=lambda row: int(row.get("index", 0)))
@@ -227,7 +200,7 @@ class OpenAIProvider(Provider):
             response = await self._client().get(
                 f"{self.base_url}/models", params=self._params(), headers=headers
             )
-            await self._raise_for_status(response, ChatRequest("", ()), key)
+            await self._check(response, "", key)
         data = json_object(self.id, response.text, "a model list")
         # Together answers a bare list rather than {"object": "list", "data": [...]}.
         rows = data.get("data") if isinstance(data, dict) else data

@@ -50,6 +50,7 @@ PLUGIN_API = {
     "UsageError",
     # the helpers a dialect needs
     "HttpClients",
+    "HttpProvider",
     "SSEEvent",
     "iter_sse",
     "iter_lines",
