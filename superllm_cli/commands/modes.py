@@ -98,7 +98,7 @@ def _send(
             "models": models,
             "options": parse_options(params["option"] or []),
             "env": client.env_for_request(),
-            "require_agreement": params["require_agreement"],
+            "require_agreement": bool(params.get("require_agreement")),
         }
         for key, field in (
             ("judge", "judge"),
@@ -214,7 +214,7 @@ def debate(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Let models argue in rounds until they agree."""
-    _send(ctx, "debate", prompt, locals() | {"strategy": None, "quorum": None})
+    _send(ctx, "debate", prompt, locals())
 
 
 def redteam(
@@ -247,12 +247,7 @@ def redteam(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Blue answers, red attacks, blue revises; a judge rules."""
-    params = locals() | {
-        "strategy": None,
-        "quorum": None,
-        "threshold": None,
-        "require_agreement": False,
-    }
+    params = locals()
     _send(ctx, "adversarial", prompt, params, extra={"mode_options": {"submode": submode}})
 
 
@@ -284,14 +279,7 @@ def chain(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Run a workflow of named steps (a TOML file) over the input."""
-    params = locals() | {
-        "strategy": None,
-        "quorum": None,
-        "threshold": None,
-        "rounds": None,
-        "require_agreement": False,
-        "answer_type": None,
-    }
+    params = locals()
     _send(ctx, "chain", prompt, params, extra=lambda: _workflow(file))
 
 
@@ -353,14 +341,7 @@ def mapreduce(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Split a long input, map it in parallel across models, reduce to one answer."""
-    params = locals() | {
-        "strategy": None,
-        "quorum": None,
-        "threshold": None,
-        "rounds": None,
-        "require_agreement": False,
-        "answer_type": None,
-    }
+    params = locals()
     mode_options = {
         k: v
         for k, v in (("chunk_tokens", chunk_tokens), ("overlap", overlap), ("question", question))
