@@ -18,16 +18,18 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from superllm_cli._wire import Response, WireError, request
 from superllmd import __version__
 from superllmd.errors import ConfigError, DaemonError, SuperllmError, VersionMismatch, from_dict
 from superllmd.launch import EXIT_CONFIG, log_tail, spawn, wait_listening
 from superllmd.paths import Paths, ensure_private_dir, get_paths
+from superllmd.privacy import open_private, prepare
 from superllmd.protocol import NDJSON
 
 __all__ = ["Client"]
@@ -117,8 +119,7 @@ class Client:
 
     def start(self) -> dict[str, Any]:
         """Start a daemon unless one answers; under a lock, so racing clients start one."""
-        ensure_private_dir(self.paths.runtime_dir)
-        with open(self.paths.spawn_lock, "a") as lock:
+        with self._spawn_lock() as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 health = self.health()
@@ -129,6 +130,15 @@ class Client:
                     return health
                 self.stop()
             return self._spawn_and_wait()
+
+    def _spawn_lock(self) -> IO[str]:
+        """Make superllm's folders private (saying so once if some were not), open the lock."""
+        notice = prepare(self.paths)
+        if notice:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"superllm: {notice}\n")
+        ensure_private_dir(self.paths.runtime_dir)
+        return os.fdopen(open_private(self.paths.spawn_lock), "a")
 
     def _spawn_and_wait(self) -> dict[str, Any]:
         proc = spawn(self.paths, self.environ)
@@ -167,8 +177,7 @@ class Client:
         return pid
 
     def restart(self) -> dict[str, Any]:
-        ensure_private_dir(self.paths.runtime_dir)
-        with open(self.paths.spawn_lock, "a") as lock:
+        with self._spawn_lock() as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self.stop()
             return self._spawn_and_wait()
@@ -182,7 +191,7 @@ def _wait_gone(paths: Paths, pid: int, timeout: float) -> None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
         try:
-            with open(paths.daemon_lock, "a") as lock:
+            with os.fdopen(open_private(paths.daemon_lock), "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if not _alive(pid):
                 return

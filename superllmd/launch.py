@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from superllmd.paths import Paths
+from superllmd.privacy import open_private
 
 __all__ = ["EXIT_ALREADY_RUNNING", "EXIT_CONFIG", "is_listening", "log_tail", "spawn"]
 
@@ -20,8 +22,10 @@ EXIT_ALREADY_RUNNING = 3
 
 def spawn(paths: Paths, environ: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``superllmd --foreground`` in its own session, its output going to the log."""
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(paths.log_file, "ab") as log_file:
+    paths.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with os.fdopen(
+        open_private(paths.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab"
+    ) as log_file:
         return subprocess.Popen(
             [sys.executable, "-m", "superllmd", "--foreground"],
             stdin=subprocess.DEVNULL,

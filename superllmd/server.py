@@ -37,6 +37,7 @@ from superllmd.launch import (
     wait_listening,
 )
 from superllmd.paths import Paths, ensure_private_dir, get_paths
+from superllmd.privacy import PRIVATE_UMASK, prepare
 
 __all__ = ["EXIT_ALREADY_RUNNING", "EXIT_CONFIG", "Daemon", "main", "peer_uid"]
 
@@ -218,7 +219,6 @@ def _drain_on_signals(server: Any) -> Iterator[None]:
 
 
 def _setup_logging(paths: Paths, foreground: bool) -> None:
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [logging.FileHandler(paths.log_file, encoding="utf-8")]
     if foreground and sys.stderr.isatty():
         handlers.append(logging.StreamHandler())
@@ -239,8 +239,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--version", action="version", version=f"superllmd {__version__}")
     args = parser.parse_args(argv)
+    # Everything the daemon creates (ledger and its -wal/-shm, log, caches, config) is 0600.
+    os.umask(PRIVATE_UMASK)
     try:
         paths = get_paths()
+        notice = prepare(paths)
     except SuperllmError as exc:
         print(f"superllmd: {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -255,4 +258,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"superllmd did not start; see {paths.log_file}", file=sys.stderr)
         sys.exit(proc.poll() or 3)
     _setup_logging(paths, foreground=True)
+    if notice:
+        log.warning("%s", notice)
     sys.exit(Daemon(paths).run())
