@@ -23,7 +23,6 @@ from superllmd.providers._http import (
     translate_transport_errors,
 )
 from superllmd.providers.base import (
-    Capabilities,
     ChatRequest,
     Completion,
     Message,
@@ -245,9 +244,6 @@ class AnthropicProvider(HttpProvider):
             await self._check(response, "", key)
         data = json_object(self.id, response.text, "a model list")
         return [str(m["id"]) for m in data.get("data") or () if isinstance(m, dict) and "id" in m]
-
-    def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(streaming=True, json_output=True)
 
 
 def _message(m: Message) -> dict[str, Any]:

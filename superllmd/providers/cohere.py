@@ -29,7 +29,6 @@ from superllmd.providers._http import (
     translate_transport_errors,
 )
 from superllmd.providers.base import (
-    Capabilities,
     ChatRequest,
     Completion,
     Provider,
@@ -211,9 +210,6 @@ class CohereProvider(HttpProvider):
         return [
             str(m["name"]) for m in data.get("models") or () if isinstance(m, dict) and "name" in m
         ]
-
-    def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(streaming=True, json_output=True, embeddings=True)
 
 
 def _message(body: str) -> str:

@@ -25,7 +25,6 @@ from superllmd.providers._http import (
     translate_transport_errors,
 )
 from superllmd.providers.base import (
-    Capabilities,
     ChatRequest,
     Completion,
     Provider,
@@ -266,9 +265,6 @@ class GeminiProvider(HttpProvider):
             and "name" in m
             and "generateContent" in m.get("supportedGenerationMethods", ["generateContent"])
         ]
-
-    def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(streaming=True, json_output=True, embeddings=True)
 
 
 async def _chunks(provider: str, lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:

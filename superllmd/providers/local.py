@@ -11,6 +11,7 @@ produced. An abandoned stream stops generation at the next token.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.metadata
 import logging
 import os
@@ -164,8 +165,15 @@ class LocalProvider(Provider):
         return sorted(self._kind.models(self.settings))
 
     def capabilities(self, model: str) -> Capabilities:
-        # Local inference costs nothing per token: priced at zero, not unpriced.
-        return Capabilities(context_window=self.settings.n_ctx, price_input=0.0, price_output=0.0)
+        """The catalog's flags, with the window llama.cpp is loaded with (``n_ctx``) and, where
+        the catalog sets none, a price of zero: local inference costs nothing per token
+        (priced at zero, not unpriced)."""
+        caps = super().capabilities(model)
+        price_in = 0.0 if caps.price_input is None else caps.price_input
+        price_out = 0.0 if caps.price_output is None else caps.price_output
+        return dataclasses.replace(
+            caps, context_window=self.settings.n_ctx, price_input=price_in, price_output=price_out
+        )
 
     async def _model(self, name: str) -> _Loaded:
         models = self._kind.models(self.settings)

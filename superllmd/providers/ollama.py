@@ -26,7 +26,6 @@ from superllmd.providers._http import (
     translate_transport_errors,
 )
 from superllmd.providers.base import (
-    Capabilities,
     ChatRequest,
     Completion,
     Provider,
@@ -222,9 +221,6 @@ class OllamaProvider(HttpProvider):
         return [
             str(m["name"]) for m in data.get("models") or () if isinstance(m, dict) and "name" in m
         ]
-
-    def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(streaming=True, json_output=True, embeddings=True)
 
 
 def _usage(data: dict[str, Any]) -> TokenUsage:

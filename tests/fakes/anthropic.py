@@ -16,6 +16,11 @@ model name (or queued in ``script``):
 ``badjson``                  502 with an HTML body
 ``leaky``                    401 whose message quotes the key
 
+Content blocks are checked as the real API checks them (a ``text`` block needs a string
+``text``; an ``image`` block a ``base64`` source with a media type Anthropic takes): a wrong
+shape is a 400 ``invalid_request_error`` naming the field. Images received are kept in
+``images`` as ``(media_type, data)``.
+
 Usage follows the suite's convention (tests/providers/conformance.py): prompt = words of the
 system prompt and messages, of which ``prompt // 2`` are cache reads once prompt >= 8.
 """
@@ -30,6 +35,8 @@ from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 
 __all__ = ["FakeAnthropic"]
+
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 _ERRORS = {
     400: ("invalid_request_error", "max_tokens: Field required"),
@@ -57,6 +64,7 @@ class FakeAnthropic:
         self.delay = delay
         self.script: list[str] = []
         self.models = ["claude-fake", "echo"]
+        self.images: list[tuple[str, str]] = []
         self.server = FakeServer(self.handle)
 
     def start(self) -> FakeAnthropic:
@@ -152,6 +160,10 @@ class FakeAnthropic:
         if "max_tokens" not in body:
             self.error(w, 400, "max_tokens: Field required")
             return
+        problem = self.check_content(body)
+        if problem:
+            self.error(w, 400, problem)
+            return
         text = echo_reply(body)
         usage = self.usage(body, text, behaviour)
         if behaviour == "slow":
@@ -163,6 +175,35 @@ class FakeAnthropic:
         message["content"] = [{"type": "text", "text": text}]
         message["stop_reason"], message["usage"] = "end_turn", usage
         w.respond(200, message, headers={"request-id": "req_fake"})
+
+    def check_content(self, body: dict[str, Any]) -> str | None:
+        """What the real API would refuse in the messages' content blocks, or None."""
+        for i, m in enumerate(body.get("messages", [])):
+            content = m.get("content")
+            if isinstance(content, str):
+                continue
+            if not isinstance(content, list):
+                return f"messages.{i}.content: Input should be a valid list"
+            for j, block in enumerate(content):
+                where = f"messages.{i}.content.{j}"
+                kind = block.get("type") if isinstance(block, dict) else None
+                if kind == "text":
+                    if not isinstance(block.get("text"), str):
+                        return f"{where}.text.text: Field required"
+                elif kind == "image":
+                    source = block.get("source")
+                    if not isinstance(source, dict) or source.get("type") != "base64":
+                        return f"{where}.image.source: Input tag does not match 'base64'"
+                    if source.get("media_type") not in _IMAGE_TYPES:
+                        return f"{where}.image.source.base64.media_type: Input should be " + (
+                            ", ".join(repr(t) for t in _IMAGE_TYPES)
+                        )
+                    if not isinstance(source.get("data"), str) or not source["data"]:
+                        return f"{where}.image.source.base64.data: Field required"
+                    self.images.append((source["media_type"], source["data"]))
+                else:
+                    return f"{where}: Input tag {kind!r} does not match any of the expected tags"
+        return None
 
     def message(self, body: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -23,6 +23,11 @@ request without ``x-goog-api-key`` (403). Behaviour is chosen by the model name:
 ``thinking``                 echo, with ``thoughtsTokenCount: 3`` (billed as output)
 ``badjson``                  500 with an HTML body
 ``leaky``                    400 API_KEY_INVALID whose message quotes the key
+
+Parts are checked as the real API checks them: each holds exactly one of ``text`` or
+``inlineData`` (``{mimeType, data}``; proto JSON also takes the snake_case names); anything
+else is a 400 INVALID_ARGUMENT naming the field. Images received are kept in ``images`` as
+``(mime_type, data)``.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class FakeGemini:
         self.delay = delay
         self.script: list[str] = []
         self.models = ["gemini-fake", "echo", "text-embedding-fake"]
+        self.images: list[tuple[str, str]] = []
         self.server = FakeServer(self.handle)
 
     def start(self) -> FakeGemini:
@@ -162,6 +168,10 @@ class FakeGemini:
         if behaviour == "badjson":
             w.respond(500, "<html><body>Internal Error</body></html>", content_type="text/html")
             return
+        problem = self.check_parts(body)
+        if problem:
+            w.respond(400, error_body(400, problem))
+            return
         users = [c for c in body.get("contents", []) if c.get("role") == "user"]
         text = f"echo: {_text(users[-1]) if users else ''}"
         usage = self.usage(body, text, 3 if behaviour == "thinking" else 0)
@@ -189,6 +199,25 @@ class FakeGemini:
         if behaviour in ("truncated", "reset", "midstream-error"):
             chunks = chunks[:cut]
         await self.send(w, chunks, stream=True, behaviour=behaviour)
+
+    def check_parts(self, body: dict[str, Any]) -> str | None:
+        """What the real API would refuse in the contents' parts, or None."""
+        for i, content in enumerate(body.get("contents", [])):
+            for j, part in enumerate(content.get("parts", [])):
+                where = f"contents[{i}].parts[{j}]"
+                keys = set(part) if isinstance(part, dict) else set()
+                if keys == {"text"} and isinstance(part["text"], str):
+                    continue
+                # Proto JSON takes either spelling of a field name.
+                name = next(iter(keys)) if len(keys) == 1 else ""
+                inline = part.get(name) if name in ("inlineData", "inline_data") else None
+                mime = inline.get("mimeType", inline.get("mime_type")) if inline else None
+                if not isinstance(inline, dict) or len(inline) != 2 or "data" not in inline:
+                    return f"Invalid JSON payload received. Unknown name or value at '{where}'"
+                if not str(mime).startswith("image/") or not inline["data"]:
+                    return f"{where}.inline_data: Unsupported MIME type or empty data"
+                self.images.append((str(mime), inline["data"]))
+        return None
 
     def chunk(self, text: str, finish: str | None, usage: dict[str, Any]) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}}

@@ -66,3 +66,43 @@ def test_text_only_messages_are_unchanged(kind: Any) -> None:
     text = str(_plain_body(kind))
     assert "'hi'" in text
     assert "image" not in text and "inlineData" not in text
+
+
+def test_the_fakes_refuse_images_in_the_wrong_shape() -> None:
+    """The fakes check the wire shape, so the e2e image tests can fail."""
+    import httpx
+
+    from tests.fakes.anthropic import FakeAnthropic
+    from tests.fakes.gemini import FakeGemini
+
+    anthropic, gemini = FakeAnthropic().start(), FakeGemini().start()
+    try:
+        url_block = {"type": "image", "source": {"type": "url", "url": "data:image/png;base64,x"}}
+        openai_part = {"type": "image_url", "image_url": {"url": "data:image/png;base64,x"}}
+        for block in (url_block, openai_part):
+            body = {
+                "model": "echo",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": [block]}],
+            }
+            sent = httpx.post(
+                f"{anthropic.base_url}/v1/messages",
+                json=body,
+                headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
+            )
+            assert sent.status_code == 400, sent.text
+            assert "messages.0.content.0" in sent.json()["error"]["message"]
+        for part in (
+            {"image": {"mimeType": "image/png", "data": "x"}},
+            {"inlineData": {"data": "x"}},
+        ):
+            sent = httpx.post(
+                f"{gemini.base_url}/v1beta/models/echo:generateContent",
+                json={"contents": [{"role": "user", "parts": [part]}]},
+                headers={"x-goog-api-key": "k"},
+            )
+            assert sent.status_code == 400, sent.text
+        assert anthropic.images == [] and gemini.images == []
+    finally:
+        anthropic.stop()
+        gemini.stop()
