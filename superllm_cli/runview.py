@@ -9,7 +9,7 @@ from typing import Any
 
 from superllm_cli.render import Output, strip_controls
 
-__all__ = ["consume_run", "print_warnings"]
+__all__ = ["consume_run", "failures", "print_failures", "print_warnings", "summary"]
 
 
 @dataclass
@@ -48,9 +48,7 @@ class _View:
         elif kind == "retry":
             self.lane(event["participant"]).status = f"retry {event['attempt']}: {event['code']}"
         elif kind == "round.finished":
-            value = event.get("agreement")
-            shown = "n/a" if value is None else f"{value:.2f}"
-            self.agreement.append(f"{_round_name(event)}: agreement {shown}")
+            self.agreement.append(_round_line(event))
 
     def _lane_for(self, event: dict[str, Any]) -> _Lane:
         if event["type"].startswith("judge"):
@@ -101,8 +99,7 @@ def consume_run(
             if event.get("type") == "error" and event.get("participant"):
                 out.status(f"{event['participant']} failed: {event['message']}")
             elif event.get("type") == "round.finished":
-                value = event.get("agreement")
-                out.status(f"{_round_name(event)} agreement {value}")
+                out.status(_round_line(event))
     if finished.get("answer"):
         out.answer(finished["answer"])
     return finished
@@ -117,6 +114,16 @@ def _live(events: Iterable[dict[str, Any]], out: Output) -> None:
         for event in events:
             view.apply(event)
             live.update(view.renderable())
+    # The panels go when the run ends (the answer follows on stdout); one line per lane
+    # stays, so who answered and who failed is still on the screen.
+    for lane in [*view.lanes.values(), *([view.judge] if view.judge else [])]:
+        out.status(f"{lane.name} · round {lane.round} · {lane.status}")
+
+
+def _round_line(event: dict[str, Any]) -> str:
+    """`round 1 agreement 0.67`, rounded; `round 0 (map) done` where a mode has no agreement."""
+    value = event.get("agreement")
+    return _round_name(event) + (" done" if value is None else f" agreement {value:.2f}")
 
 
 def _round_name(event: dict[str, Any]) -> str:
@@ -140,10 +147,49 @@ def print_warnings(result: dict[str, Any], out: Output) -> None:
     sys.stderr.flush()
 
 
+def failures(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(participant, why) once per participant that failed, in the order they failed.
+
+    Consensus and debate record failures under their panel labels (``model#2`` for a repeat);
+    other modes are read from the participants' errors. A call cut short because the quorum
+    was met is late, not failed.
+    """
+    report = result.get("report") or {}
+    entries: list[tuple[str, str]] = [
+        (str(f.get("participant")), str(f.get("message"))) for f in report.get("failed") or []
+    ]
+    if "failed" not in report:
+        entries = [
+            (str(p.get("model")), str(p["error"].get("message")))
+            for p in result.get("participants") or []
+            if p.get("error") and p["error"].get("code") != "cancelled"
+        ]
+    seen: dict[str, str] = {}
+    for name, why in entries:
+        seen.setdefault(name, why)
+    return list(seen.items())
+
+
+def print_failures(result: dict[str, Any], out: Output) -> None:
+    """One stderr line per failed participant, always (in pipes too, without -v): an answer
+    that silently rests on fewer models than were asked for is misleading."""
+    for name, why in failures(result):
+        text = strip_controls(f"{name} failed: {why}")
+        if out.stderr_tty and out.color:
+            from rich.text import Text
+
+            out._console(sys.stderr).print(Text.assemble(("warning: ", "bold yellow"), text))
+        else:
+            sys.stderr.write(f"superllm: warning: {text}\n")
+    sys.stderr.flush()
+
+
 def summary(result: dict[str, Any]) -> str:
     parts = [str(result.get("mode"))]
     if result.get("agreement") is not None:
         parts.append(f"agreement {result['agreement']:.2f}")
+    if result.get("n") is not None:
+        parts.append(f"{result.get('n_valid', 0)} of {result['n']} valid")
     if result.get("rounds"):
         parts.append(f"{result['rounds']} round(s)")
     usage = result.get("usage") or {}

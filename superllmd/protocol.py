@@ -176,6 +176,9 @@ class RunResult(TypedDict):
     answer: str | None
     model: NotRequired[str]
     agreement: NotRequired[float | None]
+    # Participants with a valid answer behind ``agreement``, and the panel's size.
+    n_valid: NotRequired[int]
+    n: NotRequired[int]
     strategy: NotRequired[str | None]
     rounds: NotRequired[int]
     participants: list[ParticipantResult]

@@ -142,8 +142,8 @@ def _event_lines(event: dict[str, Any]) -> list[str]:
         return [f".. {event['participant']} retry {event['attempt']}: {event['code']}"]
     if kind == "round.finished":
         value = event.get("agreement")
-        shown = "n/a" if value is None else f"{value:.2f}"
-        return [f"-- round {event['round']} finished · agreement {shown}", ""]
+        shown = "" if value is None else f" · agreement {value:.2f}"
+        return [f"-- round {event['round']} finished{shown}", ""]
     return []
 
 

@@ -77,7 +77,7 @@ def _send(
 ) -> None:
     def body(out: Output) -> None:
         from superllm_cli.client import Client
-        from superllm_cli.runview import consume_run, print_warnings, summary
+        from superllm_cli.runview import consume_run, print_failures, print_warnings, summary
         from superllmd.errors import DaemonError, from_dict
 
         context = context_fields(  # before the prompt: `-f -` reads stdin
@@ -135,6 +135,7 @@ def _send(
             raise DaemonError("the daemon ended the run without a result")
         if not (params["json_out"] or params["stream_json"]):
             out.status(summary(result))
+        print_failures(result, out)
         print_warnings(result, out)
         if result.get("error"):
             exc = from_dict(result["error"])

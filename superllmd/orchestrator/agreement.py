@@ -91,9 +91,10 @@ class VoteReport:
     appearance (callers shuffle voters with a seed, or hand ``tied`` to a judge).
     ``answers`` holds the first :class:`Answer` seen per key, for its raw text and value.
     ``margin`` is a *count* (top votes minus runner-up votes); ``plurality_share`` is the
-    top count over valid answers. ``agreement`` is the share of agreeing pairs among valid
-    answers: 1.0 for a single valid answer (it agrees with itself, as "unanimous" says),
-    0.0 for none.
+    top count over valid answers. ``agreement`` is the headline figure that thresholds use:
+    the plurality share (4, 4, 5 -> 0.67; 1.0 for a single valid answer, 0.0 for none).
+    ``mean_pairwise_agreement`` is the share of agreeing pairs among valid answers (4, 4, 5
+    -> 0.33), reported beside it under its own name.
     """
 
     n_valid: int
@@ -107,7 +108,12 @@ class VoteReport:
     beta_confidence: float
     label: VoteLabel
     dissenters: list[str]
-    agreement: float
+    mean_pairwise_agreement: float
+
+    @property
+    def agreement(self) -> float:
+        """The headline agreement: the share of valid answers that match the winner."""
+        return self.plurality_share
 
     @property
     def abstain_rate(self) -> float:
@@ -168,7 +174,7 @@ def vote_report(answers: Sequence[Answer | None], labels: Sequence[str]) -> Vote
             for answer, label in zip(answers, labels, strict=True)
             if answer is None or answer.key != winner
         ],
-        agreement=agreeing / pairs if pairs else float(n_valid == 1),
+        mean_pairwise_agreement=agreeing / pairs if pairs else float(n_valid == 1),
     )
 
 

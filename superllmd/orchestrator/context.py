@@ -95,6 +95,8 @@ class RunContext:
         self.transcript: list[Event] = []
         self.answer: str | None = None
         self.agreement: float | None = None
+        # (participants with a valid answer, panel size) behind ``agreement``, if it has one.
+        self.valid: tuple[int, int] | None = None
         self.strategy: str | None = request.get("strategy")
         self.rounds = 0
         self.report: dict[str, Any] = {}
@@ -275,16 +277,29 @@ class RunContext:
         if self.report.get("warnings"):  # a mode's degradations reach stderr, not only --json
             result["warnings"] = [str(w) for w in self.report["warnings"]]
         result["conversation_id"] = self.info.conversation_id
-        threshold = self.request.get("threshold") or DEFAULT_THRESHOLD
-        if self.request.get("require_agreement") and (
-            self.agreement is None or self.agreement < threshold
-        ):
-            shown = "unknown" if self.agreement is None else f"{self.agreement:.2f}"
-            result["error"] = {
-                "code": "no_agreement",
-                "message": f"agreement {shown} is below the required {threshold:.2f}",
-            }
+        if self.valid is not None:
+            result["n_valid"], result["n"] = self.valid
+        if self.request.get("require_agreement"):
+            message = self._missed_agreement()
+            if message is not None:
+                result["error"] = {"code": "no_agreement", "message": message}
         return result
+
+    def _missed_agreement(self) -> str | None:
+        """Why ``--require-agreement`` fails, or None. Failed participants count against it:
+        agreement among the few who answered is not the panel's agreement."""
+        threshold = self.request.get("threshold") or DEFAULT_THRESHOLD
+        if self.agreement is None or self.agreement < threshold:
+            shown = "unknown" if self.agreement is None else f"{self.agreement:.2f}"
+            return f"agreement {shown} is below the required {threshold:.2f}"
+        if self.valid is not None:
+            n_valid, n = self.valid
+            if 2 * n_valid <= n:
+                return (
+                    f"only {n_valid} of {n} participants gave a valid answer; agreement "
+                    "needs most of them (see the failures above)"
+                )
+        return None
 
 
 ModeFn = Callable[[RunContext], Awaitable[None]]

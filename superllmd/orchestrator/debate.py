@@ -207,7 +207,16 @@ async def run(ctx: RunContext) -> None:
 
 
 def _brief(report: dict[str, Any]) -> dict[str, Any]:
-    keep = ("kind", "distribution", "label", "n_valid", "n_abstain", "medoid")
+    keep = (
+        "kind",
+        "distribution",
+        "label",
+        "n_valid",
+        "n_abstain",
+        "n",
+        "medoid",
+        "mean_pairwise_agreement",
+    )
     return {k: report[k] for k in keep if k in report}
 
 

@@ -164,6 +164,13 @@ async def ask_panel(
             errors.append(f"{labels[i]}: {error.message}")
     if require_one and not replies and not ctx.stopped:
         raise ProviderError("every participant failed: " + "; ".join(errors or ["no answer"]))
+    if quorum is not None and len(replies) < quorum and not ctx.stopped:
+        # Failures count against the quorum: k answers were asked for, fewer came.
+        why = "; ".join(errors) if errors else "no other answer came"
+        raise ProviderError(
+            f"--quorum {quorum} not met: {len(replies)} of {len(members)} participants "
+            f"answered ({why})"
+        )
     return replies
 
 
@@ -182,6 +189,7 @@ def vote_dict(report: VoteReport) -> dict[str, Any]:
         "beta_confidence": report.beta_confidence,
         "label": report.label,
         "dissenters": report.dissenters,
+        "mean_pairwise_agreement": report.mean_pairwise_agreement,
         "agreement": report.agreement,
     }
 
@@ -233,11 +241,16 @@ async def agreement_of(
     """Agreement by task type: exact match for extractable answers; for free text, embedding
     cosine when an embedding model is configured, else lexical similarity."""
     labels = [r.label for r in replies]
-    if answer_type in EXTRACTABLE:
+    extractable = answer_type in EXTRACTABLE
+    # Who of the panel stands behind the figure: a failed or abstaining participant is no
+    # valid answer, and the summary line says "n_valid of n" so a thin panel is visible.
+    valid = {r.index for r in replies if not extractable or r.answer is not None}
+    ctx.valid = (len(valid), len(ctx.participants))
+    if extractable:
         votes = vote_report([r.answer for r in replies], labels)
-        return votes.agreement, {"kind": "vote", **vote_dict(votes)}
+        return votes.agreement, {"kind": "vote", **vote_dict(votes), "n": len(ctx.participants)}
     texts = await text_agreement(ctx, [r.text for r in replies], labels)
-    return texts.agreement, {"kind": "text", **text_dict(texts)}
+    return texts.agreement, {"kind": "text", **text_dict(texts), "n": len(ctx.participants)}
 
 
 async def break_tie(ctx: RunContext, tied: Sequence[Reply], *, round_: int) -> tuple[Reply, str]:

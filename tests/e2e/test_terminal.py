@@ -93,3 +93,20 @@ def test_superllmd_without_foreground_detaches(env: dict[str, str], cli: Cli) ->
         stdin=subprocess.DEVNULL,
     )
     assert again.returncode == 0 and "already running" in again.stdout
+
+
+def test_live_panels_leave_a_line_per_participant(
+    env: dict[str, str], fake_openai: FakeOpenAI
+) -> None:
+    from tests.fakes.agents import Fleet, installed
+    from tests.fakes.items import arithmetic_items
+
+    item = arithmetic_items(1, seed=31)[0]
+    argv = [SUPERLLM, "consensus", "-m", "fake/oracle@1", "-m", "fake/error-401", item.prompt]
+    with installed(fake_openai, Fleet(seed=9)):
+        code, screen = _run_in_pty(argv, env)
+    assert code == 0, screen
+    # The transient panels are gone, but who answered and who failed stays on the screen.
+    assert "fake/oracle@1 · round 0 · done" in screen
+    assert "fake/error-401 · round 0 · failed" in screen
+    assert "fake/error-401 failed:" in screen  # and the failure line itself

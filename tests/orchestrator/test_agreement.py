@@ -175,7 +175,7 @@ def test_unanimous_with_abstention_excluded_from_votes() -> None:
     assert report.dissenters == ["gemini"]
     assert report.plurality_share == 1.0
     assert report.beta_confidence == 0.875  # 2-0, the abstention is not a vote
-    assert report.agreement == 1.0
+    assert report.agreement == 1.0 == report.mean_pairwise_agreement
     assert report.abstain_rate == pytest.approx(1 / 3)
 
 
@@ -184,7 +184,10 @@ def test_strong_plurality_split_and_none_labels() -> None:
     strong = vote_report([b, a, a], ["x", "y", "z"])
     assert (strong.label, strong.winner, strong.margin) == ("strong", "A", 1)
     assert strong.dissenters == ["x"]
-    assert strong.agreement == pytest.approx(1 / 3)
+    # The headline is the plurality share (2 of 3 agree with the winner); the pairwise mean
+    # (one agreeing pair of three) is kept beside it under its own name.
+    assert strong.agreement == pytest.approx(2 / 3) == strong.plurality_share
+    assert strong.mean_pairwise_agreement == pytest.approx(1 / 3)
     plurality = vote_report([a, a, b, c], ["w", "x", "y", "z"])
     assert (plurality.label, plurality.plurality_share) == ("plurality", 0.5)
     assert plurality.distribution == {"A": ["w", "x"], "B": ["y"], "C": ["z"]}
@@ -231,7 +234,10 @@ def test_vote_report_invariants(answers: list[Answer | None]) -> None:
         assert report.winner is not None
         assert len(report.dissenters) == len(answers) - counts[0]
         assert (report.agreement == 1.0) == (report.label == "unanimous")
-        assert report.plurality_share == counts[0] / report.n_valid
+        assert report.agreement == report.plurality_share == counts[0] / report.n_valid
+        assert (report.mean_pairwise_agreement == 1.0) == (report.label == "unanimous")
+        # A share of pairs never exceeds the share of the largest group.
+        assert report.mean_pairwise_agreement <= report.agreement + 1e-12
 
 
 # --------------------------------------------------------------------------- similarity

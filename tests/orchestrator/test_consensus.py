@@ -70,7 +70,9 @@ def test_plurality_excludes_abstentions() -> None:
     assert agreement["n_valid"] == 3 and agreement["n_abstain"] == 1
     assert agreement["abstain_rate"] == 0.25
     assert "fake/formatless-1@4" in agreement["dissenters"]
-    assert result["agreement"] == pytest.approx(1 / 3)  # one agreeing pair of three
+    # Headline: 2 of the 3 valid answers agree with the winner; the abstention is no vote.
+    assert result["agreement"] == pytest.approx(2 / 3)
+    assert agreement["mean_pairwise_agreement"] == pytest.approx(1 / 3)  # one pair of three
 
 
 def test_tie_goes_to_the_first_configured_without_a_judge() -> None:

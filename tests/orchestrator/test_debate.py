@@ -60,7 +60,7 @@ def test_corrective_agents_converge_and_the_report_shows_who_moved() -> None:
     ]
     assert result["report"]["history"]["fake/oracle@3"] == [ITEM.gold_key] * 2
     agreements = [r["agreement"] for r in rounds_of(events)]
-    assert agreements == [1 / 3, 1.0]
+    assert agreements == [2 / 3, 1.0]  # plurality share: 2 of 3 agreed in round 0
     assert rounds_of(events)[1]["report"]["changed"] == [f"fake/{m}" for m in models[:2]]
 
 
@@ -97,9 +97,14 @@ def test_max_calls_stops_early_with_what_it_has() -> None:
 
 def test_threshold_stops_before_debating() -> None:
     models = ["oracle@1", "oracle@2", "oracle@3", "oracle@4", "persuader@5"]
-    loose, _, _ = run(models, threshold=0.5)  # 4-1 is 6 agreeing pairs of 10
-    assert (loose["rounds"], loose["report"]["stop"]) == (1, "threshold")
-    strict, _, _ = run(models)
+    # 4-1 is a plurality share of 0.8 (the headline figure thresholds use), though only
+    # 6 agreeing pairs of 10: the default threshold 0.8 is met by a 4-of-5 majority.
+    default, events, _ = run(models)
+    assert (default["rounds"], default["report"]["stop"]) == (1, "threshold")
+    assert default["agreement"] == 0.8
+    (round0,) = rounds_of(events)
+    assert round0["report"]["mean_pairwise_agreement"] == 0.6
+    strict, _, _ = run(models, threshold=0.9)
     assert strict["rounds"] == 2 and strict["report"]["stop"] == "stable"
 
 

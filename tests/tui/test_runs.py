@@ -115,7 +115,7 @@ async def test_debate_rounds_can_be_switched(backend: DaemonBackend, fleet: Flee
         run = await run_prompt(pilot, "debate", ITEM.prompt)
         tabs = app.main.query_one(RoundTabs)
         assert tabs.display and len(tabs.choices) == 2
-        assert tabs.agreements[0] == pytest.approx(1 / 3) and tabs.agreements[1] == 1.0
+        assert tabs.agreements[0] == pytest.approx(2 / 3) and tabs.agreements[1] == 1.0
         assert run.round == 1 and tabs.index == 1  # it followed the newest round
         changer = "fake/noisy-0-shared+corrective-1-0@1"
         lane = run.state.lanes[changer]
