@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,9 +24,12 @@ async def ask(request: Request) -> Response:
     body = await read_body(request, _ASK)
     environ = environ_of(body)
     settings = state.settings(environ)
-    targets = await state.resolve(body.get("model"), settings, environ or {})
     # The conversation's history, fragments folded into the prompt, images checked.
     prepared = await state.conversations.prepare(body)
+    # A continued conversation keeps its model unless the request names one.
+    model = body.get("model") or prepared.model
+    targets = await state.resolve(model, settings, environ or {})
+    prepared = dataclasses.replace(prepared, model=model or targets[0].name)
     body["prompt"] = prepared.prompt
     check_attachments(prepared, targets)
     run = AskRun(

@@ -62,12 +62,16 @@ class Prepared:
     fragments: tuple[str, ...]  # SHA-256 of each fragment, in order
     fragment_texts: tuple[str, ...]
     attachments: tuple[Attachment, ...]
+    # The model the conversation is held with: what a continued turn uses unless the request
+    # names one (the route sets it to the model it resolved, and the turn records it).
+    model: str | None = None
 
 
 class Conversations:
     def __init__(self, ledger: Ledger | None, *, hot: int = HOT) -> None:
         self.ledger = ledger
         self._hot: OrderedDict[str, list[Message]] = OrderedDict()
+        self._models: dict[str, str] = {}  # conversation id -> its model, for the hot ones
         self._max = hot
         self._last: str | None = None
 
@@ -80,8 +84,10 @@ class Conversations:
         if not cid and body.get("continue_last"):
             cid = await self._last_id()
         history_: tuple[Message, ...] = ()
+        model: str | None = None
         if cid:
             history_ = tuple(await self._load(cid))
+            model = await self._model_of(cid)
         else:
             cid = new_conversation_id()
         texts = tuple(t for t in body.get("fragments") or () if t)
@@ -94,7 +100,14 @@ class Conversations:
             fragments=tuple(fragment_hash(t) for t in texts),
             fragment_texts=texts,
             attachments=tuple(_attachment(a) for a in body.get("attachments") or ()),
+            model=model,
         )
+
+    async def _model_of(self, cid: str) -> str | None:
+        known = self._models.get(cid)
+        if known is not None or self.ledger is None:
+            return known
+        return await self.ledger.read(lambda c: history.conversation_model(c, cid))
 
     async def _last_id(self) -> str | None:
         if self._last is not None:
@@ -129,7 +142,8 @@ class Conversations:
         self._hot[cid] = messages
         self._hot.move_to_end(cid)
         while len(self._hot) > self._max:
-            self._hot.popitem(last=False)
+            gone, _ = self._hot.popitem(last=False)
+            self._models.pop(gone, None)
 
     def record(
         self, run: RunInfo, prepared: Any, answer: str | None, keep_text: bool
@@ -146,15 +160,18 @@ class Conversations:
         known = self._hot.get(cid)
         if known is None and prepared is not None:
             known = list(prepared.history)
+        model = getattr(prepared, "model", None)
         self._remember(cid, [*(known or []), *turn])
+        if model is not None:
+            self._models[cid] = model
         self._last = cid
         now = time.time()
         rows: list[Statement] = [
             (
                 "INSERT INTO conversations (id, created, updated, mode, model, label, title) "
-                "VALUES (?, ?, ?, ?, NULL, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "updated = excluded.updated",
-                (cid, now, now, run.mode, run.label, user[:80] if keep_text else None),
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "updated = excluded.updated, model = COALESCE(excluded.model, model)",
+                (cid, now, now, run.mode, model, run.label, user[:80] if keep_text else None),
             )
         ]
         for message in turn:

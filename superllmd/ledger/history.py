@@ -15,6 +15,7 @@ from superllmd.errors import UsageError
 __all__ = [
     "cache_get",
     "conversation_messages",
+    "conversation_model",
     "get_run",
     "last_conversation",
     "list_conversations",
@@ -183,6 +184,14 @@ def _like_prefix(text: str) -> str:
 def last_conversation(conn: sqlite3.Connection) -> str | None:
     row = conn.execute("SELECT id FROM conversations ORDER BY updated DESC LIMIT 1").fetchone()
     return None if row is None else str(row[0])
+
+
+def conversation_model(conn: sqlite3.Connection, conversation_id: str) -> str | None:
+    """The model a conversation was last held with (None if unknown or not recorded)."""
+    row = conn.execute(
+        "SELECT model FROM conversations WHERE id = ?", (conversation_id,)
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
 
 
 def conversation_messages(

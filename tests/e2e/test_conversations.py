@@ -157,3 +157,29 @@ def test_the_response_cache(cli: Cli, home: Path, fake_openai: FakeOpenAI) -> No
     assert len(fake_openai.chat_requests()) == before_debate  # round 0 came from the cache
     assert debate["cost_usd"] == 0.0
     assert _json(cli("usage", "--json", "--mode", "debate"))["totals"]["cache_hits"] == 2
+
+
+def test_continue_keeps_the_conversations_model_unless_m_is_given(
+    cli: Cli, env: dict[str, str], home: Path, fake_openai: FakeOpenAI
+) -> None:
+    # The default model is another one, so a forgotten model would show.
+    (home / "config" / "config.toml").write_text(
+        f'default_model = "fake/default"\n[providers.fake]\nkind = "openai-compatible"\n'
+        f'base_url = "{fake_openai.base_url}"\n'
+    )
+    first = _json(cli("ask", "--json", "-m", "fake/ada-model", "My name is Ada"))
+    second = _json(cli("ask", "--json", "-c", "What is my name?"))
+    assert second["conversation_id"] == first["conversation_id"]
+    assert second["model"] == "fake/ada-model"
+    assert fake_openai.chat_requests()[-1]["model"] == "ada-model"
+    assert _last_messages(fake_openai)[0] == ("user", "My name is Ada")
+    # -m switches the conversation's model, and the next -c keeps the new one...
+    switched = _json(cli("ask", "--json", "-c", "-m", "fake/other", "and now?"))
+    assert switched["model"] == "fake/other"
+    assert _json(cli("ask", "--json", "-c", "still there?"))["model"] == "fake/other"
+    # ...also after a daemon restart, read back from the ledger.
+    cli("daemon", "stop")
+    kill_daemons(home)
+    assert _json(cli("ask", "--json", "-c", "after a restart?"))["model"] == "fake/other"
+    # A new conversation uses the default model again.
+    assert _json(cli("ask", "--json", "fresh start"))["model"] == "fake/default"
