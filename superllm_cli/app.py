@@ -79,7 +79,16 @@ app.add_typer(budget.app, name="budget")
 
 
 def main() -> None:
+    from superllm_cli._stdio import guard_streams, output_failed
+
+    guard_streams()
     try:
-        app()
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # a failed write shows here, not as noise at interpreter exit
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:
+        # stdout on a full disk (/dev/full), closed (>&-) or gone: one line, not a traceback.
+        sys.exit(output_failed(exc))

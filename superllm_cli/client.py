@@ -69,7 +69,9 @@ class Client:
         for attempt in range(2):
             try:
                 response = self._send(method, path, body, accept, timeout)
-            except (FileNotFoundError, ConnectionRefusedError):
+            except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
+                if isinstance(exc, NotADirectoryError):
+                    prepare(self.paths)  # names the file that stands where a folder should be
                 if not self.autostart:
                     raise DaemonError(
                         f"the daemon is not running (no answer on {self.paths.socket}); start "
@@ -77,6 +79,12 @@ class Client:
                     ) from None
                 self.start()
                 continue
+            except PermissionError:
+                prepare(self.paths)  # names the folder that cannot be written, if one is
+                raise DaemonError(
+                    f"cannot connect to {self.paths.socket} (permission denied); "
+                    "set SUPERLLM_HOME to a folder of your own"
+                ) from None
             except (WireError, OSError) as exc:
                 raise DaemonError(f"lost the connection to the daemon: {exc}") from None
             if response.status >= 400:

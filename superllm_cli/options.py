@@ -11,13 +11,19 @@ import typer
 
 from superllm_cli.render import ColorMode, Output
 
-__all__ = ["Globals", "Label", "NoAutostart", "globals_of", "run"]
+__all__ = ["BinaryOk", "Globals", "Label", "NoAutostart", "globals_of", "run"]
 
 T = TypeVar("T")
 
 Label = Annotated[
     str | None,
     typer.Option("--label", envvar="SUPERLLM_LABEL", help="Name this run for usage and budgets."),
+]
+BinaryOk = Annotated[
+    bool,
+    typer.Option(
+        "--binary-ok", help="Send stdin even if it is not UTF-8 text (bad bytes replaced)."
+    ),
 ]
 NoAutostart = Annotated[
     bool, typer.Option("--no-autostart", help="Fail instead of starting the daemon.")

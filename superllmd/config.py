@@ -38,6 +38,7 @@ __all__ = [
     "Settings",
     "load_settings",
     "parse_duration",
+    "read_config_text",
     "set_key",
 ]
 
@@ -177,13 +178,29 @@ class _RequestEnv(EnvSettingsSource):
         return {k.lower(): v for k, v in self._environ.items() if k.startswith(ENV_PREFIX)}
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+def read_config_text(path: Path) -> str:
+    """The text of config.toml ("" when absent); ConfigError naming the file and what to do
+    when it cannot be read or is not UTF-8 (TOML files must be)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        return {}, ""
+        return ""
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8) and try again"
+        ) from None
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    text = read_config_text(path)
+    if not text:
+        return {}, ""
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:

@@ -104,6 +104,11 @@ def prepare(paths: Paths) -> str | None:
     """
     for folder in _folders(paths):
         _mkdir_private(folder)
+    if paths.socket.is_dir() and not paths.socket.is_symlink():
+        raise UsageError(
+            f"{paths.socket} is a folder, but the daemon's socket goes there; remove it "
+            f"(rmdir {paths.socket}) and try again"
+        )
     changed = tighten(paths)
     if not changed:
         return None

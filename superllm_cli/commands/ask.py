@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 
-from superllm_cli.options import Label, NoAutostart, run
+from superllm_cli.options import BinaryOk, Label, NoAutostart, run
 from superllm_cli.render import Output, usage_line
 
 __all__ = [
@@ -91,7 +90,9 @@ def _read_text(path: str) -> str:
     from superllmd.errors import UsageError
 
     if path == "-":
-        return sys.stdin.read() if sys.stdin is not None and not sys.stdin.isatty() else ""
+        from superllm_cli._stdin import read_stdin
+
+        return read_stdin(source="-f - (stdin)")
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
@@ -115,17 +116,16 @@ def _read_image(path: str) -> dict[str, str]:
     return {"name": name, "media_type": media_type, "data": base64.b64encode(data).decode()}
 
 
-def read_prompt(prompt: str | None) -> str:
+def read_prompt(prompt: str | None, *, binary_ok: bool = False) -> str:
     """PROMPT and/or stdin: stdin is joined after the prompt, or used alone.
 
     Stdin is read only when it is not a terminal, so a cron job (stdin at EOF) never blocks.
+    Stdin that is not UTF-8 text is refused (UsageError with a hint) unless ``binary_ok``.
     """
+    from superllm_cli._stdin import read_stdin
     from superllmd.errors import UsageError
 
-    piped = ""
-    stdin = sys.stdin
-    if stdin is not None and not stdin.closed and not stdin.isatty():
-        piped = stdin.read()
+    piped = read_stdin(binary_ok=binary_ok)
     parts = [p for p in (prompt, piped.strip("\n")) if p and p.strip()]
     if not parts:
         raise UsageError('no prompt: give one as an argument (superllm ask "...") or on stdin')
@@ -215,6 +215,7 @@ def ask(
     cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
+    binary_ok: BinaryOk = False,
 ) -> None:
     """Ask one model. The answer streams to stdout; pipe-friendly."""
     if stream not in _STREAM_MODES:
@@ -231,7 +232,7 @@ def ask(
             no_cache=no_cache,
             cache_ttl=cache_ttl,
         )
-        text = read_prompt(prompt)
+        text = read_prompt(prompt, binary_ok=binary_ok)
         client = Client(autostart=not no_autostart)
         request = build_request(
             text,

@@ -24,7 +24,7 @@ from superllm_cli.commands.ask import (
     parse_options,
     read_prompt,
 )
-from superllm_cli.options import Label, NoAutostart, run
+from superllm_cli.options import BinaryOk, Label, NoAutostart, run
 from superllm_cli.render import Output
 
 __all__ = ["chain", "consensus", "debate", "mapreduce", "redteam"]
@@ -88,7 +88,12 @@ def _send(
             no_cache=params["no_cache"],
             cache_ttl=params["cache_ttl"],
         )
-        text = _chain_input(prompt) if route == "chain" else read_prompt(prompt)
+        binary_ok = bool(params.get("binary_ok"))
+        text = (
+            _chain_input(prompt, binary_ok)
+            if route == "chain"
+            else read_prompt(prompt, binary_ok=binary_ok)
+        )
         client = Client(autostart=not params["no_autostart"])
         models = list(params["model"] or [])
         if params["models"]:
@@ -178,6 +183,7 @@ def consensus(
     cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
+    binary_ok: BinaryOk = False,
 ) -> None:
     """Ask several models in parallel and merge their answers."""
     _send(ctx, "consensus", prompt, locals(), extra={"samples": samples} if samples else None)
@@ -213,6 +219,7 @@ def debate(
     cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
+    binary_ok: BinaryOk = False,
 ) -> None:
     """Let models argue in rounds until they agree."""
     _send(ctx, "debate", prompt, locals())
@@ -246,6 +253,7 @@ def redteam(
     cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
+    binary_ok: BinaryOk = False,
 ) -> None:
     """Blue answers, red attacks, blue revises; a judge rules."""
     params = locals()
@@ -278,21 +286,20 @@ def chain(
     cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
+    binary_ok: BinaryOk = False,
 ) -> None:
     """Run a workflow of named steps (a TOML file) over the input."""
     params = locals()
     _send(ctx, "chain", prompt, params, extra=lambda: _workflow(file))
 
 
-def _chain_input(prompt: str | None) -> str:
+def _chain_input(prompt: str | None, binary_ok: bool) -> str:
     """A chain's input, from the argument and/or stdin like every command; a workflow may
-    need none, so an empty input is not an error here."""
-    from superllmd.errors import UsageError
+    need none, so an empty input is not an error here (stdin that is not text still is)."""
+    from superllm_cli._stdin import read_stdin
 
-    try:
-        return read_prompt(prompt)
-    except UsageError:
-        return ""
+    piped = read_stdin(binary_ok=binary_ok)
+    return "\n\n".join(p for p in (prompt, piped.strip("\n")) if p and p.strip())
 
 
 def _workflow(file: Path) -> dict[str, Any]:
@@ -340,6 +347,7 @@ def mapreduce(
     cache_ttl: CacheTtl = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
+    binary_ok: BinaryOk = False,
 ) -> None:
     """Split a long input, map it in parallel across models, reduce to one answer."""
     params = locals()

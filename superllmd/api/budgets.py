@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from superllmd.api._common import read_body, state_of
 from superllmd.budget import BudgetManager
-from superllmd.config import BudgetSettings, Settings, set_key
+from superllmd.config import BudgetSettings, Settings, read_config_text, set_key
 from superllmd.errors import ConfigError, DaemonError, UsageError
 from superllmd.protocol import BudgetSetRequest
 from superllmd.state import DaemonState
@@ -138,9 +138,8 @@ def _still_set(settings: BudgetSettings, provider: str | None, label: str | None
 def unset_keys(path: Path, keys: list[str]) -> list[str]:
     """Remove dotted ``keys`` from config.toml, keeping everything else (comments too);
     a table left empty by it goes as well. Returns the keys that were there."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_config_text(path)
+    if not text:
         return []
     wanted = {tuple(k.split(".")) for k in keys}
     removed: list[str] = []

@@ -67,8 +67,10 @@ def kill_daemons(home: Path) -> None:
 
 def write_config(home: Path, text: str) -> Path:
     path = home / "config" / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Private, as superllm makes them: a loose file would add a "made private" notice.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.write_text(text)
+    path.chmod(0o600)
     return path
 
 
