@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from superllm_cli.commands import (
     ask,
     budget,
+    completions,
     config,
     daemon,
     keys,
@@ -20,6 +22,8 @@ from superllm_cli.commands import (
     tui,
     usage,
 )
+from superllm_cli.completion import COMPLETE_VAR
+from superllm_cli.examples import OVERVIEW, attach
 from superllm_cli.options import Globals
 from superllm_cli.render import ColorMode
 from superllmd import __version__
@@ -29,7 +33,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="superllm",
     help="One command for many LLMs.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -61,6 +65,9 @@ def root(
         raise typer.BadParameter("use auto, always or never", param_hint="--color")
     mode: ColorMode = "always" if color == "always" else "never" if color == "never" else "auto"
     ctx.obj = Globals(color=mode, verbose=verbose, debug=debug)
+    if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
+        sys.stdout.write(OVERVIEW)
+        raise typer.Exit(0)
 
 
 app.command(name="ask")(ask.ask)
@@ -76,12 +83,18 @@ app.add_typer(config.app, name="config")
 app.add_typer(providers.app, name="providers")
 app.add_typer(keys.app, name="keys")
 app.add_typer(budget.app, name="budget")
+app.command(name="completions")(completions.completions)
+attach(app)
 
 
 def main() -> None:
     from superllm_cli._stdio import guard_streams, output_failed
 
     guard_streams()
+    if COMPLETE_VAR in os.environ:  # a Tab press: Typer answers it, registered shells only
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         try:
             app()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from superllm_cli.completion import complete_conversations, complete_models
 from superllm_cli.options import BinaryOk, Label, NoAutostart, run
 from superllm_cli.render import Output, usage_line
 
@@ -32,7 +33,10 @@ MaxCost = Annotated[
 
 # Conversations, context and the response cache (every mode takes these too).
 Continue = Annotated[bool, typer.Option("-c", "--continue", help="Continue the last conversation.")]
-Cid = Annotated[str | None, typer.Option("--cid", help="Continue conversation ID.")]
+Cid = Annotated[
+    str | None,
+    typer.Option("--cid", help="Continue conversation ID.", autocompletion=complete_conversations),
+]
 Fragments = Annotated[
     list[str] | None,
     typer.Option("-f", "--fragment", help="Add a file's text as context (- for stdin); repeat."),
@@ -189,7 +193,10 @@ def ask(
         str | None, typer.Argument(help="The prompt; stdin is added after it.")
     ] = None,
     model: Annotated[
-        str | None, typer.Option("-m", "--model", help="provider/model or an alias.")
+        str | None,
+        typer.Option(
+            "-m", "--model", help="provider/model or an alias.", autocompletion=complete_models
+        ),
     ] = None,
     system: Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")] = None,
     temperature: Annotated[

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import typer
 
+from superllm_cli.completion import complete_providers
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
@@ -29,7 +30,12 @@ app = typer.Typer(help="Daily and monthly spending limits.", no_args_is_help=Tru
 BudgetLabel = Annotated[
     str | None, typer.Option("--label", help="The budget of runs with this --label (daily).")
 ]
-Provider = Annotated[str | None, typer.Option("--provider", help="The budget of one provider.")]
+Provider = Annotated[
+    str | None,
+    typer.Option(
+        "--provider", help="The budget of one provider.", autocompletion=complete_providers
+    ),
+]
 
 
 @app.command(name="set")

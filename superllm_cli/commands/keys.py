@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from superllm_cli.completion import complete_providers
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output
 
@@ -59,7 +60,9 @@ def _forget(provider: str | None) -> None:
 @app.command("set")
 def set_key(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="Provider id, e.g. openai.")],
+    provider: Annotated[
+        str, typer.Argument(help="Provider id, e.g. openai.", autocompletion=complete_providers)
+    ],
 ) -> None:
     """Store a key: typed at a hidden prompt, or piped on stdin."""
 
@@ -84,7 +87,10 @@ def set_key(
 
 @app.command("remove")
 def remove_key(
-    ctx: typer.Context, provider: Annotated[str, typer.Argument(help="Provider id.")]
+    ctx: typer.Context,
+    provider: Annotated[
+        str, typer.Argument(help="Provider id.", autocompletion=complete_providers)
+    ],
 ) -> None:
     """Delete a provider's key from the keyring."""
 

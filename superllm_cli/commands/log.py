@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 import typer
 
 from superllm_cli.commands.usage import format_cost as _cost
+from superllm_cli.completion import complete_conversations, complete_runs
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
@@ -25,7 +26,10 @@ _PREVIEW = 60
 
 def log(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Argument(help="Show this run (a unique prefix).")] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Argument(help="Show this run (a unique prefix).", autocompletion=complete_runs),
+    ] = None,
     search: Annotated[
         str | None, typer.Option("--search", "-q", help="Runs whose prompt or answer say this.")
     ] = None,
@@ -33,7 +37,12 @@ def log(
     mode: Annotated[str | None, typer.Option("--mode", help="Only this mode.")] = None,
     label: Annotated[str | None, typer.Option("--label", help="Only this label.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="7d, today, 2025-01-31...")] = None,
-    cid: Annotated[str | None, typer.Option("--cid", help="Only this conversation.")] = None,
+    cid: Annotated[
+        str | None,
+        typer.Option(
+            "--cid", help="Only this conversation.", autocompletion=complete_conversations
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_autostart: NoAutostart = False,
 ) -> None:

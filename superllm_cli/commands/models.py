@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import typer
 
+from superllm_cli.completion import complete_providers
 from superllm_cli.options import Label, NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
@@ -31,7 +32,10 @@ def _caps(row: dict[str, Any]) -> str:
 
 def models(
     ctx: typer.Context,
-    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="Only this provider.", autocompletion=complete_providers),
+    ] = None,
     capability: Annotated[
         list[str] | None,
         typer.Option("--capability", help="vision, tools, json, embeddings, streaming; repeat."),

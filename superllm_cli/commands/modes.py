@@ -24,6 +24,7 @@ from superllm_cli.commands.ask import (
     parse_options,
     read_prompt,
 )
+from superllm_cli.completion import complete_model_list, complete_models
 from superllm_cli.options import BinaryOk, Label, NoAutostart, run
 from superllm_cli.render import Output
 
@@ -31,10 +32,19 @@ __all__ = ["chain", "consensus", "debate", "mapreduce", "redteam"]
 
 Prompt = Annotated[str | None, typer.Argument(help="The prompt; stdin is added after it.")]
 Models = Annotated[
-    list[str] | None, typer.Option("-m", "--model", help="A participant; repeat for more.")
+    list[str] | None,
+    typer.Option(
+        "-m", "--model", help="A participant; repeat for more.", autocompletion=complete_models
+    ),
 ]
-ModelList = Annotated[str | None, typer.Option("--models", help="Participants: a,b,c.")]
-Judge = Annotated[str | None, typer.Option("--judge", help="Judge / synthesiser model.")]
+ModelList = Annotated[
+    str | None,
+    typer.Option("--models", help="Participants: a,b,c.", autocompletion=complete_model_list),
+]
+Judge = Annotated[
+    str | None,
+    typer.Option("--judge", help="Judge / synthesiser model.", autocompletion=complete_models),
+]
 Strategy = Annotated[str | None, typer.Option("--strategy", help="How answers are merged.")]
 Rounds = Annotated[int | None, typer.Option("--rounds", min=1, help="Most rounds.")]
 Threshold = Annotated[

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 import typer
 
+from superllm_cli.completion import complete_providers
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
@@ -143,7 +144,10 @@ def check_providers(ids: list[str], *, timeout: float, autostart: bool) -> list[
 def check(
     ctx: typer.Context,
     ids: Annotated[
-        list[str] | None, typer.Argument(help="Provider ids; default: every configured one.")
+        list[str] | None,
+        typer.Argument(
+            help="Provider ids; default: every configured one.", autocompletion=complete_providers
+        ),
     ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds each provider has to answer.")

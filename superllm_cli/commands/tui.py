@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from superllm_cli.completion import complete_models
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output
 
@@ -30,7 +31,10 @@ def tui(
         str, typer.Option("--mode", help="ask, consensus, debate or redteam to start in.")
     ] = "consensus",
     model: Annotated[
-        list[str] | None, typer.Option("-m", "--model", help="Pick a model; repeat for more.")
+        list[str] | None,
+        typer.Option(
+            "-m", "--model", help="Pick a model; repeat for more.", autocompletion=complete_models
+        ),
     ] = None,
     no_autostart: NoAutostart = False,
 ) -> None:

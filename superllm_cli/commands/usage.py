@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import typer
 
+from superllm_cli.completion import complete_models, complete_providers
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
@@ -50,8 +51,14 @@ def usage(
         str | None, typer.Option("--since", help="7d, 12h, today, 2025-01-31, or 0 for all time.")
     ] = "30d",
     until: Annotated[str | None, typer.Option("--until", help="Same forms; a date counts.")] = None,
-    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Only this provider/model.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="Only this provider.", autocompletion=complete_providers),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Only this provider/model.", autocompletion=complete_models),
+    ] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="Only this mode (ask, ...).")] = None,
     label: Annotated[str | None, typer.Option("--label", help="Only this label.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
