@@ -7,8 +7,9 @@ passes ``BudgetManager.before_call`` (a call hook, orchestrator/hooks.py), which
    output at the request's ``max_tokens`` (else the model's max output, else a default),
    priced by the provider's own ``estimate_cost``;
 2. checks every budget that applies -- global daily and monthly, the provider's daily and
-   monthly, the label's daily, the run's ``--max-cost`` -- against what was spent in the
-   current local day or month, plus what calls in flight have reserved, plus this estimate;
+   monthly, the label's daily, the gateway token's daily, the run's ``--max-cost`` --
+   against what was spent in the current local day or month, plus what calls in flight have
+   reserved, plus this estimate;
 3. refuses with ``BudgetExceeded`` (nothing is sent; exit 5), naming the budget, its limit,
    what is spent and what the call would cost; or reserves the estimate.
 
@@ -129,6 +130,8 @@ class BudgetManager:
         settings = self._settings(call.run.environ)
         provider, label = call.target.provider.id, call.run.label
         budgets = [b for b in all_budgets(settings) if b.applies(provider, label)]
+        if call.run.token is not None and call.run.token_daily_usd is not None:
+            budgets.append(Budget("token", call.run.token, "day", call.run.token_daily_usd))
         max_cost = call.run.max_cost
         if not budgets and max_cost is None:
             return None
@@ -281,10 +284,13 @@ class BudgetManager:
     async def _load(self, key: _Key) -> None:
         scope, name, _, since = key
         try:
+            # Only a token budget names its token, so older spend sources still fit.
+            by_token = {"token": name} if scope == "token" else {}
             spent, unpriced = await self._spend.spent_usd(
                 since,
                 provider=name if scope == "provider" else None,
                 label=name if scope == "label" else None,
+                **by_token,
             )
         except SuperllmError:
             raise
@@ -308,6 +314,8 @@ class BudgetManager:
     def _settle(self, call: CallInfo, cost: float | None, started: float) -> None:
         scopes: list[tuple[Scope, str | None]] = [("global", None)]
         scopes += [("provider", call.target.provider.id), ("label", call.run.label)]
+        if call.run.token is not None:
+            scopes.append(("token", call.run.token))
         for scope, name in scopes:
             for period in ("day", "month"):
                 key = self._key(scope, name, period, started)

@@ -21,7 +21,7 @@ __all__ = [
     "usd",
 ]
 
-Scope = Literal["global", "provider", "label"]
+Scope = Literal["global", "provider", "label", "token"]
 Period = Literal["day", "month"]
 
 
@@ -30,7 +30,12 @@ class SpendSource(Protocol):
     (unix time), and whether any of them was unpriced."""
 
     async def spent_usd(
-        self, since: float, *, provider: str | None = None, label: str | None = None
+        self,
+        since: float,
+        *,
+        provider: str | None = None,
+        label: str | None = None,
+        token: str | None = None,
     ) -> tuple[float, bool]: ...
 
 
@@ -41,14 +46,21 @@ class NoHistory:
     """
 
     async def spent_usd(
-        self, since: float, *, provider: str | None = None, label: str | None = None
+        self,
+        since: float,
+        *,
+        provider: str | None = None,
+        label: str | None = None,
+        token: str | None = None,
     ) -> tuple[float, bool]:
         return 0.0, False
 
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """One limit: a scope (everything, one provider, one label) over one period."""
+    """One limit: a scope (everything, one provider, one label, one gateway token) over one
+    period. Token budgets come with the token (``superllm serve token create --budget-daily``),
+    not from ``[budgets]``."""
 
     scope: Scope
     name: str | None
@@ -63,6 +75,11 @@ class Budget:
 
     @property
     def raise_hint(self) -> str:
+        if self.scope == "token":
+            return (
+                f"superllm serve token revoke {self.name}` and create it again with a higher "
+                "`--budget-daily"
+            )
         flag = "--daily" if self.period == "day" else "--monthly"
         scope = "" if self.scope == "global" else f" --{self.scope} {self.name}"
         return f"superllm budget set {flag} USD{scope}"

@@ -42,6 +42,9 @@ __all__ = [
     "ConfigError",
     "ContextTooLong",
     "DaemonError",
+    "GatewayDenied",
+    "GatewayForbidden",
+    "GatewayRateLimited",
     "ModelNotFound",
     "NoAgreement",
     "Overloaded",
@@ -206,6 +209,30 @@ class Cancelled(SuperllmError):
     code = "cancelled"
     exit_code = 130
     http_status = 499
+
+
+class GatewayDenied(SuperllmError):
+    """The TCP door refused a caller: no token, an unknown, revoked or expired one (401)."""
+
+    code = "unauthorized"
+    exit_code = 2
+    http_status = 401
+
+
+class GatewayForbidden(GatewayDenied):
+    """The caller's token may not use what it asked for (a model outside its patterns)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class GatewayRateLimited(GatewayDenied):
+    """The caller's token is over its requests or tokens per minute; ``retry_after`` says
+    when it may try again."""
+
+    code = "token_rate_limited"
+    http_status = 429
+    retryable = True
 
 
 def _all_subclasses(cls: type[SuperllmError]) -> list[type[SuperllmError]]:

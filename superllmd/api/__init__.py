@@ -34,7 +34,7 @@ from superllmd.errors import SuperllmError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
 from superllmd.state import DaemonState
 
-__all__ = ["VERSION_HEADER", "create_app"]
+__all__ = ["VERSION_HEADER", "Activity", "create_app", "guard", "native_routes"]
 
 VERSION_HEADER = "x-superllm-version"
 # Routes an older or newer client may still use, to learn the version and to stop us.
@@ -42,7 +42,7 @@ _VERSION_EXEMPT = {"/v1/health", "/v1/shutdown"}
 _VERSION_HEADER_BYTES = VERSION_HEADER.encode()
 
 
-def _guard(
+def guard(
     handler: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
@@ -54,7 +54,7 @@ def _guard(
     return endpoint
 
 
-class _Activity:
+class Activity:
     """Pure ASGI middleware: version check and idle bookkeeping, microseconds per request."""
 
     def __init__(self, app: ASGIApp, state: DaemonState) -> None:
@@ -87,7 +87,41 @@ class _Activity:
             state.last_activity = time.monotonic()
 
 
+def native_routes() -> list[Route]:
+    """The native API v1, every route guarded so its errors answer in the native shape."""
+    return [
+        Route("/v1/health", guard(health.health), methods=["GET"]),
+        Route("/v1/providers", guard(providers.list_providers), methods=["GET"]),
+        Route("/v1/ask", guard(ask.ask), methods=["POST"]),
+        Route("/v1/models", guard(models.list_models), methods=["GET"]),
+        Route("/v1/embed", guard(embed.embed), methods=["POST"]),
+        Route("/v1/config", guard(config.get_config), methods=["GET"]),
+        Route("/v1/config", guard(config.put_config), methods=["PUT"]),
+        Route("/v1/shutdown", guard(daemon.shutdown), methods=["POST"]),
+        Route("/v1/keys/forget", guard(keys.forget), methods=["POST"]),
+        Route("/v1/providers/check", guard(checks.check_providers), methods=["POST"]),
+        Route("/v1/providers/{provider_id}/check", guard(checks.check_provider), methods=["POST"]),
+        Route("/v1/providers/plugins", guard(plugins.add_plugin), methods=["POST"]),
+        Route("/v1/providers/plugins/{name}", guard(plugins.remove_plugin), methods=["DELETE"]),
+        Route("/v1/budgets", guard(budgets.get_budgets), methods=["GET"]),
+        Route("/v1/budgets", guard(budgets.put_budgets), methods=["PUT"]),
+        Route("/v1/budgets", guard(budgets.clear_budgets), methods=["DELETE"]),
+        Route("/v1/usage", guard(usage.usage), methods=["GET"]),
+        Route("/v1/runs", guard(runs_log.list_runs), methods=["GET"]),
+        Route("/v1/runs/{run_id}", guard(runs_log.show_run), methods=["GET"]),
+        Route("/v1/conversations", guard(runs_log.conversations), methods=["GET"]),
+        Route(
+            "/v1/conversations/{conversation_id}",
+            guard(runs_log.conversation),
+            methods=["GET"],
+        ),
+        *(Route(f"/v1/{name}", guard(runs.run), methods=["POST"]) for name in MODES),
+    ]
+
+
 def create_app(state: DaemonState) -> ASGIApp:
+    """The socket door's app: the native API, for the daemon's own user."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -95,34 +129,6 @@ def create_app(state: DaemonState) -> ASGIApp:
         finally:
             await state.aclose()
 
-    routes = [
-        Route("/v1/health", _guard(health.health), methods=["GET"]),
-        Route("/v1/providers", _guard(providers.list_providers), methods=["GET"]),
-        Route("/v1/ask", _guard(ask.ask), methods=["POST"]),
-        Route("/v1/models", _guard(models.list_models), methods=["GET"]),
-        Route("/v1/embed", _guard(embed.embed), methods=["POST"]),
-        Route("/v1/config", _guard(config.get_config), methods=["GET"]),
-        Route("/v1/config", _guard(config.put_config), methods=["PUT"]),
-        Route("/v1/shutdown", _guard(daemon.shutdown), methods=["POST"]),
-        Route("/v1/keys/forget", _guard(keys.forget), methods=["POST"]),
-        Route("/v1/providers/check", _guard(checks.check_providers), methods=["POST"]),
-        Route("/v1/providers/{provider_id}/check", _guard(checks.check_provider), methods=["POST"]),
-        Route("/v1/providers/plugins", _guard(plugins.add_plugin), methods=["POST"]),
-        Route("/v1/providers/plugins/{name}", _guard(plugins.remove_plugin), methods=["DELETE"]),
-        Route("/v1/budgets", _guard(budgets.get_budgets), methods=["GET"]),
-        Route("/v1/budgets", _guard(budgets.put_budgets), methods=["PUT"]),
-        Route("/v1/budgets", _guard(budgets.clear_budgets), methods=["DELETE"]),
-        Route("/v1/usage", _guard(usage.usage), methods=["GET"]),
-        Route("/v1/runs", _guard(runs_log.list_runs), methods=["GET"]),
-        Route("/v1/runs/{run_id}", _guard(runs_log.show_run), methods=["GET"]),
-        Route("/v1/conversations", _guard(runs_log.conversations), methods=["GET"]),
-        Route(
-            "/v1/conversations/{conversation_id}",
-            _guard(runs_log.conversation),
-            methods=["GET"],
-        ),
-        *(Route(f"/v1/{name}", _guard(runs.run), methods=["POST"]) for name in MODES),
-    ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=native_routes(), lifespan=lifespan)
     app.state.daemon = state
-    return _Activity(app, state)
+    return Activity(app, state)

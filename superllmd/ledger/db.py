@@ -286,13 +286,18 @@ class Ledger:
             self._read_conn = None
 
     async def spent_usd(
-        self, since: float, *, provider: str | None = None, label: str | None = None
+        self,
+        since: float,
+        *,
+        provider: str | None = None,
+        label: str | None = None,
+        token: str | None = None,
     ) -> tuple[float, bool]:
         """What settled calls cost since ``since`` (unix time), and whether any of them was
         unpriced; sees every call settled before this was awaited."""
         await self.barrier()
         return await self.read(
-            lambda conn: queries.spent_usd(conn, since, provider=provider, label=label)
+            lambda conn: queries.spent_usd(conn, since, provider=provider, label=label, token=token)
         )
 
 

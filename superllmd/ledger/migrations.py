@@ -149,8 +149,29 @@ END;
 INSERT INTO runs_fts (runs_fts) VALUES ('rebuild');
 """
 
+# The TCP door's tokens: only a SHA-256 of each is kept (the token is 256 random bits, so
+# the hash cannot be reversed or guessed); every call and run of a gateway caller carries
+# the token's name.
+_V4_GATEWAY_TOKENS = """
+CREATE TABLE gateway_tokens (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    expires REAL,
+    revoked REAL,
+    budget_daily_usd REAL,
+    rpm INTEGER,
+    tpm INTEGER,
+    models TEXT NOT NULL DEFAULT '[]',
+    last_used REAL
+);
+ALTER TABLE calls ADD COLUMN token TEXT;
+ALTER TABLE runs ADD COLUMN token TEXT;
+CREATE INDEX calls_token ON calls (token, time) WHERE token IS NOT NULL;
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_FRAGMENTS_AND_CACHE, _V3_SEARCH)
+MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_FRAGMENTS_AND_CACHE, _V3_SEARCH, _V4_GATEWAY_TOKENS)
 
 
 def latest_version() -> int:

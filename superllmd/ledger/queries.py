@@ -45,6 +45,7 @@ GROUPS: dict[str, str] = {
     "model": "provider || '/' || model",
     "mode": "mode",
     "label": "coalesce(label, '')",
+    "token": "coalesce(token, '')",
 }
 _TIME_GROUPS = {"day", "week", "month"}
 
@@ -67,6 +68,7 @@ def spent_usd(
     *,
     provider: str | None = None,
     label: str | None = None,
+    token: str | None = None,
 ) -> tuple[float, bool]:
     """USD spent by calls that started at or after ``since`` (unix time), and whether any of
     them used an unpriced model (then the sum understates the truth).
@@ -79,7 +81,7 @@ def spent_usd(
 
         conn = connect(conn_or_ledger.path, readonly=True)
         try:
-            return spent_usd(conn, since, provider=provider, label=label)
+            return spent_usd(conn, since, provider=provider, label=label, token=token)
         finally:
             conn.close()
     where = ["time >= ?", "status != 'in_flight'"]
@@ -90,6 +92,9 @@ def spent_usd(
     if label is not None:
         where.append("label = ?")
         params.append(label)
+    if token is not None:
+        where.append("token = ?")
+        params.append(token)
     row = conn_or_ledger.execute(
         "SELECT coalesce(SUM(cost_usd), 0), coalesce(MAX(unpriced), 0) FROM calls WHERE "
         + " AND ".join(where),

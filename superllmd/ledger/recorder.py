@@ -32,10 +32,10 @@ SCRATCH_KEY = "ledger.prepared"
 _CALL_COLUMNS = (
     "id, time, ended, run_id, mode, provider, model, participant, role, round, attempt, label, "
     "input_tokens, output_tokens, cached_tokens, cost_usd, unpriced, latency_ms, status, "
-    "error_code"
+    "error_code, token"
 )
 _SETTLE = (
-    f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 20)}) "
+    f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 21)}) "
     "ON CONFLICT (id) DO UPDATE SET ended = excluded.ended, input_tokens = excluded.input_tokens, "
     "output_tokens = excluded.output_tokens, cached_tokens = excluded.cached_tokens, "
     "cost_usd = excluded.cost_usd, unpriced = excluded.unpriced, "
@@ -44,7 +44,7 @@ _SETTLE = (
 _RUN_COLUMNS = (
     "id, time, finished, mode, label, conversation_id, participants, prompt, answer, agreement, "
     "input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms, status, error_code, "
-    "request, result, transcript"
+    "request, result, transcript, token"
 )
 # Streamed pieces repeat what the message events hold whole: not worth keeping.
 _TRANSIENT = {"delta", "judge.delta"}
@@ -74,7 +74,7 @@ class LedgerRecorder:
     async def before_call(self, call: CallInfo) -> Completion | None:
         run, target = call.run, call.target
         self.ledger.write(
-            f"INSERT OR IGNORE INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+            f"INSERT OR IGNORE INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 21)})",
             (
                 call.call_id,
                 call.started_at,
@@ -96,6 +96,7 @@ class LedgerRecorder:
                 None,
                 "in_flight",
                 None,
+                run.token,
             ),
         )
         return None
@@ -135,6 +136,7 @@ class LedgerRecorder:
                 latency_ms,
                 status,
                 error.code if error is not None else None,
+                run.token,
             ),
         )
 
@@ -151,7 +153,7 @@ class LedgerRecorder:
         prepared = run.scratch.get(SCRATCH_KEY)
         statements: list[Statement] = [
             (
-                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})",
                 _run_row(run, request, result, transcript, prepared, keep_text),
             )
         ]
@@ -199,6 +201,7 @@ def _run_row(
         json.dumps(_public_request(request, prompt, keep_text)),
         json.dumps(result if keep_text else _without_text(result)),
         json.dumps([e for e in transcript if e["type"] not in _TRANSIENT]) if keep_text else None,
+        run.token,
     )
 
 

@@ -44,6 +44,10 @@ class RunInfo:
     no_cache: bool = False
     cache_ttl: float | None = None
     conversation_id: str | None = None
+    # The gateway token a TCP-door run is made for (None on the socket door): its name goes
+    # on every ledger row of the run, and its daily budget is one more budget the run obeys.
+    token: str | None = None
+    token_daily_usd: float | None = None
     started_at: float = field(default_factory=time.time)
     # Hook-private bookkeeping for the whole run (e.g. what it has reserved and spent).
     scratch: dict[str, Any] = field(default_factory=dict)

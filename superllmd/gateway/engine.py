@@ -1,0 +1,192 @@
+"""Run an ask or a mode for a caller of either door: the one path every route takes.
+
+The native routes (``/v1/ask``, ``/v1/consensus``, ...) call these with ``token=None``; the
+gateway's dialect routes (OpenAI, Anthropic, MCP) call them with the caller's token. Both
+functions are coroutines that *return* the run's event stream::
+
+    events = await ask_events(state, body, token)   # may raise: nothing has been sent yet
+    async for event in events: ...                  # run.started ... run.finished
+
+Awaiting one does everything that can fail before a model is called -- resolving models,
+the token's model patterns, the conversation, attachments -- and raises the
+``superllmd.errors`` tree, so a route can answer with a status before any byte of a stream.
+The stream is durable: a ``message`` event is yielded only once the ledger has its call, and
+``run.finished`` once the ledger has the run. A caller that shows nothing before
+``run.finished`` (a non-streamed answer) may pass ``hold=False`` to skip the per-message wait:
+``run.finished`` still comes only after the ledger has everything.
+
+With a token: the client's ``env`` is dropped (on the TCP door the caller is not the
+daemon's user, and ``SUPERLLM_*`` variables could lift budgets or run ``api_key_cmd``), every
+model the run may call must match the token's patterns, the token's name goes on every
+ledger row, and its daily budget is reserved against like the global ones
+(superllmd/budget.py). Requests and tokens per minute are the door's to count, per request
+(superllmd/gateway/limits.py), since they hold for every route, not only those that run models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from superllmd.errors import GatewayForbidden, UsageError
+from superllmd.gateway import GatewayToken
+from superllmd.ledger.conversations import check_attachments
+from superllmd.ledger.recorder import SCRATCH_KEY, durable
+from superllmd.orchestrator.ask import AskRun
+from superllmd.orchestrator.context import RunContext, run_mode
+from superllmd.orchestrator.hooks import RunInfo
+from superllmd.orchestrator.modes import MODES, mode_function
+from superllmd.protocol import AskRequest, Event, RunRequest
+from superllmd.providers.registry import Target
+
+if TYPE_CHECKING:
+    from superllmd.config import Settings
+    from superllmd.state import DaemonState
+
+__all__ = ["DEFAULT_PANEL", "ask_events", "participants", "run_events"]
+
+# With no models named: the alias "panel" if configured, else the default model three times
+# (self-consistency, the baseline every mode must beat at equal cost).
+DEFAULT_PANEL = "panel"
+
+
+async def ask_events(
+    state: DaemonState, body: AskRequest, token: GatewayToken | None, *, hold: bool = True
+) -> AsyncIterator[Event]:
+    """Prepare one ask (a model, an alias or a fallback chain) and return its events."""
+    environ = _environ(body, token)
+    settings = state.settings(environ)
+    # The conversation's history, fragments folded into the prompt, images checked.
+    prepared = await state.conversations.prepare(body)
+    # A continued conversation keeps its model unless the request names one.
+    name = body.get("model") or prepared.model
+    targets = await state.resolve(name, settings, environ or {})
+    _check_models(token, name, targets)
+    prepared = dataclasses.replace(prepared, model=name or targets[0].name)
+    body["prompt"] = prepared.prompt
+    check_attachments(prepared, targets)
+    run = AskRun(
+        body,
+        targets,
+        state.caller,
+        history=prepared.history,
+        conversation_id=prepared.conversation_id,
+        attachments=prepared.attachments,
+    )
+    run.info.scratch[SCRATCH_KEY] = prepared
+    _for_token(run.info, token)
+    return _publish(state, token, run.events(), hold)
+
+
+async def run_events(
+    state: DaemonState,
+    mode: str,
+    body: RunRequest,
+    token: GatewayToken | None,
+    *,
+    hold: bool = True,
+) -> AsyncIterator[Event]:
+    """Prepare one multi-model run (``consensus``, ``debate``, ... as in MODES) and return
+    its events."""
+    spec = MODES.get(mode)
+    if spec is None:
+        raise UsageError(f"no mode {mode!r}: use one of {', '.join(MODES)}")
+    environ = _environ(body, token) or {}
+    settings = state.settings(environ or None)
+    panel = await participants(body, state, settings, environ, token)
+    judge_name = body.get("judge")
+    judge = (await state.resolve(judge_name, settings, environ))[0] if judge_name else None
+    if judge is not None:
+        _check_models(token, judge_name, [judge])
+    fn = mode_function(spec)
+    # The conversation's history, fragments folded into the prompt, images checked.
+    prepared = await state.conversations.prepare(body)
+    body["prompt"] = prepared.prompt
+    check_attachments(prepared, [*panel, *([judge] if judge else [])])
+    embedding = settings.default_embedding_model
+    embedder = (await state.resolve(embedding, settings, environ))[0] if embedding else None
+
+    def resolve(name: str) -> Target:  # models a mode names as it runs (chain steps)
+        target = state.targets(name, settings, environ)[0]
+        _check_models(token, name, [target])
+        return target
+
+    ctx = RunContext(
+        spec.mode,
+        body,
+        panel,
+        state.caller,
+        judge=judge,
+        resolve=resolve,
+        history=prepared.history,
+        conversation_id=prepared.conversation_id,
+        attachments=prepared.attachments,
+        embedder=embedder,
+    )
+    ctx.info.scratch[SCRATCH_KEY] = prepared
+    _for_token(ctx.info, token)
+    return _publish(state, token, run_mode(ctx, fn), hold)
+
+
+async def participants(
+    body: RunRequest,
+    state: DaemonState,
+    settings: Settings,
+    environ: Mapping[str, str],
+    token: GatewayToken | None = None,
+) -> list[Target]:
+    """The run's panel: the models named, each alias expanded, or the default panel."""
+    names = list(body.get("models") or [])
+    if not names:
+        if DEFAULT_PANEL in settings.aliases:
+            names = [DEFAULT_PANEL]
+        else:
+            names = [state.registry.default_model(settings)] * 3
+    targets: list[Target] = []
+    for name in names:
+        resolved = await state.resolve(name, settings, environ)
+        # An alias naming several models puts each on the panel.
+        chosen = resolved if name in settings.aliases else resolved[:1]
+        _check_models(token, name, chosen)
+        targets += chosen
+    return targets
+
+
+def _environ(body: Mapping[str, Any], token: GatewayToken | None) -> Mapping[str, str] | None:
+    """The environment the run is configured under: the client's own on the socket door;
+    never a token holder's, whose ``env`` is removed from the body too (so it is not kept)."""
+    if token is not None:
+        if isinstance(body, dict):
+            body.pop("env", None)
+        return None
+    env = body.get("env")
+    return env if isinstance(env, dict) else None
+
+
+def _check_models(token: GatewayToken | None, name: str | None, targets: list[Target]) -> None:
+    if token is None or not token.models:
+        return
+    if token.allows(name):  # the token names this alias or model itself
+        return
+    for target in targets:
+        if not token.allows(target.name):
+            patterns = ", ".join(token.models)
+            raise GatewayForbidden(
+                f"token {token.name!r} may not use {target.name} (it allows {patterns}); "
+                "ask for a model it allows, or use another token",
+                model=target.name,
+            )
+
+
+def _publish(
+    state: DaemonState, token: GatewayToken | None, events: AsyncIterator[Event], hold: bool
+) -> AsyncIterator[Event]:
+    return durable(events, state.ledger) if hold else events
+
+
+def _for_token(info: RunInfo, token: GatewayToken | None) -> None:
+    if token is not None:
+        info.token = token.name
+        info.token_daily_usd = token.budget_daily
