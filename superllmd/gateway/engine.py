@@ -26,7 +26,6 @@ ledger row, and its daily budget is reserved against like the global ones
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
