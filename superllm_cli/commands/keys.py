@@ -67,8 +67,16 @@ def set_key(
     """Store a key: typed at a hidden prompt, or piped on stdin."""
 
     def body(out: Output) -> None:
+        from superllm_cli.commands.providers import fetch_providers
         from superllmd.errors import UsageError
 
+        # A key stored under a typo would never be used: refuse before asking for it.
+        known = sorted(p["id"] for p in fetch_providers(autostart=True))
+        if provider not in known:
+            raise UsageError(
+                f"unknown provider {provider!r} (known: {', '.join(known)}); see "
+                "`superllm providers list`"
+            )
         if sys.stdin is not None and sys.stdin.isatty():
             import getpass
 
@@ -129,6 +137,12 @@ def list_keys(
             rows.append({"provider": p["id"], "source": source, "masked": _masked(p["id"], source)})
         if json_out:
             out.json(rows)
+            return
+        if not rows:  # on stderr, so stdout stays an empty table for scripts
+            sys.stderr.write(
+                "superllm: no API keys found (keyring, environment or api_key_cmd); store one "
+                "with `superllm keys set PROVIDER`, or see them all with --all\n"
+            )
             return
         out.table(
             [(r["provider"], f"{r['masked'] or '-'}  ({r['source'] or 'none'})") for r in rows]

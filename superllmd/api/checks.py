@@ -95,7 +95,8 @@ def _known(ids: list[str], table: Mapping[str, tuple[str, ProviderSettings]]) ->
     unknown = [pid for pid in ids if pid not in table]
     if unknown:
         raise UsageError(
-            f"unknown provider {', '.join(unknown)}; see `superllm providers list` for the ids"
+            f"unknown provider {', '.join(unknown)} (known: {', '.join(sorted(table))}); "
+            "see `superllm providers list`"
         )
 
 
@@ -156,6 +157,9 @@ async def _check(
 
 async def _probe(provider: Provider, known_models: list[str]) -> dict[str, Any]:
     """The cheapest call that proves the provider answers, and how it was made."""
+    own = await provider.health()
+    if own is not None:
+        return {"via": "health", "model": own}
     if type(provider).list_models is not Provider.list_models:
         try:
             await provider.list_models()

@@ -175,6 +175,12 @@ class Provider(ABC):
     async def list_models(self) -> list[str]:
         return list(self.settings.models)
 
+    async def health(self) -> str | None:
+        """Prove the provider can serve, the way a real call would; return what was checked
+        (say a model name), or None to let ``providers check`` use its generic probe (a
+        models list, else a one-token call). Raises the provider's error when it cannot."""
+        return None
+
     def capabilities(self, model: str) -> Capabilities:
         """From the shipped catalog (models.toml); an unlisted model is unpriced."""
         from superllmd.providers import catalog

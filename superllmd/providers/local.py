@@ -164,6 +164,19 @@ class LocalProvider(Provider):
     async def list_models(self) -> list[str]:
         return sorted(self._kind.models(self.settings))
 
+    async def health(self) -> str | None:
+        """Load the first model the way ``ask`` does (llama-cpp-python and the GGUF file), so
+        a check that says ok means an ask will run; the model stays loaded for it."""
+        names = await self.list_models()
+        if not names:
+            raise ModelNotFound(
+                f"no local model installed; put a .gguf file in "
+                f"{self._kind.context.models_dir}, or {_INSTALL_HINT}",
+                provider=self.id,
+            )
+        await self._model(names[0])
+        return names[0]
+
     def capabilities(self, model: str) -> Capabilities:
         """The catalog's flags, with the window llama.cpp is loaded with (``n_ctx``) and, where
         the catalog sets none, a price of zero: local inference costs nothing per token

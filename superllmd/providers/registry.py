@@ -257,7 +257,8 @@ class Registry:
         table = self.provider_settings(settings)
         if pid not in table:
             known = ", ".join(sorted(table))
-            raise ModelNotFound(
+            # A name the user typed wrong, not a provider's answer: a usage error (exit 2).
+            raise UsageError(
                 f"unknown provider {pid!r} (known: {known}); see `superllm providers list`"
             )
         kind_name, provider_settings = table[pid]

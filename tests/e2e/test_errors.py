@@ -9,10 +9,11 @@ from tests.e2e.conftest import Cli, daemon_pids, write_config
 from tests.fakes.openai import FakeOpenAI
 
 
-def test_unknown_provider_exits_4(cli: Cli) -> None:
+def test_unknown_provider_is_a_usage_error_listing_the_known_ids(cli: Cli) -> None:
     result = cli("ask", "-m", "nosuch/model", "hi")
-    assert result.returncode == 4
+    assert result.returncode == 2
     assert "unknown provider 'nosuch'" in result.stderr
+    assert "known: " in result.stderr and "openai" in result.stderr and "fake" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -94,3 +94,19 @@ def test_no_keyring_backend_is_a_clear_error(cli: Cli) -> None:
     )
     assert result.returncode == 2
     assert "no usable OS keyring" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_set_refuses_an_unknown_provider(cli: Cli, keyring_env: dict[str, str]) -> None:
+    result = cli("keys", "set", "opnai", input=SECRET + "\n", extra_env=keyring_env)
+    assert result.returncode == 2
+    assert "unknown provider 'opnai'" in result.stderr and "openai" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    listed = json.loads(cli("keys", "list", "--json", "--all", extra_env=keyring_env).stdout)
+    assert "opnai" not in {r["provider"] for r in listed}
+
+
+def test_list_says_so_when_there_is_no_key(cli: Cli, keyring_env: dict[str, str]) -> None:
+    result = cli("keys", "list", extra_env=keyring_env)
+    assert result.returncode == 0, result.stderr
+    assert "no API keys found" in result.stderr and "keys set" in result.stderr
+    assert result.stdout == ""

@@ -138,6 +138,29 @@ def test_unknown_provider_is_a_usage_error(cli: Cli) -> None:
     result = cli("providers", "check", "no-such-provider")
     assert result.returncode == 2
     assert "no-such-provider" in result.stderr and "providers list" in result.stderr
+    assert "known: " in result.stderr and "fake" in result.stderr and "local" in result.stderr
+
+
+def test_local_check_loads_what_ask_loads(cli: Cli, tmp_path: Path) -> None:
+    # Without llama-cpp-python the check must fail as `ask -m local/...` does, not say ok.
+    hidden = tmp_path / "hide"
+    (hidden / "llama_cpp").mkdir(parents=True)
+    (hidden / "llama_cpp" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    env = {"PYTHONPATH": str(hidden)}
+    result = cli("providers", "check", "--json", "local", extra_env=env)
+    assert result.returncode == 4, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["ok"] is False and "llama-cpp-python" in row["error"]["message"]
+    asked = cli("ask", "-m", "local/smollm2", "hi", extra_env=env)
+    assert asked.returncode == 4 and "llama-cpp-python" in asked.stderr
+
+
+@pytest.mark.local_model
+def test_local_check_loads_the_model(cli: Cli) -> None:
+    result = cli("providers", "check", "--json", "local", timeout=300)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["ok"] is True and (row["via"], row["model"]) == ("health", "smollm2")
 
 
 def test_single_route_per_design(cli: Cli, env: dict[str, str]) -> None:
