@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO, Any, Literal
 
-__all__ = ["Output", "strip_controls"]
+__all__ = ["Output", "capped_note", "strip_controls", "usage_line"]
 
 ColorMode = Literal["auto", "always", "never"]
 
@@ -127,4 +127,15 @@ def usage_line(result: dict[str, Any]) -> str:
         f"{result.get('latency_ms', 0) / 1000:.1f} s",
         cost_text,
     ]
-    return " · ".join(parts)
+    return " · ".join([*parts, *capped_note(result)])
+
+
+def capped_note(result: dict[str, Any]) -> list[str]:
+    """``answer capped at 812 tokens (--max-cost had $0.0013 left)`` when a budget shortened
+    the run's answers, else nothing."""
+    capped = result.get("capped")
+    if not isinstance(capped, dict):
+        return []
+    calls = int(capped.get("calls") or 1)
+    what = "answer" if calls == 1 else f"{calls} answers"
+    return [f"{what} capped at {capped.get('max_tokens')} tokens ({capped.get('reason')})"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from superllm_cli.render import Output, strip_controls
+from superllm_cli.render import Output, capped_note, strip_controls
 
 __all__ = ["consume_run", "failures", "print_failures", "print_warnings", "summary"]
 
@@ -199,4 +199,5 @@ def summary(result: dict[str, Any]) -> str:
     parts.append("unpriced" if cost is None else f"${cost:.4f}")
     if result.get("stopped"):
         parts.append(f"stopped: {result['stopped']}")
+    parts += capped_note(result)
     return strip_controls(" · ".join(parts))

@@ -10,8 +10,11 @@ passes ``BudgetManager.before_call`` (a call hook, orchestrator/hooks.py), which
    monthly, the label's daily, the gateway token's daily, the run's ``--max-cost`` --
    against what was spent in the current local day or month, plus what calls in flight have
    reserved, plus this estimate;
-3. refuses with ``BudgetExceeded`` (nothing is sent; exit 5), naming the budget, its limit,
-   what is spent and what the call would cost; or reserves the estimate.
+3. when the estimate does not fit what the tightest of them has left, caps the request's
+   ``max_tokens`` so that it does (budget_cap.py; the run's result says so under ``capped``),
+   and refuses with ``BudgetExceeded`` (nothing is sent; exit 5) only when not even
+   ``[budgets] min_output_tokens`` fit, naming the budget, its limit, what is spent and what
+   the call would cost; then reserves the estimate.
 
 ``after_call`` releases the reservation and adds the real cost. Check and reserve run with
 no ``await`` between them, so parallel participants of one run and concurrent runs (one
@@ -19,21 +22,23 @@ event loop) cannot all pass a check that only one of them fits. What was spent b
 from a ``SpendSource`` (the ledger), read once per budget and period and then kept up to
 date in memory, so the check costs no query per call.
 
-A model without a price cannot be counted: it passes unless ``[budgets] block_unpriced``
-is true, in which case it is refused while any budget applies. Once a run has spent
-``warn_at`` (0.8) of a budget, the run's result carries a warning under ``warnings``, which
-the CLI prints on stderr.
+A model without a price cannot be counted: it passes with a warning (once per run and
+model) unless ``[budgets] block_unpriced`` is true, in which case it is refused while any
+budget applies. Once a run has spent ``warn_at`` (0.8) of a budget, the run's result carries
+a warning under ``warnings``, which the CLI prints on stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
+from superllmd.budget_cap import Cap, fit_output, too_small
 from superllmd.budget_rules import (
     Budget,
     NoHistory,
@@ -85,6 +90,8 @@ class _RunBook(_Tally):
 
     warnings: list[str] = field(default_factory=list)
     refused: BudgetExceeded | None = None
+    capped: Cap | None = None  # the tightest cap put on one of the run's calls
+    capped_calls: int = 0
 
 
 @dataclass
@@ -137,43 +144,68 @@ class BudgetManager:
             return None
         estimate = self.estimate(call)
         if estimate is None:
-            if settings.block_unpriced:
-                names = [b.title for b in budgets] + ["--max-cost"] * (max_cost is not None)
-                error = BudgetExceeded(
-                    f"{call.target.name} has no price, so it cannot be counted against the "
-                    f"{', '.join(names)}, and [budgets] block_unpriced = true refuses such "
-                    "calls; give the model a price in config, or set "
-                    "budgets.block_unpriced = false",
-                    budget="unpriced",
-                )
-                raise _refused(call, error)
+            self._unpriced(call, budgets, settings)
             return None
         if estimate <= 0:  # a free model (local) costs no budget anything
             return None
         keys = await self._ready(budgets)
-        # The flag that bounds the answer's length, which sets the estimate.
-        shorter = "--max-tokens" if call.run.mode == "ask" else "--max-output"
-        # No await from here on: the check and the reservation are one step for the loop.
-        for budget, key in zip(budgets, keys, strict=True):
-            tally = self._tallies[key]
-            if tally.spent + tally.reserved + estimate > budget.limit + _SLACK:
-                when = "today" if budget.period == "day" else "this month"
-                how = (
-                    f"Raise it with `{budget.raise_hint}`, lower {shorter}, or wait for "
-                    f"the next {budget.period}"
-                )
-                error = _exceeded(call, budget.title, budget.limit, tally, estimate, when, how)
-                raise _refused(call, error)
+        # No await from here on: the check, the cap and the reservation are one step.
         book = _book(call.run)
-        if max_cost is not None and book.spent + book.reserved + estimate > max_cost + _SLACK:
-            how = f"Raise --max-cost, or lower {shorter}"
-            error = _exceeded(call, "--max-cost", max_cost, book, estimate, "by this run", how)
-            raise _refused(call, error)
+        limits: list[tuple[str, float, _Tally, Budget | None]] = [
+            (b.title, b.limit, self._tallies[k], b) for b, k in zip(budgets, keys, strict=True)
+        ]
+        if max_cost is not None:
+            limits.append(("--max-cost", max_cost, book, None))
+        title, limit, used, budget = min(limits, key=lambda x: x[1] - x[2].spent - x[2].reserved)
+        left = max(limit - used.spent - used.reserved, 0.0)
+        if estimate > left + _SLACK:
+            wanted = self._output_tokens(call)
+            floor = min(settings.min_output_tokens, wanted)
+            fits = fit_output(lambda n: self.estimate(call, output=n), left + _SLACK)
+            if fits < floor:
+                estimate = self.estimate(call, output=floor) or 0.0
+                error = too_small(call.target.name, title, limit, used, budget, floor, estimate)
+                raise _refused(call, error)
+            call.request = dataclasses.replace(call.request, max_tokens=fits)
+            estimate = self.estimate(call) or 0.0
+            _note_cap(book, Cap(fits, title, left))
         for key in keys:
             self._tallies[key].reserved += estimate
         book.reserved += estimate
         call.scratch[_HOLD] = _Hold(budgets, keys, estimate, settings.warn_at, self._clock())
         return None
+
+    def _unpriced(self, call: CallInfo, budgets: list[Budget], settings: BudgetSettings) -> None:
+        """An unpriced model under a budget: refused with ``block_unpriced``, else let through
+        with one warning per run and model (it cannot be counted, and must not pass silently)."""
+        names = [b.title for b in budgets] + ["--max-cost"] * (call.run.max_cost is not None)
+        if settings.block_unpriced:
+            error = BudgetExceeded(
+                f"{call.target.name} has no price, so it cannot be counted against the "
+                f"{', '.join(names)}, and [budgets] block_unpriced = true refuses such "
+                "calls; give the model a price in config, or set "
+                "budgets.block_unpriced = false",
+                budget="unpriced",
+            )
+            raise _refused(call, error)
+        warning = (
+            f"{call.target.name} has no price, so the {', '.join(names)} cannot count it: "
+            f'price it with `superllm config set prices."{call.target.name}".input USD` '
+            "(and .output), or refuse such calls with "
+            "`superllm config set budgets.block_unpriced true`"
+        )
+        book = _book(call.run)
+        if warning not in book.warnings:
+            book.warnings.append(warning)
+
+    @staticmethod
+    def _output_tokens(call: CallInfo) -> int:
+        """The answer length the call's worst case assumes."""
+        target = call.target
+        output = call.request.max_tokens
+        if output is None:
+            output = target.provider.capabilities(target.model).max_output
+        return output or DEFAULT_OUTPUT_TOKENS
 
     def after_call(
         self,
@@ -215,6 +247,13 @@ class BudgetManager:
         if book is None:
             return
         warnings = list(book.warnings)
+        if book.capped is not None:
+            cap = book.capped
+            result["capped"] = {
+                "max_tokens": cap.max_tokens,
+                "calls": book.capped_calls,
+                "reason": f"{cap.budget} had {usd(cap.left_usd)} left",
+            }
         error = result.get("error")
         if book.refused is not None:
             if error is not None and error.get("code") == "provider":
@@ -227,10 +266,12 @@ class BudgetManager:
     # -- estimates and status -----------------------------------------------------------------
 
     @staticmethod
-    def estimate(call: CallInfo) -> float | None:
-        """The most this call should cost (USD), or None when the model has no price."""
+    def estimate(call: CallInfo, output: int | None = None) -> float | None:
+        """The most this call should cost (USD), or None when the model has no price;
+        ``output``: with that many output tokens instead of the request's allowance."""
         target = call.target
-        output = call.request.max_tokens
+        if output is None:
+            output = call.request.max_tokens
         if output is None:
             output = target.provider.capabilities(target.model).max_output
         usage = TokenUsage(call.estimated_input_tokens, output or DEFAULT_OUTPUT_TOKENS)
@@ -345,19 +386,10 @@ def _refused(call: CallInfo, error: BudgetExceeded) -> BudgetExceeded:
     return error
 
 
-def _exceeded(
-    call: CallInfo, title: str, limit: float, used: _Tally, estimate: float, when: str, how: str
-) -> BudgetExceeded:
-    inflight = f" and {usd(used.reserved)} held by calls in flight" if used.reserved else ""
-    return BudgetExceeded(
-        f"{title} of {usd(limit)} would be exceeded: {usd(used.spent)} spent {when}{inflight}, "
-        f"and this call to {call.target.name} could cost up to {usd(estimate)}. {how}",
-        budget=title,
-        limit_usd=limit,
-        spent_usd=used.spent,
-        reserved_usd=used.reserved,
-        estimate_usd=estimate,
-    )
+def _note_cap(book: _RunBook, cap: Cap) -> None:
+    book.capped_calls += 1
+    if book.capped is None or cap.max_tokens < book.capped.max_tokens:
+        book.capped = cap
 
 
 def _book(run: RunInfo) -> _RunBook:

@@ -86,6 +86,9 @@ class BudgetSettings(_Section):
     # An unpriced model cannot be counted; true refuses it while any budget is set.
     block_unpriced: bool = False
     warn_at: float = Field(default=0.8, gt=0, le=1)
+    # A call whose worst case does not fit what a budget (or --max-cost) has left gets its
+    # answer capped to fit; it is refused only when fewer than this many output tokens fit.
+    min_output_tokens: int = Field(default=256, ge=1)
 
 
 class PriceOverride(_Section):

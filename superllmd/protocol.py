@@ -28,6 +28,7 @@ __all__ = [
     "NDJSON",
     "AskRequest",
     "BudgetSetRequest",
+    "CapInfo",
     "ConfigSetRequest",
     "DeltaEvent",
     "EmbedRequest",
@@ -192,6 +193,16 @@ class RunResult(TypedDict):
     report: NotRequired[dict[str, Any]]
     stopped: NotRequired[str | None]
     warnings: NotRequired[list[str]]  # e.g. a budget 80% spent; the CLI prints them on stderr
+    capped: NotRequired[CapInfo]  # answers shortened to fit a budget or --max-cost
+
+
+class CapInfo(TypedDict):
+    """A run whose calls had their ``max_tokens`` lowered to fit what a budget had left:
+    the tightest cap, how many calls were capped, and which budget did it."""
+
+    max_tokens: int
+    calls: int
+    reason: str
 
 
 class RunStartedEvent(TypedDict):

@@ -298,11 +298,10 @@ class Caller:
     ) -> AsyncIterator[Event]:
         """One attempt: its text deltas as events; the ending goes on ``out`` and, exactly
         once, to the hooks: settled, failed, or cut short (cancelled, the client gone)."""
-        target, request = call.target, call.request
+        target = call.target
         delta_type = "judge.delta" if call.role == "judge" else "delta"
         started = time.perf_counter()
         status: CallStatus = "interrupted"
-        estimate = call.estimated_input_tokens + (request.max_tokens or 0)
         out.error = None
         try:
             cached = await self._before(call)
@@ -311,6 +310,9 @@ class Caller:
                 if stream and cached.text:
                     yield self._delta(call, delta_type, cached.text)
                 return
+            # Read after the hooks: a budget may have capped the answer's max_tokens.
+            request = call.request
+            estimate = call.estimated_input_tokens + (request.max_tokens or 0)
             async with self.limits.slot(target.provider.id, target.provider.settings, estimate):
                 if stream:
                     async for item in target.provider.stream(request):

@@ -46,43 +46,96 @@ def reached(fake: FakeOpenAI, prompt: str) -> bool:
 
 
 def test_over_the_daily_budget_exits_5_naming_it(priced: Cli, fake_openai: FakeOpenAI) -> None:
-    assert priced("budget", "set", "--daily", "0.01").returncode == 0
+    # $0.0001 is less than even 256 output tokens of gpt-4.1-mini cost (about $0.0004).
+    assert priced("budget", "set", "--daily", "0.0001").returncode == 0
     prompt = unique()
     result = priced("ask", "-m", MODEL, "--max-tokens", "10000", prompt)
     assert result.returncode == 5, result.stderr
-    assert "daily budget of $0.01 would be exceeded" in result.stderr
+    assert "daily budget of $0.0001 would be exceeded" in result.stderr
     assert "$0.00 spent today" in result.stderr
-    assert re.search(r"this call to openai/gpt-4\.1-mini could cost up to \$0\.016", result.stderr)
+    assert re.search(
+        r"this call to openai/gpt-4\.1-mini could cost up to \$0\.000\d+ even with its answer "
+        r"cut to 256 tokens",
+        result.stderr,
+    )
     assert "superllm budget set --daily" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
     assert not reached(fake_openai, prompt)
-    small = priced("ask", "-m", MODEL, "--max-tokens", "100", unique())
-    assert small.returncode == 0, small.stderr  # $0.00017 fits
+    small = priced("ask", "-m", MODEL, "--max-tokens", "10", unique())
+    assert small.returncode == 0, small.stderr  # $0.000016 fits
     assert small.stderr == ""  # far from 80%: no warning
+
+
+def test_a_budget_caps_the_answer_instead_of_refusing(priced: Cli, fake_openai: FakeOpenAI) -> None:
+    assert priced("budget", "set", "--daily", "0.01").returncode == 0
+    prompt = unique()
+    # Its worst case ($0.016) is over the budget, but 6000-odd output tokens fit.
+    asked = priced("-v", "ask", "-m", MODEL, "--max-tokens", "10000", prompt)
+    assert asked.returncode == 0, asked.stderr
+    sent = [r for r in fake_openai.chat_requests() if r["messages"][-1]["content"] == prompt]
+    cap = sent[-1]["max_completion_tokens"]
+    assert 6000 < cap < 6250  # ($0.01 - the input) / $1.60 per million
+    assert re.search(rf"answer capped at {cap} tokens \(daily budget had \$0\.01", asked.stderr)
+    as_json = priced("ask", "-m", MODEL, "--json", "--max-tokens", "10000", unique())
+    assert as_json.returncode == 0, as_json.stderr
+    capped = json.loads(as_json.stdout)["capped"]
+    assert 6000 < capped["max_tokens"] < 6250 and capped["calls"] == 1
+    assert capped["reason"].startswith("daily budget had $")
+    fits = priced("ask", "-m", MODEL, "--json", "--max-tokens", "100", unique())
+    assert "capped" not in json.loads(fits.stdout)
+
+
+def test_max_cost_caps_an_ordinary_call(priced: Cli, fake_openai: FakeOpenAI) -> None:
+    """`--max-cost 0.05` with gpt-4.1-mini's 32768-token maximum used to exit 5."""
+    asked = priced("ask", "-m", MODEL, "--max-cost", "0.05", "--json", "hi")
+    assert asked.returncode == 0, asked.stderr
+    result = json.loads(asked.stdout)
+    assert result["answer"] == "echo: hi"
+    assert result["capped"]["reason"].startswith("--max-cost had $0.05")
+    assert result["capped"]["max_tokens"] < 32768
 
 
 def test_max_cost_too_small_sends_nothing(priced: Cli, fake_openai: FakeOpenAI) -> None:
     prompt = unique()
-    result = priced("ask", "-m", MODEL, "--max-tokens", "10000", "--max-cost", "0.001", prompt)
+    result = priced("ask", "-m", MODEL, "--max-tokens", "10000", "--max-cost", "0.0001", prompt)
     assert result.returncode == 5, result.stderr
-    assert "--max-cost of $0.001 would be exceeded" in result.stderr
-    assert "$0.00 spent by this run" in result.stderr and "could cost up to $0.016" in result.stderr
+    assert "--max-cost of $0.0001 would be exceeded" in result.stderr
+    assert "$0.00 spent by this run" in result.stderr and "cut to 256 tokens" in result.stderr
     assert not reached(fake_openai, prompt)
     as_json = priced(
-        "ask", "-m", MODEL, "--max-cost", "0.001", "--json", "--max-tokens", "10000", prompt
+        "ask", "-m", MODEL, "--max-cost", "0.0001", "--json", "--max-tokens", "10000", prompt
     )
     assert as_json.returncode == 5
     assert json.loads(as_json.stdout)["error"]["code"] == "budget"
-    fits = priced("ask", "-m", MODEL, "--max-tokens", "10", "--max-cost", "0.001", prompt)
+    fits = priced("ask", "-m", MODEL, "--max-tokens", "10", "--max-cost", "0.0001", prompt)
     assert fits.returncode == 0, fits.stderr
     assert reached(fake_openai, prompt)
 
 
+def test_min_output_tokens_is_configurable(priced: Cli, fake_openai: FakeOpenAI) -> None:
+    set_ = priced("config", "set", "budgets.min_output_tokens", "16")
+    assert set_.returncode == 0, set_.stderr
+    asked = priced("ask", "-m", MODEL, "--max-cost", "0.0001", "--json", unique())
+    assert asked.returncode == 0, asked.stderr  # 16 tokens fit in $0.0001
+    assert json.loads(asked.stdout)["capped"]["max_tokens"] >= 16
+
+
+def test_an_unpriced_model_under_a_budget_warns_or_is_refused(cli: Cli) -> None:
+    assert cli("budget", "set", "--daily", "1").returncode == 0
+    asked = cli("ask", "-m", "fake/echo", "hi")
+    assert asked.returncode == 0, asked.stderr
+    warnings = [line for line in asked.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "fake/echo has no price" in warnings[0]
+    assert cli("config", "set", "budgets.block_unpriced", "true").returncode == 0
+    blocked = cli("ask", "-m", "fake/echo", "hi")
+    assert blocked.returncode == 5 and "block_unpriced" in blocked.stderr
+
+
 def test_a_label_budget_holds_for_that_label_only(priced: Cli, fake_openai: FakeOpenAI) -> None:
-    assert priced("budget", "set", "--daily", "0.01", "--label", "nightly").returncode == 0
+    assert priced("budget", "set", "--daily", "0.0001", "--label", "nightly").returncode == 0
     flagged = priced("ask", "-m", MODEL, "--max-tokens", "10000", "--label", "nightly", unique())
     assert flagged.returncode == 5
-    assert "daily budget for label nightly of $0.01" in flagged.stderr
+    assert "daily budget for label nightly of $0.0001" in flagged.stderr
     assert "--label nightly" in flagged.stderr  # how to raise it
     by_env = priced(
         "ask",
