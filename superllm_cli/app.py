@@ -16,6 +16,7 @@ from superllm_cli.commands import (
     daemon,
     keys,
     log,
+    mcp,
     models,
     modes,
     providers,
@@ -76,6 +77,7 @@ app.command(name="embed")(models.embed)
 app.command(name="usage")(usage.usage)
 app.command(name="log")(log.log)
 app.command(name="tui")(tui.tui)
+app.command(name="mcp")(mcp.mcp)
 for _command in (modes.consensus, modes.debate, modes.redteam, modes.chain, modes.mapreduce):
     app.command()(_command)
 app.add_typer(daemon.app, name="daemon")

@@ -32,6 +32,7 @@ __all__ = [
     "BudgetSettings",
     "ConfigStore",
     "DaemonSettings",
+    "McpSettings",
     "PriceOverride",
     "ProviderBudget",
     "ProviderSettings",
@@ -114,6 +115,13 @@ class DaemonSettings(_Section):
         return value
 
 
+class McpSettings(_Section):
+    """``[mcp]``: what MCP clients (``superllm mcp``, /mcp on the TCP door) may reach."""
+
+    # Folders whose files the mapreduce tool may read by path; none by default.
+    allowed_paths: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Everything in config.toml; see DESIGN.md for an example file."""
 
@@ -126,6 +134,7 @@ class Settings(BaseSettings):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @field_validator("prices")
     @classmethod

@@ -18,6 +18,8 @@ HEAVY = [
     "rich",
     "asyncio",
     "llama_cpp",
+    "mcp",
+    "mcp_types",
     "superllmd.providers",
     "superllmd.config",
 ]
