@@ -45,6 +45,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "superllm tui",
         "superllm tui --mode debate -m openai/gpt-4.1 -m anthropic/claude-sonnet-4-5",
     ),
+    "mcp": (
+        "superllm mcp --print-config claude-code",
+        "superllm mcp --print-config claude-desktop",
+        "superllm -v mcp",
+    ),
     "consensus": (
         'superllm consensus -m openai/gpt-4.1 -m gemini/gemini-2.5-pro "Is 1001 prime?"',
         'superllm consensus --models openai/gpt-4.1,gemini/gemini-2.5-pro --strategy vote "2+2?"',
