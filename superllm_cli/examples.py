@@ -80,6 +80,14 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "daemon status": ("superllm daemon status", "superllm daemon status --json"),
     "daemon logs": ("superllm daemon logs", "superllm daemon logs -n 200 -f"),
+    "daemon install-service": (
+        "superllm daemon install-service",
+        "superllm daemon install-service && systemctl --user enable --now superllmd.socket",
+    ),
+    "daemon uninstall-service": (
+        "superllm daemon uninstall-service",
+        "systemctl --user disable --now superllmd.socket && superllm daemon uninstall-service",
+    ),
     "config": ("superllm config path", "superllm config set default_model openai/gpt-4.1-mini"),
     "config path": ("superllm config path", 'cat "$(superllm config path)"'),
     "config show": ("superllm config show", "superllm config show --json"),

@@ -3,7 +3,8 @@
 1. ``acquire``: take the daemon lock (one daemon per runtime folder), record our pid.
 2. ``check``: load the configuration; a bad file stops us here, before anything listens.
 3. ``bind``: remove a stale socket (we hold the lock, so it is stale), bind a fresh one 0600
-   inside a 0700 folder.
+   inside a 0700 folder; or, under socket activation (LISTEN_FDS/LISTEN_PID), take the
+   listening socket the service manager passed as descriptor 3 and leave its file alone.
 4. ``serve``: uvicorn on that socket; connections from another uid are refused (SO_PEERCRED).
 5. ``drain``: on SIGTERM, SIGINT, ``POST /v1/shutdown`` or the idle timeout, stop accepting,
    let in-flight requests finish within ``daemon.grace_period``, then cancel them.
@@ -23,7 +24,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager, nullcontext
 from typing import IO, Any
 
@@ -39,10 +40,18 @@ from superllmd.launch import (
 from superllmd.paths import Paths, ensure_private_dir, get_paths
 from superllmd.privacy import PRIVATE_UMASK, prepare
 
-__all__ = ["EXIT_ALREADY_RUNNING", "EXIT_CONFIG", "Daemon", "main", "peer_uid"]
+__all__ = [
+    "EXIT_ALREADY_RUNNING",
+    "EXIT_CONFIG",
+    "Daemon",
+    "activated_socket",
+    "main",
+    "peer_uid",
+]
 
 log = logging.getLogger("superllmd")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SD_LISTEN_FDS_START = 3  # systemd passes activated sockets from this descriptor on
 
 
 def peer_uid(sock: socket.socket) -> int | None:
@@ -52,6 +61,28 @@ def peer_uid(sock: socket.socket) -> int | None:
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
     return int(uid)
+
+
+def activated_socket(environ: MutableMapping[str, str]) -> socket.socket | None:
+    """The listening socket a service manager passed us (sd_listen_fds(3)), or None.
+
+    Honoured only when LISTEN_PID is our pid, so a child we start never takes it; the
+    variables are removed so they are not inherited either.
+    """
+    if environ.get("LISTEN_PID") != str(os.getpid()):
+        return None
+    count = environ.get("LISTEN_FDS", "0")
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        environ.pop(name, None)
+    if not count.isdigit() or int(count) < 1:
+        return None
+    sock = socket.socket(fileno=_SD_LISTEN_FDS_START)
+    if sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+        sock.detach()
+        raise ConfigError("LISTEN_FDS passed a socket that is not a Unix stream socket")
+    os.set_inheritable(sock.fileno(), False)
+    sock.setblocking(False)
+    return sock
 
 
 def _peer_checked(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
@@ -77,6 +108,7 @@ class Daemon:
         self.install_signal_handlers = install_signal_handlers
         self._lock: IO[str] | None = None
         self._state: Any = None  # DaemonState, once serving
+        self._activated = False  # the socket came from a service manager (LISTEN_FDS)
 
     # phase 1
     def acquire(self) -> bool:
@@ -106,6 +138,12 @@ class Daemon:
 
     # phase 3
     def bind(self) -> socket.socket:
+        activated = activated_socket(os.environ)
+        if activated is not None:
+            # The service manager owns the socket file: serve its socket, never unlink it.
+            self._activated = True
+            log.info("serving the socket passed by the service manager (LISTEN_FDS)")
+            return activated
         path = self.paths.socket
         if path.exists() or path.is_symlink():
             path.unlink()
@@ -179,8 +217,9 @@ class Daemon:
     def release(self) -> None:
         if self._state is not None and self._state.ledger is not None:
             self._state.ledger.close()  # idempotent: the lifespan usually closed it already
-        with contextlib.suppress(FileNotFoundError):
-            self.paths.socket.unlink()
+        if not self._activated:
+            with contextlib.suppress(FileNotFoundError):
+                self.paths.socket.unlink()
         if self._lock is not None:
             self._lock.close()
             self._lock = None

@@ -1,4 +1,4 @@
-"""``superllm daemon start|stop|status|restart|logs``."""
+"""``superllm daemon start|stop|status|restart|logs|install-service|uninstall-service``."""
 
 from __future__ import annotations
 
@@ -122,3 +122,62 @@ def _follow(path: object) -> None:
                 sys.stdout.flush()
             else:
                 time.sleep(0.2)
+
+
+def _superllmd() -> str:
+    import shutil
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / "superllmd"
+    return str(beside) if beside.exists() else shutil.which("superllmd") or str(beside)
+
+
+@app.command(name="install-service")
+def install_service(ctx: typer.Context) -> None:
+    """Write a user service for the daemon: systemd socket + service units, or a launchd agent.
+
+    With the systemd socket unit, systemd holds the socket and starts the daemon on the
+    first connection (socket activation). Prints the command that enables it.
+    """
+
+    def body(out: Output) -> None:
+        import os
+        from pathlib import Path
+
+        from superllm_cli.service import enable_hint, service_files, unit_dir
+        from superllmd.paths import get_paths
+
+        files = service_files(sys.platform, get_paths(), _superllmd(), os.environ, Path.home())
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            sys.stdout.write(f"wrote {path}\n")
+        folder = unit_dir(sys.platform, os.environ, Path.home())
+        sys.stdout.write(f"enable it with: {enable_hint(sys.platform, folder, install=True)}\n")
+
+    run(ctx, body)
+
+
+@app.command(name="uninstall-service")
+def uninstall_service(ctx: typer.Context) -> None:
+    """Remove the user service files that install-service wrote."""
+
+    def body(out: Output) -> None:
+        import os
+        from pathlib import Path
+
+        from superllm_cli.service import enable_hint, service_files, unit_dir
+        from superllmd.paths import get_paths
+
+        files = service_files(sys.platform, get_paths(), _superllmd(), os.environ, Path.home())
+        removed = [path for path in files if path.exists()]
+        for path in removed:
+            path.unlink()
+            sys.stdout.write(f"removed {path}\n")
+        if not removed:
+            sys.stdout.write("no superllm service files were installed\n")
+            return
+        folder = unit_dir(sys.platform, os.environ, Path.home())
+        sys.stdout.write(f"stop it with: {enable_hint(sys.platform, folder, install=False)}\n")
+
+    run(ctx, body)
