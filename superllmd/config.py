@@ -68,6 +68,17 @@ class ProviderSettings(_Section):
     n_ctx: int = Field(default=4096, gt=0)
     enabled: bool = True
 
+    @field_validator("base_url")
+    @classmethod
+    def _no_user_info(cls, value: str | None) -> str | None:
+        # A password in the URL would travel into logs and error messages; keys have a place.
+        if value is not None and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "contains a user name or password (user@host); remove it and store the key "
+                "with `superllm keys set`"
+            )
+        return value
+
 
 class ProviderBudget(_Section):
     """``[budgets.providers.ID]``: what one provider may cost per local day and month."""
@@ -107,6 +118,8 @@ class DaemonSettings(_Section):
     idle_timeout: str = "0"
     log_prompts: bool = True
     grace_period: float = Field(default=10.0, ge=0)
+    # Most models on one consensus/debate panel, checked before any call is made.
+    max_panel: int = Field(default=32, gt=0, le=1000)
 
     @field_validator("idle_timeout")
     @classmethod

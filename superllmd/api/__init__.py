@@ -29,7 +29,7 @@ from superllmd.api import (
     runs_log,
     usage,
 )
-from superllmd.api._common import error_response
+from superllmd.api._common import error_response, internal_error
 from superllmd.errors import SuperllmError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
 from superllmd.state import DaemonState
@@ -50,6 +50,10 @@ def guard(
             return await handler(request)
         except SuperllmError as exc:
             return error_response(exc)
+        except Exception as exc:
+            # A bug must not look like a dead daemon to the client: an error body, and the
+            # traceback in the log (only the class name goes out: a message may hold input).
+            return error_response(internal_error(exc, request.url.path))
 
     return endpoint
 
@@ -66,14 +70,16 @@ class Activity:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
+            # Header bytes may be anything; backslashreplace never fails and shows them.
+            client_version = value.decode("ascii", "backslashreplace")
             if (
                 name == _VERSION_HEADER_BYTES
-                and value.decode() != __version__
+                and client_version != __version__
                 and scope["path"] not in _VERSION_EXEMPT
             ):
                 error = VersionMismatch(
                     f"daemon version {__version__} differs from client version "
-                    f"{value.decode()}; restart it with `superllm daemon restart`",
+                    f"{client_version[:40]}; restart it with `superllm daemon restart`",
                     daemon_version=__version__,
                 )
                 await error_response(error)(scope, receive, send)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ from superllmd.state import DaemonState
 __all__ = [
     "environ_of",
     "error_response",
+    "internal_error",
     "ndjson_response",
     "read_body",
     "state_of",
@@ -24,6 +27,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger("superllmd")
 
 
 def state_of(request: Request) -> DaemonState:
@@ -33,6 +37,8 @@ def state_of(request: Request) -> DaemonState:
 
 async def read_body(request: Request, adapter: TypeAdapter[T]) -> T:
     raw = await request.body()
+    if b"NaN" in raw or b"Infinity" in raw:  # cheap test first: a real parse only if needed
+        _refuse_non_finite(raw)
     try:
         return adapter.validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -40,6 +46,17 @@ async def read_body(request: Request, adapter: TypeAdapter[T]) -> T:
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         raise UsageError(f"invalid request: {problems}") from None
+
+
+def _refuse_non_finite(raw: bytes) -> None:
+    """JSON has no NaN or Infinity; Python's parsers accept them, and they break every
+    comparison (budgets, bounds) and the JSON sent upstream."""
+
+    def refuse(token: str) -> None:
+        raise UsageError(f"invalid request: {token} is not a number JSON allows; send a finite one")
+
+    with contextlib.suppress(ValueError):  # not JSON at all: validation says so next
+        json.loads(raw, parse_constant=refuse)
 
 
 def wants_stream(request: Request) -> bool:
@@ -50,10 +67,36 @@ def error_response(error: SuperllmError) -> JSONResponse:
     return JSONResponse({"error": error.to_dict()}, status_code=error.http_status)
 
 
+def internal_error(exc: BaseException, where: str) -> SuperllmError:
+    """Log an unexpected exception with its traceback; the error the client gets instead."""
+    log.error("internal error while serving %s", where, exc_info=exc)
+    return SuperllmError(
+        f"internal error in the daemon ({type(exc).__name__}) while serving {where}; "
+        "see `superllm daemon logs` and report it",
+    )
+
+
 def ndjson_response(events: AsyncIterator[Event]) -> StreamingResponse:
     async def lines() -> AsyncIterator[bytes]:
-        async for event in events:
-            yield json.dumps(event, separators=(",", ":")).encode() + b"\n"
+        run_id = ""
+        try:
+            async for event in events:
+                run_id = str(event.get("run_id", run_id))
+                yield json.dumps(event, separators=(",", ":")).encode() + b"\n"
+        except Exception as exc:
+            # Mid-stream the status is sent: end the stream with an error and a result, so the
+            # client reports it instead of "the daemon stopped mid-answer".
+            error = internal_error(exc, "a streamed run").to_dict()
+            ending: tuple[dict[str, Any], ...] = (
+                {"type": "error", "run_id": run_id, "participant": None, **error},
+                {
+                    "type": "run.finished",
+                    "run_id": run_id,
+                    "result": {"run_id": run_id, "error": error},
+                },
+            )
+            for item in ending:
+                yield json.dumps(item, separators=(",", ":")).encode() + b"\n"
 
     return StreamingResponse(lines(), media_type=NDJSON)
 

@@ -143,6 +143,7 @@ async def participants(
             names = [DEFAULT_PANEL]
         else:
             names = [state.registry.default_model(settings)] * 3
+    limit = settings.daemon.max_panel
     targets: list[Target] = []
     for name in names:
         resolved = await state.resolve(name, settings, environ)
@@ -150,6 +151,12 @@ async def participants(
         chosen = resolved if name in settings.aliases else resolved[:1]
         _check_models(token, name, chosen)
         targets += chosen
+        if len(targets) > limit:  # before any call: a panel this big is a typo or a runaway
+            raise UsageError(
+                f"{len(names) if len(names) > limit else 'more than ' + str(limit)} models on "
+                f"the panel, more than daemon.max_panel ({limit}); name fewer, or raise it with "
+                "`superllm config set daemon.max_panel N`"
+            )
     return targets
 
 

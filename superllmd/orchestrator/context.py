@@ -43,6 +43,16 @@ DEFAULT_THRESHOLD = 0.8
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+def letter_label(pos: int) -> str:
+    """Spreadsheet-style labels that never run out: 0 -> A, 25 -> Z, 26 -> AA, 27 -> AB."""
+    out = ""
+    pos += 1
+    while pos:
+        pos, rem = divmod(pos - 1, 26)
+        out = LETTERS[rem] + out
+    return out
+
+
 class RunContext:
     def __init__(
         self,
@@ -260,7 +270,7 @@ class RunContext:
         "Response A", "Response B"... in the shuffled order."""
         order = list(range(len(texts)))
         random.Random(f"{self.rng.random()}|{recipient}").shuffle(order)
-        return [(f"Response {LETTERS[pos]}", i) for pos, i in enumerate(order)]
+        return [(f"Response {letter_label(pos)}", i) for pos, i in enumerate(order)]
 
     # -- result -------------------------------------------------------------------------
 

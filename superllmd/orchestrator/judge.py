@@ -40,7 +40,7 @@ __all__ = [
 #: One try and two retries, then the caller falls back to voting (§4.4).
 JSON_ATTEMPTS: Final = 3
 _FENCE: Final = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
-_LABEL: Final = re.compile(r"^(?:response\s+)?([A-Z])$", re.I)
+_LABEL: Final = re.compile(r"^(?:response\s+)?([A-Z]{1,3})$", re.I)
 _MAX_OBJECT_STARTS: Final = 64
 
 T = TypeVar("T")

@@ -7,6 +7,7 @@ error message; errors name the *source* of a key (``$OPENAI_API_KEY``), never it
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ KEYRING_SERVICE = "superllm"
 _KEYRING_TTL = 30.0
 _CMD_TTL = 300.0
 _CMD_TIMEOUT = 15.0
+# What an HTTP header value can carry and every vendor's keys are made of: visible ASCII.
+_SENDABLE = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,25 @@ class KeyResolver:
             self._keyring_cache.pop(provider_id, None)
 
     async def resolve(
+        self,
+        provider_id: str,
+        settings: ProviderSettings,
+        env_names: tuple[str, ...],
+        environ: Mapping[str, str],
+    ) -> ResolvedKey | None:
+        """The key, checked to be sendable in an HTTP header; None when there is none."""
+        key = await self._resolve(provider_id, settings, env_names, environ)
+        if key is not None and not _SENDABLE.fullmatch(key.value):
+            # httpx would raise UnicodeEncodeError (or send a broken header) deep in the call.
+            raise AuthError(
+                f"the key for {provider_id} (from {key.source}) contains a character that "
+                "cannot be sent (non-ASCII, a space or a control character); set it again "
+                f"with `superllm keys set {provider_id}`",
+                provider=provider_id,
+            )
+        return key
+
+    async def _resolve(
         self,
         provider_id: str,
         settings: ProviderSettings,
