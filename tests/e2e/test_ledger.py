@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +25,56 @@ from tests.e2e.conftest import SUPERLLM, Cli, daemon_pids
 IN_FLIGHT = 200
 ROUNDS = 10
 ANSWERED_BEFORE_KILL = 40
+#: Of the 200, calls to ``fake/stall`` that stream a word and then hang: the kill always
+#: finds them in flight, however fast or slow the machine is.
+STALLED = 5
+#: Only a hung daemon takes this long; the test waits for states, not for times.
+PATIENCE = 300.0
 
 
 def _ledger(home: Path) -> sqlite3.Connection:
     return sqlite3.connect(home / "data" / "ledger.sqlite3", isolation_level=None)
 
 
-def _drive(client: Client, received: list[str], lock: threading.Lock, i: int) -> None:
+class _Seen:
+    """What the clients have seen so far, and a condition to wait on it."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []  # run ids whose answer arrived
+        self.stalled = 0  # stalled calls that have streamed their first word
+        self.changed = threading.Condition()
+
+    def wait(self, ready: Callable[[], bool], what: str) -> None:
+        with self.changed:
+            assert self.changed.wait_for(ready, PATIENCE), f"never saw {what}"
+
+
+def _drive(client: Client, seen: _Seen, i: int) -> None:
     # 1 to 20 words, streamed a word every 50 ms by fake/slow: answers land over a second.
-    body = {"prompt": " ".join(f"w{i}x{j}" for j in range(1 + i % 20)), "model": "fake/slow"}
+    model = "fake/stall" if i < STALLED else "fake/slow"
+    body = {"prompt": " ".join(f"w{i}x{j}" for j in range(1 + i % 20)), "model": model}
+    counted = False
     with contextlib.suppress(Exception):  # the daemon dies under us: that is the point
         for event in client.stream("POST", "/v1/ask", body):
-            if event["type"] == "message":
-                with lock:
-                    received.append(event["run_id"])
+            with seen.changed:
+                if event["type"] == "message":
+                    seen.received.append(event["run_id"])
+                elif event["type"] == "delta" and i < STALLED and not counted:
+                    seen.stalled += 1
+                    counted = True
+                seen.changed.notify_all()
+        # A stalled call's stream stays open (closing it would cancel the call) until the
+        # kill cuts it.
+
+
+def _stalled_on_disk(home: Path) -> int:
+    """Stalled calls whose in_flight row is committed (they never settle, so it stays)."""
+    conn = _ledger(home)
+    try:
+        query = "SELECT COUNT(*) FROM calls WHERE status = 'in_flight' AND model = 'stall'"
+        return int(conn.execute(query).fetchone()[0])
+    finally:
+        conn.close()
 
 
 def _kill_with_calls_in_flight(home: Path, env: dict[str, str]) -> list[str]:
@@ -45,23 +82,27 @@ def _kill_with_calls_in_flight(home: Path, env: dict[str, str]) -> list[str]:
     answered; the run ids whose answers the clients received."""
     client = Client(environ=env)
     client.start()
-    received: list[str] = []
-    lock = threading.Lock()
+    seen = _Seen()
     threads = [
-        threading.Thread(target=_drive, args=(client, received, lock, i), daemon=True)
+        threading.Thread(target=_drive, args=(client, seen, i), daemon=True)
         for i in range(IN_FLIGHT)
     ]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 30
-    while len(received) < ANSWERED_BEFORE_KILL and time.monotonic() < deadline:
-        time.sleep(0.005)
+    seen.wait(lambda: len(seen.received) >= ANSWERED_BEFORE_KILL, "40 answers")
+    seen.wait(lambda: seen.stalled == STALLED, "every stalled call streaming")
+    # The stalled calls' in_flight rows are committed (a row is queued when its attempt
+    # starts), so the kill is sure to leave some behind for the next start to settle.
+    deadline = time.monotonic() + PATIENCE
+    while _stalled_on_disk(home) < STALLED:
+        assert time.monotonic() < deadline, "the stalled calls never reached the ledger"
+        time.sleep(0.01)
     for pid in daemon_pids(home):
         os.kill(pid, signal.SIGKILL)
     for t in threads:
         t.join(10)
-    with lock:
-        return list(received)
+    with seen.changed:
+        return list(seen.received)
 
 
 def _check(home: Path, received: list[str]) -> dict[str, int]:
@@ -95,7 +136,7 @@ def test_kill_9_with_200_calls_in_flight_ten_times(home: Path, env: dict[str, st
         # The previous round's cut calls were marked when this round's daemon started.
         assert counts.get("interrupted", 0) >= left_in_flight
         left_in_flight = counts.get("in_flight", 0)
-        assert left_in_flight > 0, "the kill should have caught calls in flight"
+        assert left_in_flight >= STALLED, "the kill should have caught calls in flight"
     Client(environ=env).start()  # one more start settles the last round's
     counts = _check(home, [])
     assert counts.get("in_flight", 0) == 0

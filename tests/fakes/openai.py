@@ -5,6 +5,7 @@ command line (``superllm ask -m fake/truncated ...``):
 
 ``echo`` (any unknown name)  answers ``echo: <last user message>``, word by word when streaming
 ``slow``                     echo with ``delay`` seconds between chunks
+``stall``                    streams its first word, then never another (until cut off)
 ``truncated``                streams some text, then ends the body without finish_reason/[DONE]
 ``reset``                    streams some text, then resets the TCP connection
 ``midstream-error``          streams some text, then an in-band ``{"error": ...}`` event
@@ -275,6 +276,8 @@ class FakeOpenAI:
             )
             delay = self.delay if behaviour == "slow" else 0.0
             await asyncio.sleep(delay)
+            if behaviour == "stall":  # mid-answer for good: a call a kill always catches
+                await asyncio.sleep(3600)
         if behaviour == "truncated":
             w.end_stream()
             return
