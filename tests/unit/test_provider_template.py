@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -81,10 +80,13 @@ def test_the_generated_package_declares_its_entry_point(
 
 
 def test_the_generated_code_is_lint_clean(package: Path) -> None:
-    ruff = shutil.which("ruff")
-    assert ruff is not None, "ruff is a dev dependency: pip install -e '.[dev]'"
+    # The interpreter's own ruff, not whatever PATH finds: an unactivated venv has none.
+    found = subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True)
+    assert found.returncode == 0, "ruff is a dev dependency: pip install -e '.[dev]'"
     for args in (["check", "."], ["format", "--check", "."]):
-        result = subprocess.run([ruff, *args], cwd=package, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=package, capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stdout + result.stderr
 
 
