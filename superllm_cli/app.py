@@ -20,6 +20,7 @@ from superllm_cli.commands import (
     models,
     modes,
     providers,
+    serve,
     tui,
     usage,
 )
@@ -85,6 +86,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(providers.app, name="providers")
 app.add_typer(keys.app, name="keys")
 app.add_typer(budget.app, name="budget")
+app.add_typer(serve.app, name="serve")
 app.command(name="completions")(completions.completions)
 attach(app)
 

@@ -116,6 +116,17 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring superllm keys path",
     ),
     "budget": ("superllm budget set --daily 2", "superllm budget show"),
+    "serve": (
+        "superllm serve token create ci --budget-daily 1 --rpm 60",
+        "superllm serve --port 8765",
+    ),
+    "serve token": ("superllm serve token create ci", "superllm serve token list"),
+    "serve token create": (
+        "superllm serve token create ci --budget-daily 1 --rpm 60 --tpm 100000",
+        "superllm serve token create editor --models 'openai/*' --expires 30d",
+    ),
+    "serve token list": ("superllm serve token list", "superllm serve token list --json"),
+    "serve token revoke": ("superllm serve token revoke ci", "superllm serve token list"),
     "budget set": (
         "superllm budget set --daily 2 --monthly 30",
         "superllm budget set --provider openai --daily 1",

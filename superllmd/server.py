@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -109,6 +110,7 @@ class Daemon:
         self._lock: IO[str] | None = None
         self._state: Any = None  # DaemonState, once serving
         self._activated = False  # the socket came from a service manager (LISTEN_FDS)
+        self.listen: Any = None  # gateway.listen.Listen, when the TCP door is open
 
     # phase 1
     def acquire(self) -> bool:
@@ -135,6 +137,9 @@ class Daemon:
 
         self.idle_timeout = parse_duration(settings.daemon.idle_timeout)
         self.grace_period = settings.daemon.grace_period
+        from superllmd.gateway.listen import parse_listen
+
+        self.listen = parse_listen(settings.daemon)
 
     # phase 3
     def bind(self) -> socket.socket:
@@ -191,16 +196,46 @@ class Daemon:
 
         state.request_shutdown = request_shutdown
 
+        door = None
+        if self.listen is not None:  # the gateway's TCP door, beside the socket
+            from superllmd.gateway.listen import bind_tcp, tcp_server
+
+            door = tcp_server(state, self.listen, self.grace_period)
+            door_sock = bind_tcp(self.listen)
+            done = asyncio.Event()
+
+            async def doors_closed() -> None:  # the socket's lifespan closes the state
+                await done.wait()
+
+            state.wait_other_doors = doors_closed
+
         async def run() -> None:
             watcher = asyncio.create_task(self._idle_watch(state, server))
             try:
-                await server.serve(sockets=[sock])
+                if door is None:
+                    await server.serve(sockets=[sock])
+                    return
+                both = asyncio.create_task(_drain_together(server, door))
+
+                async def serve_door() -> None:
+                    try:
+                        await door.serve(sockets=[door_sock])
+                    finally:
+                        done.set()
+
+                await asyncio.gather(server.serve(sockets=[sock]), serve_door())
+                both.cancel()
             finally:
                 watcher.cancel()
 
         log.info(
             "superllmd %s listening on %s (pid %s)", __version__, self.paths.socket, os.getpid()
         )
+        if self.listen is not None:
+            port = door_sock.getsockname()[1]
+            url = dataclasses.replace(self.listen, port=port).url
+            log.info("gateway listening on %s", url)
+            print(f"superllmd: gateway listening on {url}", file=sys.stderr, flush=True)
         asyncio.run(run())
 
     async def _idle_watch(self, state: Any, server: Any) -> None:
@@ -247,6 +282,14 @@ class Daemon:
             self.release()
 
 
+async def _drain_together(*servers: Any) -> None:
+    """When one door is told to stop (signal, shutdown, idle), stop the other too."""
+    while not any(s.should_exit for s in servers):
+        await asyncio.sleep(0.05)
+    for s in servers:
+        s.should_exit = True
+
+
 @contextmanager
 def _drain_on_signals(server: Any) -> Iterator[None]:
     handlers = {sig: signal.signal(sig, server.handle_exit) for sig in _SIGNALS}
@@ -276,8 +319,22 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="run here instead of detaching (for debugging and service managers)",
     )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="also open the gateway's TCP door here (as [daemon] listen)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --listen use an address other machines can reach (as daemon.allow_remote)",
+    )
     parser.add_argument("--version", action="version", version=f"superllmd {__version__}")
     args = parser.parse_args(argv)
+    if args.listen:  # flags win over config, as every SUPERLLM_* variable does
+        os.environ["SUPERLLM_DAEMON__LISTEN"] = args.listen
+    if args.allow_remote:
+        os.environ["SUPERLLM_DAEMON__ALLOW_REMOTE"] = "true"
     # Everything the daemon creates (ledger and its -wal/-shm, log, caches, config) is 0600.
     os.umask(PRIVATE_UMASK)
     try:

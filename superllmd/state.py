@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from superllmd.budget import BudgetManager, NoHistory
 from superllmd.config import BudgetSettings, ConfigStore, Settings
+from superllmd.gateway.limits import TokenLimits
+from superllmd.gateway.tokens import TokenStore
 from superllmd.ledger import Ledger, wiring
 from superllmd.ledger.conversations import Conversations
 from superllmd.orchestrator.run import Caller
@@ -40,6 +42,11 @@ class DaemonState:
     last_activity: float = field(default_factory=time.monotonic)
     inflight: int = 0
     request_shutdown: Callable[[], None] = lambda: None
+    # Set while the TCP door is open: the socket's lifespan waits for it before closing.
+    wait_other_doors: Callable[[], Awaitable[None]] | None = None
+    # The TCP door's tokens and their per-minute windows (superllmd/gateway).
+    tokens: TokenStore = field(default_factory=lambda: TokenStore(None))
+    token_limits: TokenLimits = field(default_factory=TokenLimits)
 
     @classmethod
     def create(
@@ -67,6 +74,8 @@ class DaemonState:
         budget = BudgetManager(parts.ledger if parts else NoHistory(), budgets)
         caller.hooks.append(budget)
         caller.run_hooks.append(budget)
+        token_limits = TokenLimits()
+        caller.hooks.append(token_limits)
         return cls(
             paths=paths,
             config=config,
@@ -82,6 +91,8 @@ class DaemonState:
             ledger=parts.ledger if parts else None,
             conversations=parts.conversations if parts else Conversations(None),
             latency=latency,
+            tokens=TokenStore(parts.ledger if parts else None),
+            token_limits=token_limits,
         )
 
     def settings(self, environ: Mapping[str, str] | None) -> Settings:

@@ -18,7 +18,7 @@ from superllm_cli.render import Output, strip_controls
 
 __all__ = ["BY", "format_cost", "usage"]
 
-BY = ("day", "week", "month", "provider", "model", "mode", "label")
+BY = ("day", "week", "month", "provider", "model", "mode", "label", "token")
 _FIGURES = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
 _HEADERS = ("CALLS", "IN", "OUT", "CACHED", "COST")
 _BAR = 20
@@ -45,7 +45,7 @@ def _cells(figures: dict[str, Any]) -> list[str]:
 def usage(
     ctx: typer.Context,
     by: Annotated[
-        str, typer.Option("--by", help="day, week, month, provider, model, mode, label.")
+        str, typer.Option("--by", help="day, week, month, provider, model, mode, label, token.")
     ] = "day",
     since: Annotated[
         str | None, typer.Option("--since", help="7d, 12h, today, 2025-01-31, or 0 for all time.")
@@ -65,8 +65,8 @@ def usage(
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     no_autostart: NoAutostart = False,
 ) -> None:
-    """Tokens and cost: totals and a breakdown by day, week, month, provider, model, mode or
-    label."""
+    """Tokens and cost: totals and a breakdown by day, week, month, provider, model, mode,
+    label or gateway token."""
     if by not in BY:
         raise typer.BadParameter(f"use one of {', '.join(BY)}", param_hint="--by")
 

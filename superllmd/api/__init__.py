@@ -20,6 +20,7 @@ from superllmd.api import (
     config,
     daemon,
     embed,
+    gateway_tokens,
     health,
     keys,
     models,
@@ -113,6 +114,9 @@ def native_routes() -> list[Route]:
         Route("/v1/budgets", guard(budgets.put_budgets), methods=["PUT"]),
         Route("/v1/budgets", guard(budgets.clear_budgets), methods=["DELETE"]),
         Route("/v1/usage", guard(usage.usage), methods=["GET"]),
+        Route("/v1/gateway/tokens", guard(gateway_tokens.list_tokens), methods=["GET"]),
+        Route("/v1/gateway/tokens", guard(gateway_tokens.create_token), methods=["POST"]),
+        Route("/v1/gateway/tokens/{name}", guard(gateway_tokens.revoke_token), methods=["DELETE"]),
         Route("/v1/runs", guard(runs_log.list_runs), methods=["GET"]),
         Route("/v1/runs/{run_id}", guard(runs_log.show_run), methods=["GET"]),
         Route("/v1/conversations", guard(runs_log.conversations), methods=["GET"]),
@@ -133,6 +137,8 @@ def create_app(state: DaemonState) -> ASGIApp:
         try:
             yield
         finally:
+            if state.wait_other_doors is not None:  # TCP streams still draining
+                await state.wait_other_doors()
             await state.aclose()
 
     app = Starlette(routes=native_routes(), lifespan=lifespan)

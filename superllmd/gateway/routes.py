@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
@@ -76,13 +76,11 @@ def tcp_routes(modules: list[ModuleType] | None = None) -> list[BaseRoute]:
     return routes
 
 
-def create_tcp_app(state: DaemonState, *, auth: Any = None) -> ASGIApp:
-    """The TCP door's app, on the same state (pools, budgets, ledger) as the socket's.
-
-    ``auth`` wraps the routes (``auth(app, state) -> ASGIApp``): the token check, which puts
-    the caller's token in the scope state and answers 401/429 before any route runs.
-    """
+def create_tcp_app(state: DaemonState) -> ASGIApp:
+    """The TCP door's app, on the same state (pools, budgets, ledger) as the socket's, behind
+    the token check (superllmd/gateway/auth.py), which answers 401/429 before any route."""
     from superllmd.api import Activity
+    from superllmd.gateway.auth import TokenAuth
 
     modules = extension_modules()
 
@@ -97,5 +95,4 @@ def create_tcp_app(state: DaemonState, *, auth: Any = None) -> ASGIApp:
 
     app = Starlette(routes=tcp_routes(modules), lifespan=lifespan)
     app.state.daemon = state
-    inner: ASGIApp = app if auth is None else auth(app, state)
-    return Activity(inner, state)
+    return Activity(TokenAuth(app, state.tokens, state.token_limits), state)

@@ -1,0 +1,123 @@
+"""Requests and tokens per minute for each gateway token, and the headers that tell of them.
+
+Both are sliding one-minute windows kept in memory. A request counts when the door admits it;
+a provider call's tokens count when it settles (``after_call``, a call hook on the daemon's
+Caller), so ``tpm`` refuses the next request once the minute's calls have used it up --
+what OpenAI's own limits do. Refusals are 429 with ``retry-after``; every answer carries
+``x-ratelimit-limit-requests``, ``-remaining-requests``, ``-reset-requests`` and the same
+three for tokens, for the limits the token has.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from superllmd.errors import GatewayRateLimited, SuperllmError
+from superllmd.gateway import GatewayToken
+from superllmd.orchestrator.hooks import CallInfo, CallStatus
+from superllmd.providers.base import Completion
+
+__all__ = ["TokenLimits"]
+
+_WINDOW = 60.0
+
+
+@dataclass
+class _Window:
+    requests: deque[float] = field(default_factory=deque)
+    tokens: deque[tuple[float, int]] = field(default_factory=deque)
+    token_sum: int = 0
+
+    def trim(self, now: float) -> None:
+        while self.requests and now - self.requests[0] >= _WINDOW:
+            self.requests.popleft()
+        while self.tokens and now - self.tokens[0][0] >= _WINDOW:
+            self.token_sum -= self.tokens.popleft()[1]
+
+
+def _reset(seconds: float) -> str:
+    return f"{max(math.ceil(seconds * 1000) / 1000, 0):g}s"
+
+
+class TokenLimits:
+    """Per-token windows; also a CallHook that counts each settled call's tokens."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._windows: dict[str, _Window] = {}
+
+    def admit(self, token: GatewayToken) -> list[tuple[bytes, bytes]]:
+        """Count one request, or raise GatewayRateLimited; the headers for the answer."""
+        if token.rpm is None and token.tpm is None:
+            return []
+        now = self._clock()
+        window = self._windows.setdefault(token.name, _Window())
+        window.trim(now)
+        if token.rpm is not None and len(window.requests) >= token.rpm:
+            wait = _WINDOW - (now - window.requests[0])
+            raise self._refuse(token, f"{token.rpm} requests per minute", wait)
+        if token.tpm is not None and window.token_sum >= token.tpm:
+            wait = _WINDOW - (now - window.tokens[0][0]) if window.tokens else _WINDOW
+            raise self._refuse(token, f"{token.tpm} tokens per minute", wait)
+        window.requests.append(now)
+        return self.headers(token, now)
+
+    def headers(self, token: GatewayToken, now: float | None = None) -> list[tuple[bytes, bytes]]:
+        now = self._clock() if now is None else now
+        window = self._windows.setdefault(token.name, _Window())
+        window.trim(now)
+        out: list[tuple[bytes, bytes]] = []
+        if token.rpm is not None:
+            oldest = window.requests[0] if window.requests else now
+            out += [
+                (b"x-ratelimit-limit-requests", str(token.rpm).encode()),
+                (
+                    b"x-ratelimit-remaining-requests",
+                    str(max(token.rpm - len(window.requests), 0)).encode(),
+                ),
+                (b"x-ratelimit-reset-requests", _reset(_WINDOW - (now - oldest)).encode()),
+            ]
+        if token.tpm is not None:
+            oldest = window.tokens[0][0] if window.tokens else now
+            out += [
+                (b"x-ratelimit-limit-tokens", str(token.tpm).encode()),
+                (
+                    b"x-ratelimit-remaining-tokens",
+                    str(max(token.tpm - window.token_sum, 0)).encode(),
+                ),
+                (b"x-ratelimit-reset-tokens", _reset(_WINDOW - (now - oldest)).encode()),
+            ]
+        return out
+
+    def _refuse(self, token: GatewayToken, what: str, wait: float) -> GatewayRateLimited:
+        seconds = max(math.ceil(wait), 1)
+        return GatewayRateLimited(
+            f"token {token.name!r} is over its {what}; retry in {seconds} s",
+            retry_after=seconds,
+        )
+
+    # -- the call hook: tokens count when a call settles ---------------------------------
+
+    async def before_call(self, call: CallInfo) -> Completion | None:
+        return None
+
+    def after_call(
+        self,
+        call: CallInfo,
+        status: CallStatus,
+        completion: Completion | None,
+        error: SuperllmError | None,
+        cost_usd: float | None,
+        latency_ms: int,
+    ) -> None:
+        name = call.run.token
+        if name is None or completion is None or status == "cached":
+            return
+        used = completion.usage.input_tokens + completion.usage.output_tokens
+        window = self._windows.setdefault(name, _Window())
+        window.tokens.append((self._clock(), used))
+        window.token_sum += used
