@@ -19,8 +19,6 @@ import pytest
 from tests.e2e.conftest import Cli, write_config
 from tests.fakes.openai import FakeOpenAI
 
-pytest_plugins = ["tests.e2e.conftest"]
-
 
 def _free_port() -> int:
     with socket.socket() as s:
