@@ -1,9 +1,9 @@
 """Files generated from the command tree and the settings model, committed in the repository.
 
 ``python -m superllm_cli.docgen`` rewrites them: ``completions/`` (bash, zsh, fish),
-``man/superllm.1``, ``man/superllmd.8`` and ``docs/configuration.md``. Tests regenerate them
-and fail on any difference, so the committed files never drift from the code. Nothing here is
-imported when ``superllm`` runs.
+``man/superllm.1``, ``man/superllmd.8``, ``docs/configuration.md`` and ``docs/exit-codes.md``.
+Tests regenerate them and fail on any difference, so the committed files never drift from
+the code. Nothing here is imported when ``superllm`` runs.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ def generated_files() -> dict[str, str]:
     """Every generated file: its path relative to the repository root, and its text."""
     from superllm_cli.completion import SHELLS, script
     from superllm_cli.docgen.configref import configuration_page
-    from superllm_cli.docgen.manpage import superllm_1, superllmd_8
+    from superllm_cli.docgen.manpage import exit_codes_page, superllm_1, superllmd_8
 
     names = {"bash": "superllm.bash", "zsh": "_superllm", "fish": "superllm.fish"}
     files = {f"completions/{names[shell]}": script(shell) for shell in SHELLS}
     files["man/superllm.1"] = superllm_1()
     files["man/superllmd.8"] = superllmd_8()
     files["docs/configuration.md"] = configuration_page()
+    files["docs/exit-codes.md"] = exit_codes_page()
     return files
 
 
