@@ -274,7 +274,8 @@ class BudgetManager:
             output = call.request.max_tokens
         if output is None:
             output = target.provider.capabilities(target.model).max_output
-        usage = TokenUsage(call.estimated_input_tokens, output or DEFAULT_OUTPUT_TOKENS)
+        # An upper bound on the input, so parallel reservations cannot overshoot together.
+        usage = TokenUsage(call.input_token_bound, output or DEFAULT_OUTPUT_TOKENS)
         return target.provider.estimate_cost(target.model, usage)
 
     async def status(self, settings: BudgetSettings) -> list[dict[str, Any]]:

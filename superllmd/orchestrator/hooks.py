@@ -14,6 +14,7 @@ finishes, is handed to the run hooks with its transcript.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,14 @@ if TYPE_CHECKING:
 __all__ = ["CallHook", "CallInfo", "CallStatus", "RunHook", "RunInfo"]
 
 CallStatus = Literal["ok", "error", "interrupted", "cached"]
+
+# Bounds for reserving money before a call (see CallInfo.input_token_bound). Chat formats add
+# 3-4 tokens per message and 3 to prime the reply (OpenAI's cookbook); twice that is kept.
+MESSAGE_OVERHEAD_TOKENS = 8
+REQUEST_OVERHEAD_TOKENS = 16
+# The worst vendor count for one image: gpt-4o-mini at high detail (2,833 + 5,667 per tile,
+# 8 tiles) is about 48,200; Anthropic caps an image near 1,600, Gemini at 258 per tile.
+IMAGE_TOKEN_BOUND = 48_500
 
 
 @dataclass
@@ -70,8 +79,25 @@ class CallInfo:
 
     @property
     def estimated_input_tokens(self) -> int:
-        # ~4 characters a token: good enough to reserve a budget before the real count.
+        # ~4 characters a token: a likely count, for rate limits (tpm), not for money.
         return max(sum(len(m.content) for m in self.request.messages) // 4, 1)
+
+    @property
+    def input_token_bound(self) -> int:
+        """At most this many input tokens, whatever the vendor's tokenizer: what a budget
+        reserves. Byte-level BPE (OpenAI, Anthropic, Llama, Mistral) and SentencePiece with
+        byte fallback (Gemini) never spend more than one token per UTF-8 byte; chat formats
+        add a few tokens per message (OpenAI documents 3-4) and per request; options (tools,
+        schemas) are sent as JSON; an image costs at most IMAGE_TOKEN_BOUND."""
+        request = self.request
+        total = REQUEST_OVERHEAD_TOKENS
+        for message in request.messages:
+            total += len(message.content.encode("utf-8", "surrogatepass"))
+            total += MESSAGE_OVERHEAD_TOKENS + IMAGE_TOKEN_BOUND * len(message.attachments)
+        total += sum(len(s.encode("utf-8", "surrogatepass")) for s in request.stop)
+        if request.options:
+            total += len(json.dumps(request.options, default=str).encode())
+        return total
 
 
 class CallHook(Protocol):

@@ -1,8 +1,9 @@
 """The budget manager in-process: estimates, reservations, every budget kind, calendar
 boundaries on an injected clock, unpriced models, warnings, settling on real usage.
 
-Prices are chosen for easy sums: $1 per input token and $2 per output token, so a call
-whose messages are 8 characters (2 estimated tokens) with max_tokens=3 is reserved at $8.
+Prices are chosen for easy sums: $2 for the input of a call whose messages are 8 characters
+(32 tokens at most, see CallInfo.input_token_bound) and $2 per output token, so with
+max_tokens=3 it is reserved at $8.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class PricedProvider(Provider):
     def capabilities(self, model: str) -> Capabilities:
         if not self.priced:
             return Capabilities(max_output=5)
-        return Capabilities(max_output=5, price_input=1e6, price_output=2e6)
+        # The reserved input is an upper bound: 8 bytes + 8 per message + 16 per request =
+        # 32 tokens; at $1/16 each they cost the $2 the sums below are written with.
+        return Capabilities(max_output=5, price_input=1e6 / 16, price_output=2e6)
 
     async def complete(self, request: ChatRequest) -> Completion:
         raise AssertionError("budgets never call the provider")
