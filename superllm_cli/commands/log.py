@@ -97,7 +97,7 @@ def _list(runs: list[dict[str, Any]], out: Output) -> None:
         status = "" if r["status"] == "ok" else f"[{r.get('error_code') or r['status']}] "
         lines.append(
             (
-                r["run_id"],
+                r.get("short_id") or r["run_id"],  # unique now, and `log PREFIX` takes it
                 _when(r["time"]),
                 r["mode"],
                 _cost(r["cost_usd"]),

@@ -86,7 +86,37 @@ def list_runs(
         f"SELECT {_SUMMARY} FROM runs WHERE {' AND '.join(where)} ORDER BY time DESC LIMIT ?",
         [*params, limit],
     ).fetchall()
-    return [_summary(r) for r in rows]
+    return _with_short_ids(conn, [_summary(r) for r in rows])
+
+
+#: Never shorter than this, as git does: a 3-character id reads like a typo.
+MIN_SHORT_ID = 7
+
+
+def short_id(conn: sqlite3.Connection, run_id: str) -> str:
+    """The shortest prefix of ``run_id`` (at least MIN_SHORT_ID characters) that no other
+    run in the ledger shares: one past the longest prefix shared with either neighbour in
+    id order. ``superllm log PREFIX`` accepts it."""
+    shared = 0
+    for query in (
+        "SELECT id FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1",
+        "SELECT id FROM runs WHERE id > ? ORDER BY id LIMIT 1",
+    ):
+        row = conn.execute(query, (run_id,)).fetchone()
+        if row is not None:
+            other = str(row[0])
+            common = next(
+                (i for i, (a, b) in enumerate(zip(run_id, other, strict=False)) if a != b),
+                min(len(run_id), len(other)),
+            )
+            shared = max(shared, common)
+    return run_id[: max(MIN_SHORT_ID, shared + 1)]
+
+
+def _with_short_ids(conn: sqlite3.Connection, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for run in runs:
+        run["short_id"] = short_id(conn, run["run_id"])
+    return runs
 
 
 def _fts_query(text: str) -> str:
@@ -112,7 +142,7 @@ def search_runs(conn: sqlite3.Connection, text: str, *, limit: int = 20) -> list
         summary = _summary(row[:-1])
         summary["snippet"] = row[-1]
         found.append(summary)
-    return found
+    return _with_short_ids(conn, found)
 
 
 def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:

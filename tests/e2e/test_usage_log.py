@@ -136,7 +136,8 @@ def test_log_lists_shows_and_searches_runs(priced: Path, cli: Cli) -> None:
 
     listing = cli("log")
     assert listing.returncode == 0, listing.stderr
-    assert listing.stdout.index(debate_id) < listing.stdout.index(run_id)  # newest first
+    rows = [line.split()[0] for line in listing.stdout.splitlines()[1:]]  # short ids
+    assert debate_id.startswith(rows[0]) and run_id.startswith(rows[1])  # newest first
 
     shown = cli("log", debate_id[:14])  # a unique prefix will do
     assert shown.returncode == 0, shown.stderr
