@@ -13,6 +13,7 @@ from superllm_cli.commands import (
     budget,
     completions,
     config,
+    conversations,
     daemon,
     keys,
     log,
@@ -87,6 +88,7 @@ app.add_typer(providers.app, name="providers")
 app.add_typer(keys.app, name="keys")
 app.add_typer(budget.app, name="budget")
 app.add_typer(serve.app, name="serve")
+app.add_typer(conversations.app, name="conversations")
 app.command(name="completions")(completions.completions)
 attach(app)
 

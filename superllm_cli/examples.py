@@ -37,9 +37,19 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "superllm usage --label nightly --csv",
     ),
     "log": (
-        "superllm log",
         'superllm log --search "pricing"',
-        "superllm log RUN_ID --json",
+        "superllm log off",
+        "superllm log rm --before 30d",
+    ),
+    "conversations": ("superllm conversations list", "superllm conversations show CONV_ID"),
+    "conversations list": ("superllm conversations list", "superllm conversations list --json"),
+    "conversations show": (
+        "superllm conversations show CONV_ID",
+        "superllm conversations show CONV_ID --json",
+    ),
+    "conversations rm": (
+        "superllm conversations rm CONV_ID",
+        "superllm conversations list --json",
     ),
     "tui": (
         "superllm tui",

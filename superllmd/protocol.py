@@ -35,6 +35,7 @@ __all__ = [
     "ErrorEvent",
     "ErrorInfo",
     "Event",
+    "ForgetRunsRequest",
     "Health",
     "JudgeDeltaEvent",
     "JudgeMessageEvent",
@@ -121,6 +122,16 @@ class EmbedRequest(TypedDict, total=False):
     model: str | None
     label: str | None
     env: dict[str, str]
+
+
+class ForgetRunsRequest(TypedDict, total=False):
+    """``POST /v1/runs/forget``: drop one run's text (a unique id prefix), or every run's
+    before a time (``2025-01-31``, ``30d``); the calls, their tokens and costs stay."""
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    run_id: str
+    before: str
 
 
 class ConfigSetRequest(TypedDict):

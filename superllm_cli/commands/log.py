@@ -28,7 +28,17 @@ def log(
     ctx: typer.Context,
     run_id: Annotated[
         str | None,
-        typer.Argument(help="Show this run (a unique prefix).", autocompletion=complete_runs),
+        typer.Argument(
+            help="Show this run (a unique prefix); or on, off, status, rm.",
+            autocompletion=complete_runs,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Argument(help="With rm: the run to remove.", autocompletion=complete_runs),
+    ] = None,
+    before: Annotated[
+        str | None, typer.Option("--before", help="With rm: every run before 30d, 2025-01-31...")
     ] = None,
     search: Annotated[
         str | None, typer.Option("--search", "-q", help="Runs whose prompt or answer say this.")
@@ -46,12 +56,24 @@ def log(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_autostart: NoAutostart = False,
 ) -> None:
-    """List past runs, show one run's full transcript, or search prompts and answers."""
+    """List past runs, show one run's full transcript, or search prompts and answers.
+
+    `log on|off|status` turns the storing of prompt and answer text on or off (tokens and
+    costs are always kept); `log rm ID` or `log rm --before DATE` removes runs' text.
+    """
 
     def body(out: Output) -> None:
         from superllm_cli.client import Client
+        from superllm_cli.commands.logctl import ACTIONS, control
 
         client = Client(autostart=not no_autostart)
+        if run_id in ACTIONS:
+            control(client, out, run_id, target, before, json_out)
+            return
+        if target is not None or before is not None:
+            from superllmd.errors import UsageError
+
+            raise UsageError("a second argument and --before go with `superllm log rm`")
         if run_id is not None:
             found = client.call("GET", f"/v1/runs/{quote(run_id, safe='')}")
             if json_out:

@@ -20,6 +20,7 @@ from superllmd.api import (
     config,
     daemon,
     embed,
+    forget,
     gateway_tokens,
     health,
     keys,
@@ -118,12 +119,18 @@ def native_routes() -> list[Route]:
         Route("/v1/gateway/tokens", guard(gateway_tokens.create_token), methods=["POST"]),
         Route("/v1/gateway/tokens/{name}", guard(gateway_tokens.revoke_token), methods=["DELETE"]),
         Route("/v1/runs", guard(runs_log.list_runs), methods=["GET"]),
+        Route("/v1/runs/forget", guard(forget.forget_runs), methods=["POST"]),
         Route("/v1/runs/{run_id}", guard(runs_log.show_run), methods=["GET"]),
         Route("/v1/conversations", guard(runs_log.conversations), methods=["GET"]),
         Route(
             "/v1/conversations/{conversation_id}",
             guard(runs_log.conversation),
             methods=["GET"],
+        ),
+        Route(
+            "/v1/conversations/{conversation_id}",
+            guard(forget.delete_conversation),
+            methods=["DELETE"],
         ),
         *(Route(f"/v1/{name}", guard(runs.run), methods=["POST"]) for name in MODES),
     ]

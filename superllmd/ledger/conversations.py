@@ -145,6 +145,13 @@ class Conversations:
             gone, _ = self._hot.popitem(last=False)
             self._models.pop(gone, None)
 
+    def forget(self, cid: str) -> None:
+        """Drop a deleted conversation from memory, so ``-c`` cannot bring it back."""
+        self._hot.pop(cid, None)
+        self._models.pop(cid, None)
+        if self._last == cid:
+            self._last = None
+
     def record(
         self, run: RunInfo, prepared: Any, answer: str | None, keep_text: bool
     ) -> Sequence[Statement]:

@@ -85,7 +85,7 @@ def test_every_example_parses_against_the_command_tree(line: str) -> None:
     invocations = _invocations(line)
     assert invocations, line
     for args in invocations:
-        _parse([a.replace("RUN_ID", "r1a2b3") for a in args])
+        _parse([a.replace("RUN_ID", "r1a2b3").replace("CONV_ID", "c1a2b3") for a in args])
 
 
 def test_a_broken_example_would_fail() -> None:
