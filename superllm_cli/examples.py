@@ -100,6 +100,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "config": ("superllm config path", "superllm config set default_model openai/gpt-4.1-mini"),
     "config path": ("superllm config path", 'cat "$(superllm config path)"'),
+    "config edit": ("superllm config edit", "EDITOR=nano superllm config edit"),
     "config show": ("superllm config show", "superllm config show --json"),
     "config set": (
         "superllm config set default_model openai/gpt-4.1-mini",
