@@ -48,6 +48,7 @@ __all__ = [
     "RunRequest",
     "RunResult",
     "RunStartedEvent",
+    "Turn",
     "Usage",
 ]
 
@@ -56,6 +57,16 @@ NDJSON = "application/x-ndjson"
 Mode = Literal["ask", "consensus", "debate", "redteam", "chain", "mapreduce"]
 
 _FORBID: Any = {"extra": "forbid"}
+
+
+class Turn(TypedDict, total=False):
+    """One earlier turn of a chat the caller keeps itself (the gateways' ``messages``)."""
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    role: Required[Literal["system", "user", "assistant"]]
+    content: Required[str]
+    attachments: list[dict[str, str]]
 
 
 class _Request(TypedDict, total=False):
@@ -81,6 +92,11 @@ class _Request(TypedDict, total=False):
     continue_last: bool
     fragments: list[str]
     attachments: list[dict[str, str]]
+    # A chat's earlier turns, given whole (the OpenAI and Anthropic gateways): they are the
+    # history, in place of a stored conversation's.
+    messages: list[Turn]
+    stop: list[str]
+    json_output: bool
 
 
 class AskRequest(_Request, total=False):
@@ -240,6 +256,7 @@ class MessageEvent(TypedDict):
     usage: Usage
     cost_usd: float | None
     latency_ms: int
+    finish_reason: NotRequired[str | None]  # "stop", "length", ... as the provider said
 
 
 class ErrorEvent(TypedDict):
@@ -249,6 +266,7 @@ class ErrorEvent(TypedDict):
     code: str
     message: str
     retryable: bool
+    retry_after: NotRequired[float]  # seconds, when the provider said how long to wait
 
 
 class RoundFinishedEvent(TypedDict):
@@ -276,6 +294,7 @@ class JudgeMessageEvent(TypedDict):
     usage: Usage
     cost_usd: float | None
     latency_ms: int
+    finish_reason: NotRequired[str | None]
 
 
 class RetryEvent(TypedDict):

@@ -9,18 +9,21 @@ models never pass it). No remote listing is fetched here: it must answer at once
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from superllmd.api._common import state_of
+from superllmd.config import Settings
 from superllmd.errors import SuperllmError, UsageError
 from superllmd.providers import catalog
 from superllmd.providers.base import Capabilities
 from superllmd.providers.selection import CAPABILITIES, has_capabilities
+from superllmd.state import DaemonState
 
-__all__ = ["list_models"]
+__all__ = ["known_models", "list_models"]
 
 
 def _row(name: str, caps: Capabilities, latency: float | None) -> dict[str, Any]:
@@ -33,23 +36,11 @@ def _row(name: str, caps: Capabilities, latency: float | None) -> dict[str, Any]
     return row
 
 
-async def list_models(request: Request) -> Response:
-    state = state_of(request)
-    params = request.query_params
-    environ = {k: v for k, v in params.items() if k.startswith("SUPERLLM_")}
-    settings = state.settings(environ)
+def known_models(
+    state: DaemonState, settings: Settings, environ: Mapping[str, str]
+) -> dict[str, Capabilities]:
+    """Every model of a configured provider: the catalog's, the config's and local ones."""
     table = state.registry.provider_settings(settings)
-    wanted = [c for raw in params.getlist("capability") for c in raw.split(",") if c]
-    if bad := [c for c in wanted if c not in CAPABILITIES]:
-        raise UsageError(
-            f"unknown capability {', '.join(bad)}; choose from {', '.join(CAPABILITIES)}"
-        )
-    try:
-        max_price = float(params["max_price"]) if "max_price" in params else None
-    except ValueError:
-        raise UsageError("max_price takes a number of USD per million tokens") from None
-    only = params.get("provider")
-
     names: dict[str, Capabilities] = {}
     for name in catalog.load().models:
         if name.partition("/")[0] in table:
@@ -65,6 +56,25 @@ async def list_models(request: Request) -> Response:
             continue
         for model in listed:
             names.setdefault(f"{pid}/{model}", provider.capabilities(model))
+    return names
+
+
+async def list_models(request: Request) -> Response:
+    state = state_of(request)
+    params = request.query_params
+    environ = {k: v for k, v in params.items() if k.startswith("SUPERLLM_")}
+    settings = state.settings(environ)
+    wanted = [c for raw in params.getlist("capability") for c in raw.split(",") if c]
+    if bad := [c for c in wanted if c not in CAPABILITIES]:
+        raise UsageError(
+            f"unknown capability {', '.join(bad)}; choose from {', '.join(CAPABILITIES)}"
+        )
+    try:
+        max_price = float(params["max_price"]) if "max_price" in params else None
+    except ValueError:
+        raise UsageError("max_price takes a number of USD per million tokens") from None
+    only = params.get("provider")
+    names = known_models(state, settings, environ)
     rows = []
     for name, caps in sorted(names.items()):
         if only and name.partition("/")[0] != only:

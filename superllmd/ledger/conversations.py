@@ -85,7 +85,10 @@ class Conversations:
             cid = await self._last_id()
         history_: tuple[Message, ...] = ()
         model: str | None = None
-        if cid:
+        if body.get("messages") is not None:  # the caller keeps the chat (the gateways)
+            history_ = tuple(_turn(t) for t in body["messages"])
+            cid = cid or new_conversation_id()
+        elif cid:
             history_ = tuple(await self._load(cid))
             model = await self._model_of(cid)
         else:
@@ -192,6 +195,11 @@ class Conversations:
         return rows
 
 
+def _turn(raw: Mapping[str, Any]) -> Message:
+    images = tuple(_attachment(a) for a in raw.get("attachments") or ())
+    return Message(raw["role"], raw["content"], images)
+
+
 def _attachment(raw: Mapping[str, str]) -> Attachment:
     media_type = (raw.get("media_type") or "").lower()
     name = raw.get("name") or "the attachment"
@@ -211,7 +219,7 @@ def _attachment(raw: Mapping[str, str]) -> Attachment:
 
 def check_attachments(prepared: Prepared, targets: Sequence[Target]) -> None:
     """Refuse, naming them, the models that cannot take the run's images."""
-    if not prepared.attachments:
+    if not prepared.attachments and not any(m.attachments for m in prepared.history):
         return
     refusing = [
         t.name

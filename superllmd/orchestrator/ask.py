@@ -75,6 +75,8 @@ class AskRun:
             messages=self.messages,
             temperature=self.request.get("temperature"),
             max_tokens=self.request.get("max_tokens"),
+            stop=tuple(self.request.get("stop") or ()),
+            json_output=self.request.get("json_output", False),
             options=options,
         )
 

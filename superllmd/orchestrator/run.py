@@ -115,7 +115,7 @@ def total_cost(outcomes: Sequence[CallOutcome]) -> float | None:
 
 
 def error_event(run_id: str, participant: str | None, error: SuperllmError) -> Event:
-    return {
+    event: Event = {
         "type": "error",
         "run_id": run_id,
         "participant": participant,
@@ -123,6 +123,10 @@ def error_event(run_id: str, participant: str | None, error: SuperllmError) -> E
         "message": error.message,
         "retryable": error.retryable,
     }
+    retry_after = error.details.get("retry_after")
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        event["retry_after"] = float(retry_after)  # type: ignore[typeddict-unknown-key]
+    return event
 
 
 @dataclass(frozen=True)
@@ -289,6 +293,7 @@ class Caller:
                 "usage": usage_dict(out.completion.usage),
                 "cost_usd": out.cost_usd,
                 "latency_ms": out.latency_ms,
+                "finish_reason": out.completion.finish_reason,
             }
         elif out.error is not None:
             yield error_event(run_id, name, out.error)

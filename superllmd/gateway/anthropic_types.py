@@ -1,0 +1,83 @@
+"""Anthropic's Messages wire shapes, as far as the gateway reads and writes them (WIRE.md 3).
+
+Requests allow fields not named here; /openapi.json is generated from these types.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Required
+
+from typing_extensions import TypedDict
+
+__all__ = ["CountTokensRequest", "ErrorBody", "Message", "MessagesRequest", "TokenCount"]
+
+_ALLOW: Any = {"extra": "allow"}
+
+
+class InputMessage(TypedDict):
+    __pydantic_config__ = _ALLOW  # type: ignore[misc]
+
+    role: Literal["user", "assistant"]
+    content: str | list[dict[str, Any]]
+
+
+class CountTokensRequest(TypedDict, total=False):
+    """``POST /v1/messages/count_tokens``: the request without ``max_tokens``."""
+
+    __pydantic_config__ = _ALLOW  # type: ignore[misc]
+
+    model: Required[str]
+    messages: Required[list[InputMessage]]
+    system: str | list[dict[str, Any]] | None
+    tools: list[dict[str, Any]] | None
+
+
+class MessagesRequest(CountTokensRequest, total=False):
+    """``POST /v1/messages``."""
+
+    max_tokens: Required[int]
+    stream: bool | None
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    stop_sequences: list[str] | None
+    tool_choice: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+
+
+class MessageUsage(TypedDict):
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+
+
+class Message(TypedDict, total=False):
+    """A non-streaming answer; ``superllm`` is the extension Anthropic clients ignore."""
+
+    id: Required[str]
+    type: Required[Literal["message"]]
+    role: Required[Literal["assistant"]]
+    model: Required[str]
+    content: Required[list[dict[str, Any]]]
+    stop_reason: Required[str | None]
+    stop_sequence: Required[str | None]
+    usage: Required[MessageUsage]
+    superllm: dict[str, Any]
+
+
+class TokenCount(TypedDict):
+    input_tokens: int
+
+
+class ErrorDetail(TypedDict):
+    type: str
+    message: str
+
+
+class ErrorBody(TypedDict):
+    """Every error of the Anthropic-shaped routes; also the data of a mid-stream ``error``."""
+
+    type: Literal["error"]
+    error: ErrorDetail
+    request_id: str

@@ -1,0 +1,135 @@
+"""A vendor chat request, translated, run through the seam, and read back as pieces.
+
+Each dialect turns its request into a ``Chat`` (an ask-shaped body: prompt, system, earlier
+turns, images, sampling) and renders ``pieces`` in its own wire format. The pieces of a run:
+
+``Text``      answer text to show as content (an ask's deltas; a virtual model's answer)
+``Progress``  a virtual run's participants, rounds and judging, for the ``superllm`` key
+``Failed``    the run failed after its reply had started (an in-band error)
+``Done``      the run's result, how the answer ended, and the extension object
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from superllmd.errors import ModelNotFound, SuperllmError, UsageError
+from superllmd.gateway import GatewayToken, engine
+from superllmd.gateway._shared import Primed, prime, result_error, run_error
+from superllmd.gateway.virtual import Virtual, extension, parse, progress
+from superllmd.protocol import AskRequest, Event, RunResult
+from superllmd.state import DaemonState
+
+__all__ = ["Chat", "Done", "Failed", "Piece", "Progress", "Text", "collect", "pieces", "start"]
+
+
+@dataclass
+class Chat:
+    """What every dialect's request becomes: a model name and an ask-shaped body."""
+
+    model: str
+    body: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+
+    @property
+    def virtual(self) -> Virtual | None:
+        return parse(self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    error: SuperllmError
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    result: RunResult
+    finish_reason: str  # "stop", "length", ... (OpenAI's words; dialects map them)
+    extension: dict[str, Any]
+
+    @property
+    def answer(self) -> str:
+        return self.result["answer"] or ""
+
+
+Piece = Text | Progress | Failed | Done
+
+
+async def start(state: DaemonState, chat: Chat, token: GatewayToken | None) -> Primed:
+    """Start the run and read it until it commits to an answer (``_shared.prime``)."""
+    virtual = chat.virtual
+    body: dict[str, Any] = {**chat.body, "stream": chat.stream}
+    # A reply shown only once whole need not wait for the ledger at each message.
+    hold = chat.stream
+    try:
+        return await prime(await _events(state, chat, virtual, body, token, hold))
+    except UsageError as exc:
+        # A vendor client's unknown model is a 404 (OpenAI's model_not_found), not a 400.
+        if exc.message.startswith("unknown provider"):
+            raise ModelNotFound(exc.message, param="model") from None
+        raise
+
+
+async def _events(
+    state: DaemonState,
+    chat: Chat,
+    virtual: Virtual | None,
+    body: dict[str, Any],
+    token: GatewayToken | None,
+    hold: bool,
+) -> AsyncIterator[Event]:
+    if virtual is not None:
+        run = virtual.request(body)
+        return await engine.run_events(state, virtual.mode, run, token, hold=hold)
+    ask: AskRequest = {**body, "model": chat.model}  # type: ignore[typeddict-item]
+    return await engine.ask_events(state, ask, token, hold=hold)
+
+
+async def pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> AsyncIterator[Piece]:
+    """A run's events as the pieces a vendor-shaped reply is made of."""
+    finish = "stop"
+    async for native in events:
+        event = cast("dict[str, Any]", native)
+        kind = event["type"]
+        if kind == "run.finished":
+            result: RunResult = event["result"]
+            error = result_error(result)
+            if error is not None and result.get("answer") is None:
+                yield Failed(error)
+                return
+            if virtual is not None and result.get("answer"):
+                yield Text(result["answer"] or "")
+            yield Done(result, finish, extension(result, virtual))
+            return
+        if virtual is not None:
+            if (shown := progress(native)) is not None:
+                yield Progress(shown)
+        elif kind == "delta":
+            yield Text(event["text"])
+        elif kind == "message":
+            finish = event.get("finish_reason") or "stop"
+        elif kind == "error" and event["participant"] is None:
+            yield Failed(run_error(event))
+            return
+
+
+async def collect(primed: Primed, virtual: Virtual | None) -> Done:
+    """The whole run, for a non-streaming reply. Raises the run's error."""
+    async for piece in pieces(primed.events(), virtual):
+        if isinstance(piece, Failed):
+            raise piece.error
+        if isinstance(piece, Done):
+            return piece
+    raise SuperllmError("the run ended without a result")
