@@ -95,6 +95,7 @@ _ANTHROPIC: list[Spec] = [
         None,
         at.ErrorBody,
     ),
+    ("get", "/openapi.json", "This document", None, dict[str, Any], None, None),
 ]
 _ANY = dict[str, Any]
 _ROWS = list[dict[str, Any]]
@@ -155,6 +156,17 @@ _NATIVE: list[Spec] = [
     ("get", "/v1/conversations", "Conversations", None, _ANY, None, None),
     ("get", "/v1/conversations/{conversation_id}", "One conversation", None, _ANY, None, None),
     ("post", "/v1/shutdown", "Stop the daemon", None, _ANY, None, None),
+    ("get", "/v1/gateway/tokens", "The TCP door's tokens (no secrets)", None, _ANY, None, None),
+    (
+        "post",
+        "/v1/gateway/tokens",
+        "Create a token",
+        _ANY,
+        _ANY,
+        None,
+        None,
+    ),
+    ("delete", "/v1/gateway/tokens/{name}", "Revoke a token", None, _ANY, None, None),
 ]
 _NATIVE_ERROR = {"type": "object", "properties": {"error": {"type": "object"}}}
 

@@ -30,7 +30,6 @@ from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 
 KEY = "sk-upstream-test"
-TOKEN = "sl-test-token"
 
 
 @dataclass
@@ -49,6 +48,7 @@ class Gateway:
     home: Path
     fakes: Fakes
     state: DaemonState
+    token: str  # a live token's secret, made with the daemon's own TokenStore
 
     @property
     def openai_base(self) -> str:
@@ -138,11 +138,12 @@ def _free_port() -> int:
 def gateway(fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     import tempfile
 
-    home = Path(tempfile.mkdtemp(prefix="slg", dir="/tmp"))
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "config.toml").write_text(config_text(fakes))
-    state = DaemonState.create(get_paths({"SUPERLLM_HOME": str(home)}), use_keyring=False)
-    app = create_tcp_app(state)  # the TCP door's own route table
+    root = Path(tempfile.mkdtemp(prefix="slg", dir="/tmp"))
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "config.toml").write_text(config_text(fakes))
+    state = DaemonState.create(get_paths({"SUPERLLM_HOME": str(root)}), use_keyring=False)
+    token = asyncio.run(state.tokens.create("sdk"))
+    app = create_tcp_app(state)  # the TCP door: token check, then its own route table
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -154,7 +155,7 @@ def gateway(fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         time.sleep(0.02)
     assert server.started, "the gateway did not start"
     try:
-        yield Gateway(f"http://127.0.0.1:{port}", home, fakes, state)
+        yield Gateway(f"http://127.0.0.1:{port}", root, fakes, state, token)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -162,4 +163,4 @@ def gateway(fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             asyncio.run(state.aclose())
         import shutil
 
-        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)

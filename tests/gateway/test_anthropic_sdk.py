@@ -8,14 +8,14 @@ import base64
 import anthropic
 import pytest
 
-from tests.gateway.conftest import TOKEN, Gateway
+from tests.gateway.conftest import Gateway
 
 PNG = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d49484452")).decode()
 
 
 @pytest.fixture
 def client(gateway: Gateway) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway.url, api_key=TOKEN, max_retries=0)
+    return anthropic.Anthropic(base_url=gateway.url, api_key=gateway.token, max_retries=0)
 
 
 def test_message(client: anthropic.Anthropic, gateway: Gateway) -> None:

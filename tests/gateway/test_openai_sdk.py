@@ -8,14 +8,14 @@ import base64
 import openai
 import pytest
 
-from tests.gateway.conftest import TOKEN, Gateway
+from tests.gateway.conftest import Gateway
 
 PNG = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d49484452")).decode()
 
 
 @pytest.fixture
 def client(gateway: Gateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.openai_base, api_key=TOKEN, max_retries=0)
+    return openai.OpenAI(base_url=gateway.openai_base, api_key=gateway.token, max_retries=0)
 
 
 def test_chat_completion(client: openai.OpenAI) -> None:

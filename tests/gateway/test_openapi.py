@@ -17,8 +17,12 @@ from tests.gateway.conftest import Gateway
 
 @pytest.fixture(scope="module")
 def doc(gateway: Gateway) -> dict[str, Any]:
-    out: dict[str, Any] = httpx.get(f"{gateway.url}/openapi.json").json()
+    out: dict[str, Any] = _web(gateway).get(f"{gateway.url}/openapi.json").json()
     return out
+
+
+def _web(gateway: Gateway) -> httpx.Client:
+    return httpx.Client(headers={"authorization": f"Bearer {gateway.token}"}, timeout=60)
 
 
 def _check(doc: dict[str, Any], path: str, method: str, body: Any, status: str = "200") -> None:
@@ -51,13 +55,13 @@ def test_every_route_is_described(doc: dict[str, Any]) -> None:
 
 def test_real_responses_match_the_document(doc: dict[str, Any], gateway: Gateway) -> None:
     base = gateway.url
-    chat = httpx.post(
+    chat = _web(gateway).post(
         f"{base}/v1/chat/completions",
         json={"model": "fake/gpt-fake", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert chat.status_code == 200
     _check(doc, "/v1/chat/completions", "post", chat.json())
-    virtual = httpx.post(
+    virtual = _web(gateway).post(
         f"{base}/v1/chat/completions",
         json={
             "model": "consensus:fake/one,fake/two",
@@ -66,7 +70,7 @@ def test_real_responses_match_the_document(doc: dict[str, Any], gateway: Gateway
         timeout=60,
     )
     _check(doc, "/v1/chat/completions", "post", virtual.json())
-    message = httpx.post(
+    message = _web(gateway).post(
         f"{base}/v1/messages",
         json={
             "model": "fake/gpt-fake",
@@ -75,25 +79,27 @@ def test_real_responses_match_the_document(doc: dict[str, Any], gateway: Gateway
         },
     )
     _check(doc, "/v1/messages", "post", message.json())
-    count = httpx.post(
+    count = _web(gateway).post(
         f"{base}/v1/messages/count_tokens",
         json={"model": "fake/gpt-fake", "messages": [{"role": "user", "content": "hi"}]},
     )
     _check(doc, "/v1/messages/count_tokens", "post", count.json())
-    _check(doc, "/v1/models", "get", httpx.get(f"{base}/v1/models").json())
-    emb = httpx.post(
+    _check(doc, "/v1/models", "get", _web(gateway).get(f"{base}/v1/models").json())
+    emb = _web(gateway).post(
         f"{base}/v1/embeddings", json={"model": "fake/text-embedding-fake", "input": "a"}
     )
     _check(doc, "/v1/embeddings", "post", emb.json())
-    resp = httpx.post(f"{base}/v1/responses", json={"model": "fake/gpt-fake", "input": "hi"})
+    resp = _web(gateway).post(
+        f"{base}/v1/responses", json={"model": "fake/gpt-fake", "input": "hi"}
+    )
     _check(doc, "/v1/responses", "post", resp.json())
-    missing = httpx.post(
+    missing = _web(gateway).post(
         f"{base}/v1/chat/completions",
         json={"model": "nosuch/x", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert missing.status_code == 404
     _check(doc, "/v1/chat/completions", "post", missing.json(), "default")
-    bad = httpx.post(
+    bad = _web(gateway).post(
         f"{base}/v1/messages",
         json={"model": "nosuch/x", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]},
     )

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.gateway.conftest import TOKEN, Gateway
+from tests.gateway.conftest import Gateway
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -32,7 +32,7 @@ def test_readme_curl_examples_run(gateway: Gateway) -> None:
         command = example.replace("http://127.0.0.1:8765", gateway.url)
         out = subprocess.run(
             ["bash", "-c", command],
-            env={"SUPERLLM_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"},
+            env={"SUPERLLM_TOKEN": gateway.token, "PATH": "/usr/bin:/bin"},
             capture_output=True,
             text=True,
             timeout=60,

@@ -8,7 +8,7 @@ import pytest
 
 from superllmd.errors import UsageError
 from superllmd.gateway import virtual
-from tests.gateway.conftest import TOKEN, Gateway
+from tests.gateway.conftest import Gateway
 
 PANEL = "consensus:fake/one,claude/claude-fake,gem/gemini-fake"
 
@@ -33,7 +33,7 @@ def test_parse_names_mode_models_and_options() -> None:
 
 @pytest.fixture
 def oai(gateway: Gateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.openai_base, api_key=TOKEN, max_retries=0)
+    return openai.OpenAI(base_url=gateway.openai_base, api_key=gateway.token, max_retries=0)
 
 
 def test_consensus_as_a_model(oai: openai.OpenAI) -> None:
@@ -74,7 +74,7 @@ def test_consensus_stream_carries_progress_apart_from_content(oai: openai.OpenAI
 
 
 def test_debate_through_anthropic(gateway: Gateway) -> None:
-    client = anthropic.Anthropic(base_url=gateway.url, api_key=TOKEN, max_retries=0)
+    client = anthropic.Anthropic(base_url=gateway.url, api_key=gateway.token, max_retries=0)
     with client.messages.stream(
         model="debate:fake/one,fake/two?rounds=1",
         max_tokens=64,
