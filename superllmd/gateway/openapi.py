@@ -230,6 +230,7 @@ def document() -> dict[str, Any]:
             where = NATIVE_PREFIX + path if on_tcp else path
             op["tags"] = ["native"] if on_tcp else ["native", "socket only"]
         paths.setdefault(where, {})[method] = op
+    _untyped_native(paths, tcp)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -250,6 +251,30 @@ def document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}, {"apiKey": []}],
     }
+
+
+def _untyped_native(paths: dict[str, dict[str, Any]], tcp: set[str]) -> None:
+    """Native routes the table above does not type yet, described from the route itself (a
+    JSON object in and out), so the document never leaves a route out."""
+    from superllmd.api import native_routes
+
+    for route in native_routes():
+        where = NATIVE_PREFIX + route.path if route.path in tcp else route.path
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            if method.lower() in paths.get(where, {}):
+                continue
+            doc = (getattr(route.endpoint, "__doc__", None) or "").strip().split("\n")[0]
+            paths.setdefault(where, {})[method.lower()] = {
+                "summary": doc or f"{method} {route.path}",
+                "tags": ["native"] if route.path in tcp else ["native", "socket only"],
+                "responses": {
+                    "200": {"description": "OK", "content": {_JSON: {"schema": {}}}},
+                    "default": {
+                        "description": "Error",
+                        "content": {_JSON: {"schema": _NATIVE_ERROR}},
+                    },
+                },
+            }
 
 
 async def openapi_json(request: Request) -> Response:
