@@ -11,6 +11,7 @@ import typer
 from superllm_cli.commands import (
     ask,
     budget,
+    chat,
     completions,
     config,
     conversations,
@@ -74,6 +75,7 @@ def root(
 
 
 app.command(name="ask")(ask.ask)
+app.command(name="chat")(chat.chat)
 app.command(name="models")(models.models)
 app.command(name="embed")(models.embed)
 app.command(name="usage")(usage.usage)

@@ -22,6 +22,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         'git diff | superllm ask -m openai/gpt-4.1-mini "Review this diff"',
         'superllm ask -c "And in one sentence?"',
     ),
+    "chat": (
+        "superllm chat",
+        "superllm chat -m openai/gpt-4.1-mini -s 'You are terse.'",
+        "superllm chat -c",
+    ),
     "models": (
         "superllm models",
         "superllm models --capability vision --max-price 3",
