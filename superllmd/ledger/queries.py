@@ -132,8 +132,12 @@ def usage_report(
     model: str | None = None,
     mode: str | None = None,
     label: str | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """Totals and one row per ``by`` key: ``{"totals": {...}, "rows": [{by: key, ...}]}``."""
+    """Totals and one row per ``by`` key: ``{"totals": {...}, "rows": [{by: key, ...}]}``.
+
+    ``token`` keeps only the calls made with that gateway token (what MCP over HTTP shows
+    its caller)."""
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: use one of {', '.join(GROUPS)}")
     where: list[str] = ["status != 'in_flight'"]
@@ -157,6 +161,9 @@ def usage_report(
     if label:
         where.append("label = ?")
         params.append(label)
+    if token is not None:
+        where.append("token = ?")
+        params.append(token)
     clause = " AND ".join(where)
     totals = conn.execute(f"SELECT {_SUMS} FROM calls WHERE {clause}", params).fetchone()
     order = "k" if by in _TIME_GROUPS else "cost DESC, calls DESC, k"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -78,8 +78,8 @@ def _tool(spec: ToolSpec) -> types.Tool:
 class _Handlers:
     """The server's request handlers over one backend."""
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
+    def __init__(self, backend_for: Callable[[Ctx], Backend]) -> None:
+        self.backend_for = backend_for
 
     async def list_tools(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
@@ -95,29 +95,34 @@ class _Handlers:
                 raise UsageError(f"no tool {params.name!r}; these exist: {', '.join(TOOLS)}")
             args = dict(params.arguments or {})
             _check(spec, args)
+            backend = self.backend_for(ctx)
             if spec.kind == "query":
-                return await self._query(spec, args)
-            return await self._run(ctx, spec, args)
+                return await self._query(backend, spec, args)
+            return await self._run(ctx, backend, spec, args)
         except SuperllmError as exc:
             return tool_error(exc)
         except Exception as exc:  # a bug must not take the connection down
             log.exception("tool %s failed", params.name)
             return tool_error(SuperllmError(f"internal error in {params.name}: {exc}"))
 
-    async def _query(self, spec: ToolSpec, args: dict[str, Any]) -> types.CallToolResult:
-        value = await self.backend.get(spec.route, query_request(spec, args))
+    async def _query(
+        self, backend: Backend, spec: ToolSpec, args: dict[str, Any]
+    ) -> types.CallToolResult:
+        value = await backend.get(spec.route, query_request(spec, args))
         structured = {"models": value} if spec.name == "models" else value
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=query_text(structured))],
             structured_content=structured,
         )
 
-    async def _run(self, ctx: Ctx, spec: ToolSpec, args: dict[str, Any]) -> types.CallToolResult:
-        document = await self._document(args["path"]) if args.get("path") else None
+    async def _run(
+        self, ctx: Ctx, backend: Backend, spec: ToolSpec, args: dict[str, Any]
+    ) -> types.CallToolResult:
+        document = await _document(backend, args["path"]) if args.get("path") else None
         body = run_request(spec, args, document)
         progress = Progress(spec.name, args.get("rounds"))
         result: dict[str, Any] | None = None
-        events = self.backend.run(spec.route, body)
+        events = backend.run(spec.route, body)
         try:
             async for event in events:
                 line = progress.feed(event)
@@ -138,30 +143,12 @@ class _Handlers:
             structured_content=result,
         )
 
-    async def _document(self, raw: str) -> str:
-        """mapreduce's file, if it lies under a folder the user allowed in config."""
-        config = await self.backend.get("/v1/config")
-        allowed = [
-            Path(p).expanduser().resolve()
-            for p in ((config.get("settings") or {}).get("mcp") or {}).get("allowed_paths", [])
-        ]
-        path = Path(raw).expanduser().resolve()
-        if not any(path.is_relative_to(root) for root in allowed):
-            raise UsageError(
-                f"mapreduce: {raw} is not under a folder allowed for MCP; allow one with "
-                "`superllm config set mcp.allowed_paths '[\"/path/to/folder\"]'`, or pass text"
-            )
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise UsageError(f"mapreduce: cannot read {raw}: {exc.strerror}") from None
-
     # -- resources: recent runs ---------------------------------------------------------
 
     async def list_resources(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        answer = await self.backend.get("/v1/runs", [("limit", str(RECENT_RUNS))])
+        answer = await self.backend_for(ctx).get("/v1/runs", [("limit", str(RECENT_RUNS))])
         return types.ListResourcesResult(resources=[_resource(r) for r in answer["runs"]])
 
     async def list_templates(
@@ -184,7 +171,7 @@ class _Handlers:
         if not uri.startswith(RUN_URI) or not run_id or "/" in run_id:
             raise _mcp_error(f"no resource {uri}; runs are at {RUN_URI}RUN_ID")
         try:
-            run = await self.backend.get(f"/v1/runs/{run_id}")
+            run = await self.backend_for(ctx).get(f"/v1/runs/{run_id}")
         except SuperllmError as exc:
             raise _mcp_error(exc.message) from None
         text = json.dumps(run, indent=2)
@@ -221,6 +208,25 @@ class _Handlers:
         )
 
 
+async def _document(backend: Backend, raw: str) -> str:
+    """mapreduce's file, if it lies under a folder the user allowed in config."""
+    config = await backend.get("/v1/config")
+    allowed = [
+        Path(p).expanduser().resolve()
+        for p in ((config.get("settings") or {}).get("mcp") or {}).get("allowed_paths", [])
+    ]
+    path = Path(raw).expanduser().resolve()
+    if not any(path.is_relative_to(root) for root in allowed):
+        raise UsageError(
+            f"mapreduce: {raw} is not under a folder allowed for MCP; allow one with "
+            "`superllm config set mcp.allowed_paths '[\"/path/to/folder\"]'`, or pass text"
+        )
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"mapreduce: cannot read {raw}: {exc.strerror}") from None
+
+
 def _resource(run: dict[str, Any]) -> types.Resource:
     prompt = " ".join(str(run.get("prompt") or "").split())
     cost = run.get("cost_usd")
@@ -255,9 +261,20 @@ async def _aclose(events: AsyncIterator[dict[str, Any]]) -> None:
         await aclose()
 
 
-def build_server(backend: Backend, *, name: str = "superllm") -> Server[Any]:
-    """The MCP server over ``backend``; run it on any transport the SDK offers."""
-    h = _Handlers(backend)
+def build_server(
+    backend: Backend | None = None,
+    *,
+    backend_for: Callable[[Ctx], Backend] | None = None,
+    name: str = "superllm",
+) -> Server[Any]:
+    """The MCP server over ``backend``, or over ``backend_for(ctx)`` chosen per request (the
+    HTTP door's, which acts for each request's token); run it on any transport of the SDK."""
+    if backend_for is None:
+        if backend is None:
+            raise ValueError("give a backend or backend_for")
+        fixed = backend
+        backend_for = lambda ctx: fixed  # noqa: E731
+    h = _Handlers(backend_for)
     return Server(
         name,
         version=__version__,

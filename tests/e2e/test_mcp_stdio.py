@@ -252,7 +252,8 @@ async def test_bad_arguments_are_tool_errors_and_the_server_lives_on(env: dict[s
         missing = await client.call_tool("consensus", {"models": PANEL})
         extra = await client.call_tool("debate", {"prompt": "x", "rounds": 0})
         unknown = await client.call_tool("summon", {"prompt": "x"})
-        bad_model = await client.call_tool("ask", {"prompt": "x", "model": "nobody/none"})
+        bad_provider = await client.call_tool("ask", {"prompt": "x", "model": "nobody/none"})
+        bad_model = await client.call_tool("ask", {"prompt": "x", "model": "fake/error-404"})
         both = await client.call_tool("chain", {"builtin": "refine", "workflow": "x = 1"})
         still = await client.call_tool("ask", {"prompt": "still here", "model": "fake/echo"})
     for result, code, words in (
@@ -260,7 +261,8 @@ async def test_bad_arguments_are_tool_errors_and_the_server_lives_on(env: dict[s
         (missing, "usage", "'prompt' is a required property"),
         (extra, "usage", "invalid rounds"),
         (unknown, "usage", "no tool 'summon'"),
-        (bad_model, "not_found", "nobody"),
+        (bad_provider, "usage", "unknown provider 'nobody'"),
+        (bad_model, "not_found", "fake"),
         (both, "usage", "either builtin"),
     ):
         assert result.is_error, result
