@@ -1,9 +1,8 @@
 """MCP over streamable HTTP at /mcp on the TCP door, driven by the official MCP client.
 
-A real daemon state (ledger, budgets, registry) in a temp SUPERLLM_HOME, the TCP door's app
-from superllmd.gateway.routes served by uvicorn on a loopback port, the fake OpenAI
-provider. ``token_door`` stands in for the door's token check: it admits ``Bearer good``
-as token ``t1`` and refuses the rest with 401, as the door's middleware does.
+A real daemon state (ledger, budgets, registry, tokens) in a temp SUPERLLM_HOME, the TCP
+door's app (with its token check) from superllmd.gateway.routes served by uvicorn on a
+loopback port, the fake OpenAI provider, and a token ``t1`` made in the daemon's store.
 """
 
 from __future__ import annotations
@@ -21,9 +20,7 @@ import pytest
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from superllmd.gateway import DOOR_KEY, TOKEN_KEY, GatewayToken
 from superllmd.gateway.routes import create_tcp_app
 from superllmd.paths import get_paths
 from superllmd.state import DaemonState
@@ -37,56 +34,34 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def token_door(app: ASGIApp, state: DaemonState) -> ASGIApp:
-    async def door(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            auth = dict(scope["headers"]).get(b"authorization", b"")
-            if auth != b"Bearer good":
-                body = b'{"error": {"code": "auth", "message": "a valid token is required"}}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [(b"content-type", b"application/json")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-            scope.setdefault("state", {})
-            scope["state"][TOKEN_KEY] = GatewayToken("t1")
-            scope["state"][DOOR_KEY] = "tcp"
-        await app(scope, receive, send)
-
-    return door
-
-
 @asynccontextmanager
-async def door(home: Path, fake: FakeOpenAI, extra: str = "") -> AsyncIterator[tuple[str, Any]]:
+async def door(
+    home: Path, fake: FakeOpenAI, extra: str = ""
+) -> AsyncIterator[tuple[str, Any, str]]:
     config = home / "config" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
         f'[providers.fake]\nkind = "openai-compatible"\nbase_url = "{fake.base_url}"\n{extra}'
     )
     state = DaemonState.create(get_paths({"SUPERLLM_HOME": str(home)}), use_keyring=False)
+    secret = await state.tokens.create("t1")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_tcp_app(state, auth=token_door), log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(create_tcp_app(state), log_level="warning"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve, [sock])
         while not server.started:
             await anyio.sleep(0.01)
         try:
-            yield f"http://127.0.0.1:{port}/mcp", state
+            yield f"http://127.0.0.1:{port}/mcp", state, secret
         finally:
             server.should_exit = True
     await state.aclose()
 
 
 @asynccontextmanager
-async def connect(url: str, token: str | None = "good") -> AsyncIterator[Client]:
+async def connect(url: str, token: str | None) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
         transport = streamable_http_client(url, http_client=http)
@@ -102,7 +77,10 @@ async def test_tools_over_http_with_progress_for_the_token(
     async def progress(value: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
-    async with door(short_home, fake_openai) as (url, state), connect(url) as client:
+    async with (
+        door(short_home, fake_openai) as (url, state, secret),
+        connect(url, secret) as client,
+    ):
         names = {t.name for t in (await client.list_tools()).tools}
         result = await client.call_tool(
             "consensus",
@@ -139,13 +117,13 @@ async def test_tools_over_http_with_progress_for_the_token(
 async def test_a_token_sees_only_its_own_runs_and_usage(
     short_home: Path, fake_openai: FakeOpenAI
 ) -> None:
-    async with door(short_home, fake_openai) as (url, state):
+    async with door(short_home, fake_openai) as (url, state, secret):
         # A run from the socket door (no token) is not this caller's.
         from superllmd.gateway.engine import ask_events
 
         events = await ask_events(state, {"prompt": "mine", "model": "fake/echo"}, None)
         run_id = [e async for e in events][-1]["run_id"]
-        async with connect(url) as client:
+        async with connect(url, secret) as client:
             resources = (await client.list_resources()).resources
             usage = await client.call_tool("usage", {"period": "1d"})
             with pytest.raises(Exception, match="made with this token"):
@@ -159,7 +137,7 @@ async def test_a_token_sees_only_its_own_runs_and_usage(
 async def test_a_missing_or_wrong_token_is_refused(
     short_home: Path, fake_openai: FakeOpenAI, token: str | None
 ) -> None:
-    async with door(short_home, fake_openai) as (url, _):
+    async with door(short_home, fake_openai) as (url, _, _secret):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with httpx2.AsyncClient(headers=headers) as http:
             hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
@@ -172,6 +150,7 @@ async def test_a_missing_or_wrong_token_is_refused(
             async with connect(url, token):
                 pass
     assert answer.status_code == 401
+    assert answer.json()["error"]["type"] == "authentication_error"
 
 
 async def test_cancelling_over_http_releases_the_reservation(
@@ -184,7 +163,10 @@ async def test_cancelling_over_http_releases_the_reservation(
         if message and "started" in message:
             started.set()
 
-    async with door(short_home, fake_openai, extra) as (url, state), connect(url) as client:
+    async with (
+        door(short_home, fake_openai, extra) as (url, state, secret),
+        connect(url, secret) as client,
+    ):
         assert state.budget is not None
         budgets = state.settings(None).budgets
 

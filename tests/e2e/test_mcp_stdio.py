@@ -287,14 +287,14 @@ async def test_budget_refusal_is_a_tool_error_with_exit_code_5(
                 "model": "openai/gpt-4.1-mini",
                 "prompt": "expensive",
                 "max_tokens": 10000,
-                "max_cost": 0.001,
+                "max_cost": 0.0001,
             },
         )
     assert result.is_error
     assert result.structured_content is not None
     assert result.structured_content["error"]["code"] == "budget"
     assert result.structured_content["error"]["exit_code"] == 5
-    assert "--max-cost of $0.001 would be exceeded" in result.content[0].text  # type: ignore[union-attr]
+    assert "--max-cost of $0.0001 would be exceeded" in result.content[0].text  # type: ignore[union-attr]
 
 
 def _budgets(env: dict[str, str]) -> list[dict[str, Any]]:
