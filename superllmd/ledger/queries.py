@@ -112,6 +112,18 @@ def recover_interrupted(conn: sqlite3.Connection) -> int:
         "UPDATE calls SET status = 'interrupted', error_code = 'daemon_stopped', "
         "ended = coalesce(ended, time) WHERE status = 'in_flight'"
     )
+    # Runs it left unfinished: interrupted, with the calls and cost they did have.
+    conn.execute(
+        "UPDATE runs SET status = 'interrupted', error_code = 'daemon_stopped', "
+        "finished = coalesce((SELECT max(ended) FROM calls WHERE run_id = runs.id), time), "
+        "input_tokens = (SELECT coalesce(sum(input_tokens), 0) FROM calls WHERE run_id = runs.id), "
+        "output_tokens = (SELECT coalesce(sum(output_tokens), 0) FROM calls "
+        "WHERE run_id = runs.id), "
+        "cached_tokens = (SELECT coalesce(sum(cached_tokens), 0) FROM calls "
+        "WHERE run_id = runs.id), "
+        "cost_usd = (SELECT sum(cost_usd) FROM calls WHERE run_id = runs.id) "
+        "WHERE status = 'running'"
+    )
     return cursor.rowcount
 
 

@@ -1,6 +1,7 @@
 """The hooks that write the ledger: one row per provider-call attempt, one per run.
 
-A call's row is queued as ``in_flight`` when its attempt starts and settled (one upsert) when
+A run's row is queued as ``running`` with its first call, and a call's row as ``in_flight``
+when its attempt starts and settled (one upsert) when
 it ends, so a daemon killed mid-call leaves rows the next start marks ``interrupted``, and a
 settled row is always complete: every write is one statement in one transaction. The run's
 row, its fragments and its conversation turn are queued together when it finishes, and the
@@ -73,6 +74,13 @@ class LedgerRecorder:
 
     async def before_call(self, call: CallInfo) -> Completion | None:
         run, target = call.run, call.target
+        # The run's row exists from its first call on ('running'), so a run the daemon did not
+        # live to finish is still listed; run_finished replaces it, recovery marks it.
+        self.ledger.write(
+            "INSERT OR IGNORE INTO runs (id, time, mode, label, conversation_id, status, token) "
+            "VALUES (?, ?, ?, ?, ?, 'running', ?)",
+            (run.run_id, run.started_at, run.mode, run.label, run.conversation_id, run.token),
+        )
         self.ledger.write(
             f"INSERT OR IGNORE INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 21)})",
             (

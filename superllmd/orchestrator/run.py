@@ -220,14 +220,16 @@ class Caller:
         status: CallStatus,
         out: CallOutcome,
         started: float,
+        partial: Completion | None = None,
     ) -> None:
         latency = int((time.perf_counter() - started) * 1000)
+        completion = out.completion or partial
         cost = None
-        if out.completion is not None:
-            cost = call.target.provider.estimate_cost(call.target.model, out.completion.usage)
+        if completion is not None:
+            cost = call.target.provider.estimate_cost(call.target.model, completion.usage)
             cost = 0.0 if status == "cached" else cost
         for hook in self.hooks:
-            hook.after_call(call, status, out.completion, out.error, cost, latency)
+            hook.after_call(call, status, completion, out.error, cost, latency)
 
     async def call(
         self,
@@ -308,6 +310,7 @@ class Caller:
         started = time.perf_counter()
         status: CallStatus = "interrupted"
         out.error = None
+        sent, received = False, 0  # for the usage of an attempt cut short
         try:
             cached = await self._before(call)
             if cached is not None:
@@ -319,11 +322,13 @@ class Caller:
             request = call.request
             estimate = call.estimated_input_tokens + (request.max_tokens or 0)
             async with self.limits.slot(target.provider.id, target.provider.settings, estimate):
+                sent = True
                 if stream:
                     async for item in target.provider.stream(request):
                         if isinstance(item, Completion):
                             out.completion = item
                         else:
+                            received += len(item.text)
                             yield self._delta(call, delta_type, item.text)
                 else:
                     out.completion = await target.provider.complete(request)
@@ -331,7 +336,13 @@ class Caller:
         except (ProviderError, SuperllmError) as exc:
             out.error, out.completion, status = exc, None, "error"
         finally:
-            self._after(call, status, out, started)
+            partial = None
+            if out.completion is None and out.error is None and sent:
+                # Cut short (Ctrl-C, a client gone, shutdown): the vendor bills the prompt and
+                # what it streamed, so the ledger and budgets count them (chars/4 estimates).
+                usage = TokenUsage(call.estimated_input_tokens, -(-received // 4))
+                partial = Completion("", usage, finish_reason="interrupted")
+            self._after(call, status, out, started, partial)
 
     @staticmethod
     def _delta(call: CallInfo, kind: str, text: str) -> Event:
