@@ -31,6 +31,7 @@ __all__ = [
     "gateway_token",
     "prime",
     "read_json",
+    "refuse_tools",
     "run_error",
     "sse",
     "state_of",
@@ -70,6 +71,17 @@ async def read_json(request: Request, adapter: TypeAdapter[T]) -> T:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise UsageError(f"invalid request: {where}: {first['msg']}", param=where) from None
+
+
+def refuse_tools(tools: Any) -> None:
+    """Tool definitions are not passed to providers yet: say so rather than answer as if the
+    model had been given none (an empty list is fine)."""
+    if tools:
+        raise UsageError(
+            "tools are not supported by superllm's gateway yet; send the request without "
+            "tools (function calling) or call the provider directly",
+            param="tools",
+        )
 
 
 def data_url_image(url: str) -> dict[str, str]:

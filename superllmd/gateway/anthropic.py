@@ -25,6 +25,7 @@ from superllmd.gateway._shared import (
     data_url_image,
     gateway_token,
     read_json,
+    refuse_tools,
     retry_after,
     sse,
     state_of,
@@ -113,6 +114,7 @@ def _system(system: Any) -> str | None:
 
 def chat_of(body: CountTokensRequest) -> Chat:
     """The ``Chat`` a Messages request asks for; the last message must be the user's."""
+    refuse_tools(body.get("tools"))
     turns: list[dict[str, Any]] = []
     for i, message in enumerate(body["messages"]):
         text, images = _blocks(message["content"], f"messages.{i}")

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from superllmd.errors import SuperllmError, UsageError
-from superllmd.gateway._shared import data_url_image, sse, status_of
+from superllmd.gateway._shared import data_url_image, refuse_tools, sse, status_of
 from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text
 from superllmd.gateway.openai_types import ChatCompletion, ChatRequest, ErrorBody, Usage
 from superllmd.protocol import Usage as NativeUsage
@@ -63,6 +63,7 @@ def _text_of(content: Any, where: str) -> tuple[str, list[dict[str, str]]]:
 def chat_of(body: ChatRequest) -> Chat:
     """The ``Chat`` an OpenAI request asks for. System and developer messages become the
     system prompt; the last message must be the user's (tool turns are not taken yet)."""
+    refuse_tools(body.get("tools"))
     messages = body["messages"]
     if not messages:
         raise UsageError("messages must not be empty", param="messages")

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from superllmd.errors import UsageError
-from superllmd.gateway._shared import data_url_image, sse
+from superllmd.gateway._shared import data_url_image, refuse_tools, sse
 from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text
 from superllmd.gateway.openai_chat import new_id
 from superllmd.gateway.openai_types import ResponseObject, ResponsesRequest, ResponseUsage
@@ -41,6 +41,7 @@ def _content(content: Any, where: str) -> tuple[str, list[dict[str, str]]]:
 
 def chat_of(body: ResponsesRequest) -> Chat:
     """The ``Chat`` a Responses request asks for."""
+    refuse_tools(body.get("tools"))
     items = body["input"]
     if isinstance(items, str):
         items = [{"role": "user", "content": items}]

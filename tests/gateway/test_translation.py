@@ -158,3 +158,15 @@ def test_statuses() -> None:
     assert status_of(AuthError("upstream key refused", provider="openai")) == 502
     assert status_of(BudgetExceeded("spent")) == 402
     assert status_of(ProviderTimeout("slow")) == 504
+
+
+def test_tools_are_refused_not_ignored() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    user = [{"role": "user", "content": "x"}]
+    with pytest.raises(UsageError, match="tools are not supported"):
+        openai_chat.chat_of({"model": "m", "messages": user, "tools": [tool]})  # type: ignore[typeddict-item]
+    with pytest.raises(UsageError, match="tools are not supported"):
+        anthropic_api.chat_of(
+            {"model": "m", "messages": user, "tools": [{"name": "f", "input_schema": {}}]}  # type: ignore[list-item]
+        )
+    assert openai_chat.chat_of({"model": "m", "messages": user, "tools": []}).body["prompt"] == "x"  # type: ignore[typeddict-item]
