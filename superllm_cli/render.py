@@ -119,13 +119,14 @@ def _escape(text: str) -> str:
 
 def usage_line(result: dict[str, Any]) -> str:
     usage = result.get("usage") or {}
-    cost = result.get("cost_usd")
-    cost_text = "unpriced" if cost is None else f"${cost:.4f}"
+    from superllm_cli.money import cost_of, cost_text
+
+    cost = cost_text(*cost_of(result))
     parts = [
         str(result.get("model") or result.get("mode")),
         f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens",
         f"{result.get('latency_ms', 0) / 1000:.1f} s",
-        cost_text,
+        cost,
     ]
     return " · ".join([*parts, *capped_note(result)])
 

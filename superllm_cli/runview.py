@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from superllm_cli.money import cost_of, cost_text
 from superllm_cli.render import Output, capped_note, strip_controls
 
 __all__ = ["consume_run", "failures", "print_failures", "print_warnings", "summary"]
@@ -195,8 +196,7 @@ def summary(result: dict[str, Any]) -> str:
     usage = result.get("usage") or {}
     parts.append(f"{result.get('calls', 0)} calls")
     parts.append(f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens")
-    cost = result.get("cost_usd")
-    parts.append("unpriced" if cost is None else f"${cost:.4f}")
+    parts.append(cost_text(*cost_of(result)))
     if result.get("stopped"):
         parts.append(f"stopped: {result['stopped']}")
     parts += capped_note(result)

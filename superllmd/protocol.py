@@ -221,6 +221,10 @@ class RunResult(TypedDict):
     stopped: NotRequired[str | None]
     warnings: NotRequired[list[str]]  # e.g. a budget 80% spent; the CLI prints them on stderr
     capped: NotRequired[CapInfo]  # answers shortened to fit a budget or --max-cost
+    # ``cost_usd`` is null when any call was unpriced; these keep what is known: the sum of
+    # the priced calls and how many calls had no price.
+    known_cost_usd: NotRequired[float]
+    unpriced_calls: NotRequired[int]
 
 
 class CapInfo(TypedDict):

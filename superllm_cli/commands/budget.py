@@ -9,7 +9,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from urllib.parse import urlencode
 import typer
 
 from superllm_cli.completion import complete_providers
+from superllm_cli.money import usd
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
@@ -106,15 +106,6 @@ def clear(
         out.status(f"cleared {cleared} in {answer['path']}")
 
     run(ctx, body)
-
-
-def usd(value: float) -> str:
-    """Money to four significant figures and at least cents: $2.00, $0.01601, $0.000008."""
-    if value <= 0 or value >= 100:
-        return f"${max(value, 0.0):,.2f}"
-    decimals = max(2, 3 - math.floor(math.log10(value)))
-    whole, _, frac = f"{value:.{decimals}f}".partition(".")
-    return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"
 
 
 def gauge(used: float, width: int = 20) -> str:

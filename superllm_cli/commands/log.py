@@ -122,7 +122,7 @@ def _list(runs: list[dict[str, Any]], out: Output) -> None:
                 r.get("short_id") or r["run_id"],  # unique now, and `log PREFIX` takes it
                 _when(r["time"]),
                 r["mode"],
-                _cost(r["cost_usd"]),
+                _cost(r),
                 status + _one_line(prompt),
             )
         )
@@ -140,7 +140,7 @@ def transcript_lines(found: dict[str, Any]) -> list[str]:
         + (f" · label {found['label']}" if found.get("label") else ""),
         f"models: {', '.join(found.get('participants') or [])}",
         f"tokens: {usage['input_tokens']} in / {usage['output_tokens']} out "
-        f"({usage['cached_tokens']} cached) · cost {_cost(found['cost_usd'])}"
+        f"({usage['cached_tokens']} cached) · cost {_cost(found)}"
         + (f" · conversation {found['conversation_id']}" if found.get("conversation_id") else ""),
         "",
     ]
@@ -160,7 +160,7 @@ def _event_lines(event: dict[str, Any]) -> list[str]:
     kind = event.get("type")
     if kind in ("message", "judge.message"):
         who = "judge " if kind == "judge.message" else ""
-        cost = _cost(event.get("cost_usd"))
+        cost = _cost(event)
         return [
             f"## {who}{event['participant']} · round {event.get('round', 0)} · {cost}",
             event["text"],

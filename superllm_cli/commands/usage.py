@@ -1,7 +1,8 @@
 """``superllm usage``: what was spent, from the daemon's ledger.
 
 On a terminal: a table with a small bar chart. In a pipe: the same table as plain text, or
-``--json`` / ``--csv``. A cost that includes an unpriced model is shown as unknown, never 0.
+``--json`` / ``--csv``. A cost is the known sum plus how many calls were unpriced
+(``$0.1591 + 3 unpriced``), never 0 for what has no price.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ _HEADERS = ("CALLS", "IN", "OUT", "CACHED", "COST")
 _BAR = 20
 
 
-def format_cost(cost: float | None) -> str:
-    """Dollars to four places, or six below a cent (fake and tiny models cost that little);
-    unknown where an unpriced model is included."""
-    if cost is None:
-        return "unknown"
-    return f"${cost:.6f}" if 0 < cost < 0.01 else f"${cost:.4f}"
+def format_cost(figures: dict[str, Any]) -> str:
+    """A row's cost by the one money rule (superllm_cli/money.py): the known sum plus how
+    many calls were unpriced."""
+    from superllm_cli.money import cost_of, cost_text
+
+    return cost_text(*cost_of(figures))
 
 
 def _cells(figures: dict[str, Any]) -> list[str]:
@@ -38,7 +39,7 @@ def _cells(figures: dict[str, Any]) -> list[str]:
         str(figures["input_tokens"]),
         str(figures["output_tokens"]),
         str(figures["cached_tokens"]),
-        format_cost(figures["cost_usd"]),
+        format_cost(figures),
     ]
 
 

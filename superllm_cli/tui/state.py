@@ -62,7 +62,7 @@ class Lane:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
-    unpriced: bool = False
+    unpriced: int = 0  # calls of this lane that had no price
     latency_ms: int | None = None
 
     def turn(self, round_: int) -> Turn:
@@ -168,7 +168,7 @@ class RunState:
         lane.output_tokens += int(usage.get("output_tokens", 0))
         cost = event.get("cost_usd")
         if cost is None:
-            lane.unpriced = True
+            lane.unpriced += 1
         else:
             lane.cost_usd += float(cost)
         lane.latency_ms = event.get("latency_ms")
@@ -206,27 +206,37 @@ class RunState:
         known = [r.agreement for _, r in sorted(self.rounds.items()) if r.agreement is not None]
         return known[-1] if known else None
 
-    def totals(self) -> tuple[int, int, float, bool]:
-        """(input tokens, output tokens, cost, some call unpriced) so far; output tokens
+    def totals(self) -> tuple[int, int, float, int]:
+        """(input tokens, output tokens, known cost, unpriced calls) so far; output tokens
         include the deltas of answers still streaming."""
         lanes = [*self.lanes.values(), *([self.judge] if self.judge else [])]
         if self.result is not None and self.result.get("usage"):
             usage = self.result["usage"]
-            cost = self.result.get("cost_usd")
-            priced = sum(lane.cost_usd for lane in lanes) if cost is None else float(cost)
+            known, unpriced = _known_cost(self.result, lanes)
             return (
                 int(usage.get("input_tokens", 0)),
                 int(usage.get("output_tokens", 0)),
-                priced,
-                cost is None,
+                known,
+                unpriced,
             )
         streaming = sum(t.deltas for lane in lanes for t in lane.turns.values() if not t.done)
         return (
             sum(lane.input_tokens for lane in lanes),
             sum(lane.output_tokens for lane in lanes) + streaming,  # a delta is about a token
             sum(lane.cost_usd for lane in lanes),
-            any(lane.unpriced for lane in lanes),
+            sum(lane.unpriced for lane in lanes),
         )
+
+
+def _known_cost(result: dict[str, Any], lanes: list[Lane]) -> tuple[float, int]:
+    """The result's known cost and unpriced count; from a daemon that sends neither, what
+    the lanes counted."""
+    if "known_cost_usd" in result and "unpriced_calls" in result:
+        return float(result["known_cost_usd"]), int(result["unpriced_calls"])
+    cost = result.get("cost_usd")
+    if cost is not None:
+        return float(cost), 0
+    return sum(lane.cost_usd for lane in lanes), max(sum(lane.unpriced for lane in lanes), 1)
 
 
 def objections_of(state: RunState) -> list[dict[str, Any]]:

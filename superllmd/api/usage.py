@@ -9,7 +9,8 @@ Query parameters: ``by`` (day, week, month, provider, model, mode, label), ``sin
                 "cache_hits", "errors"},
      "rows": [{"day": "2025-01-31", ...same figures...}]}
 
-``cost_usd`` is null where a call of an unpriced model is included: unknown, never 0.
+``cost_usd`` is null where a call of an unpriced model is included: unknown, never 0;
+``known_cost_usd`` and ``unpriced_calls`` then say what is known and how many calls were not.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ _SUMS = f"""
     SUM(CASE WHEN {_SENT} THEN output_tokens ELSE 0 END) AS output_tokens,
     SUM(CASE WHEN {_SENT} THEN cached_tokens ELSE 0 END) AS cached_tokens,
     SUM(CASE WHEN {_SENT} THEN coalesce(cost_usd, 0) ELSE 0 END) AS cost,
-    MAX(unpriced) AS unpriced
+    SUM(CASE WHEN {_SENT} THEN coalesce(unpriced, 0) ELSE 0 END) AS unpriced
 """
 
 
@@ -200,6 +200,9 @@ def _figures(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
         "output_tokens": int(tokens_out or 0),
         "cached_tokens": int(tokens_cached or 0),
         "cost_usd": None if unpriced else round(float(cost or 0.0), 10),
+        # What is known when cost_usd is null: the priced calls' sum and the unpriced count.
+        "known_cost_usd": round(float(cost or 0.0), 10),
+        "unpriced_calls": int(unpriced or 0),
         "cache_hits": int(hits or 0),
         "errors": int(errors or 0),
     }

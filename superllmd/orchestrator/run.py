@@ -114,6 +114,13 @@ def total_cost(outcomes: Sequence[CallOutcome]) -> float | None:
     return sum(o.cost_usd or 0.0 for o in ran)
 
 
+def known_cost(outcomes: Sequence[CallOutcome]) -> tuple[float, int]:
+    """(USD of the priced calls that ran, how many calls that ran had no price): what is
+    shown when ``total_cost`` is unknown, so a known cost is never thrown away."""
+    ran = [o for o in outcomes if o.completion is not None]
+    return sum(o.cost_usd or 0.0 for o in ran), sum(o.cost_usd is None for o in ran)
+
+
 def error_event(run_id: str, participant: str | None, error: SuperllmError) -> Event:
     event: Event = {
         "type": "error",
@@ -371,6 +378,8 @@ def base_result(
         "judge": None,
         "usage": sum_usage(outcomes),
         "cost_usd": total_cost(outcomes),
+        "known_cost_usd": known_cost(outcomes)[0],
+        "unpriced_calls": known_cost(outcomes)[1],
         "latency_ms": int((time.perf_counter() - started) * 1000),
         "conversation_id": None,
         "calls": sum(o.attempts for o in outcomes),

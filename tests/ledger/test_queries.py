@@ -63,6 +63,8 @@ def test_totals_count_what_reached_a_provider(conn: sqlite3.Connection) -> None:
         "output_tokens": 21,
         "cached_tokens": 2,
         "cost_usd": None,  # fake/echo is unpriced
+        "known_cost_usd": 0.61,  # what is known is kept
+        "unpriced_calls": 1,
         "cache_hits": 1,
         "errors": 2,
     }

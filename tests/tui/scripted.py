@@ -150,9 +150,13 @@ CHECKS = [
 ]  # fmt: skip
 
 
-def _figures(calls: int, cost: float | None) -> dict[str, Any]:
+def _figures(calls: int, cost: float | None, unpriced: int | None = None) -> dict[str, Any]:
+    # As the daemon reports it: cost_usd null when any call was unpriced, and what is known.
+    unpriced = (calls if cost is None else 0) if unpriced is None else unpriced
     return {"calls": calls, "input_tokens": calls * 50, "output_tokens": calls * 20,
-            "cached_tokens": 0, "cost_usd": cost, "cache_hits": 0, "errors": 0}  # fmt: skip
+            "cached_tokens": 0, "cost_usd": None if unpriced else cost,
+            "known_cost_usd": cost or 0.0, "unpriced_calls": unpriced,
+            "cache_hits": 0, "errors": 0}  # fmt: skip
 
 
 def _usage_report(by: str) -> dict[str, Any]:
@@ -168,7 +172,8 @@ def _usage_report(by: str) -> dict[str, Any]:
                 {"model": "fake/alpha", **_figures(6, None)},
                 {"model": "fake/beta", **_figures(6, None)},
                 {"model": "local/smollm2", **_figures(3, 0.0)}]  # fmt: skip
-    return {"by": by, "since": None, "until": None, "totals": _figures(35, None), "rows": rows}
+    totals = _figures(35, 0.0222, 12)
+    return {"by": by, "since": None, "until": None, "totals": totals, "rows": rows}
 
 
 BUDGETS = {

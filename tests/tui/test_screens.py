@@ -3,6 +3,7 @@ prompt's history."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,15 +103,18 @@ async def test_usage_shows_the_days_cost_providers_models_and_budgets(
         chart = app.screen.query_one(CostChart)
         await wait_for(pilot, lambda: chart.days, what="the chart")
         assert len(chart.days) == 14 and chart.days[-1].calls == 2  # today: the two calls
-        assert chart.days[-1].unpriced  # the fake has no price: unknown, not free
+        assert chart.days[-1].unpriced == 2  # the fake has no price: counted, not free
         by_provider = table(app, "#by-provider")
         await wait_for(pilot, lambda: by_provider.row_count == 1)
         assert by_provider.get_row_at(0)[:2] == ["fake", "2"]
+        # Today's bar and the provider table read the same period: the same cost, by one rule.
+        assert by_provider.get_row_at(0)[3] == "2 unpriced"
         assert table(app, "#by-model").row_count == 2
         await wait_for(pilot, lambda: len(app.screen.query(BudgetGauge)) == 2, what="gauges")
         text = screen_text(app)
         assert "$0.00 of $2.00" in text and "$30.00" in text and "left" in text
-        assert "all time: 2 calls" in text
+        assert "last 14 days: 2 calls" in text and "2 unpriced" in text
+        assert not re.search(r"\$0\.0000(?!\d)", text) and "unknown" not in text
 
 
 async def test_providers_show_status_latency_and_missing_keys(backend: DaemonBackend) -> None:

@@ -39,7 +39,7 @@ def test_totals_count_unpriced_calls_as_unknown_not_free() -> None:
     state = RunState()
     state.apply(_msg("a", "x", cost=0.002))
     state.apply(_msg("b", "y", cost=None))
-    assert state.totals() == (20, 10, 0.002, True)
+    assert state.totals() == (20, 10, 0.002, 1)  # the known sum and one unpriced call
     state.apply({"type": "error", "participant": "c", "code": "auth", "message": "bad key",
                  "retryable": False})  # fmt: skip
     assert state.lanes["c"].status == "failed" and state.calls == 3

@@ -18,6 +18,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from superllm_cli.money import cost_of, cost_text
+
 if TYPE_CHECKING:
     from superllm_cli.tui.app import SuperllmApp
 
@@ -139,14 +141,13 @@ class HistoryScreen(Screen[None]):
         table.clear()
         for run in self.runs:
             agreement = run.get("agreement")
-            cost = run.get("cost_usd")
             prompt = " ".join(str(run.get("prompt") or "").split())
             table.add_row(
                 _when(run.get("time"), self.show_times),
                 str(run.get("mode") or ""),
                 prompt,
                 "" if agreement is None else f"{float(agreement):.2f}",
-                "unknown" if cost is None else f"${float(cost):.4f}",
+                cost_text(*cost_of(run)),
                 key=str(run.get("run_id")),
             )
         found = f"{len(self.runs)} run(s)" + (f" matching {text.strip()!r}" if text else "")

@@ -1,8 +1,10 @@
 """Usage: cost by day as a chart, cost by provider and by model, and budget gauges.
 
 All of it from the daemon's ledger (``GET /v1/usage?by=day|provider|model`` and
-``GET /v1/budgets``), the same numbers ``superllm usage`` and ``budget show`` print. A cost
-of ``null`` means some call in it was unpriced: shown as unknown, never as free.
+``GET /v1/budgets``), the same numbers ``superllm usage`` and ``budget show`` print. The
+chart, the totals and both tables read the same period (the last ``DAYS`` days), so today's
+bar and the tables agree. Costs follow the one money rule (superllm_cli/money.py): the known
+sum plus how many calls had no price, never free.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from superllm_cli.money import cost_of, cost_text
 from superllm_cli.tui.widgets.budget_gauge import BudgetGauge
 from superllm_cli.tui.widgets.cost_chart import CostChart, DayCost
 
@@ -35,16 +38,14 @@ def days_of(rows: list[dict[str, Any]], today: dt.date, count: int = DAYS) -> li
     out = []
     for back in range(count - 1, -1, -1):
         day = today - dt.timedelta(days=back)
-        row = by_day.get(day.isoformat(), {})
-        cost = row.get("cost_usd")
-        out.append(
-            DayCost(day, float(cost or 0.0), int(row.get("calls", 0)), bool(row) and cost is None)
-        )
+        row = by_day.get(day.isoformat())
+        known, unpriced = cost_of(row) if row else (0.0, 0)
+        out.append(DayCost(day, known, int((row or {}).get("calls", 0)), unpriced))
     return out
 
 
-def _cost(value: Any) -> str:
-    return "unknown" if value is None else f"${float(value):.4f}"
+def _cost(figures: dict[str, Any]) -> str:
+    return cost_text(*cost_of(figures))
 
 
 class UsageScreen(Screen[None]):
@@ -101,16 +102,17 @@ class UsageScreen(Screen[None]):
         try:
             day, provider, model = await asyncio.gather(
                 backend.get(f"/v1/usage?by=day&since={since:.0f}"),
-                backend.get("/v1/usage?by=provider"),
-                backend.get("/v1/usage?by=model"),
+                backend.get(f"/v1/usage?by=provider&since={since:.0f}"),
+                backend.get(f"/v1/usage?by=model&since={since:.0f}"),
             )
         except SuperllmError as exc:
             self.query_one("#usage-totals", Static).update(f"usage unavailable: {exc.message}")
             return
         totals = provider.get("totals") or {}
         self.query_one("#usage-totals", Static).update(
-            f"all time: {totals.get('calls', 0)} calls · {totals.get('input_tokens', 0)} in / "
-            f"{totals.get('output_tokens', 0)} out tokens · {_cost(totals.get('cost_usd'))}"
+            f"last {DAYS} days: {totals.get('calls', 0)} calls · "
+            f"{totals.get('input_tokens', 0)} in / {totals.get('output_tokens', 0)} out tokens · "
+            f"{_cost(totals)}"
         )
         self.query_one(CostChart).days = tuple(days_of(day.get("rows") or [], today))
         for table_id, key, report in (
@@ -124,7 +126,7 @@ class UsageScreen(Screen[None]):
                     str(row.get(key)),
                     str(row.get("calls", 0)),
                     f"{row.get('input_tokens', 0)}/{row.get('output_tokens', 0)}",
-                    _cost(row.get("cost_usd")),
+                    _cost(row),
                 )
         await self._budgets()
 

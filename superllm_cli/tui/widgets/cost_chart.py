@@ -2,8 +2,9 @@
 
 Horizontal bars keep each day's label and amount readable at 80 columns, where vertical
 bars would have room for neither. Days without calls are shown (as empty bars), so a gap in
-use reads as a gap. A day whose calls include an unpriced model is marked ``+?``; when no day
-on show has a known cost, the bars count calls (in another colour).
+use reads as a gap. A day's amount is its known cost plus how many calls had no price
+(``$0.1591 + 3 unpriced``); when no day on show has a known cost, the bars count calls (in
+another colour).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ __all__ = ["CostChart", "DayCost"]
 @dataclass(frozen=True)
 class DayCost:
     day: dt.date
-    cost_usd: float
+    cost_usd: float  # the priced calls' sum
     calls: int
-    unpriced: bool = False
+    unpriced: int = 0  # calls with no price
 
 
 class CostChart(Widget):
@@ -45,11 +46,14 @@ class CostChart(Widget):
         by_cost = any(d.cost_usd > 0 for d in shown)
         values = [d.cost_usd if by_cost else float(d.calls) for d in shown]
         top = max(values, default=0.0) or 1.0
-        amount_width = 12
+        from superllm_cli.money import cost_text
+
+        amounts = [" " + cost_text(d.cost_usd, d.unpriced) if d.calls else " $0.00" for d in shown]
+        amount_width = max(12, *(len(a) for a in amounts))
         # "01-31 " + bar + amount + " 123 calls"
         bar_width = max(self.size.width - 6 - amount_width - 10, 4)
         text = Text(no_wrap=True)
-        for i, (day, value) in enumerate(zip(shown, values, strict=True)):
+        for i, (day, value, amount) in enumerate(zip(shown, values, amounts, strict=True)):
             if i:
                 text.append("\n")
             text.append(day.day.strftime("%m-%d "), style="dim")
@@ -58,7 +62,6 @@ class CostChart(Widget):
                 filled = 1
             text.append("█" * filled, style="cyan" if by_cost else "blue")
             text.append("·" * (bar_width - filled), style="dim")
-            amount = f" ${day.cost_usd:.4f}" + (" +?" if day.unpriced else "")
             text.append(f"{amount:<{amount_width}}", style="bold")
             text.append(f" {day.calls:>3} calls", style="dim")
         return text

@@ -17,6 +17,8 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Markdown, Static
 
+from superllm_cli.money import cost_text
+
 __all__ = ["STATUS_MARKS", "ParticipantColumn"]
 
 STATUS_MARKS: Final = {
@@ -38,6 +40,7 @@ class ParticipantColumn(VerticalScroll):
     status: reactive[str] = reactive("waiting")
     tokens: reactive[int] = reactive(0)
     cost: reactive[float | None] = reactive(0.0)
+    unpriced: reactive[int] = reactive(0)  # calls with no price
     latency_ms: reactive[int | None] = reactive(None)
     error: reactive[str | None] = reactive(None)
     retries: reactive[int] = reactive(0)
@@ -85,6 +88,9 @@ class ParticipantColumn(VerticalScroll):
     def watch_cost(self) -> None:
         self._titles()
 
+    def watch_unpriced(self) -> None:
+        self._titles()
+
     def watch_latency_ms(self) -> None:
         self._titles()
 
@@ -101,7 +107,7 @@ class ParticipantColumn(VerticalScroll):
         mark, word = STATUS_MARKS[self.status].split(" ", 1)
         self.border_title = f"{mark} {name}"
         parts = [word if not self.retries else f"{word} ↻{self.retries}", _tokens(self.tokens)]
-        parts.append("$?" if self.cost is None else f"${self.cost:.4f}")  # "$?": unpriced
+        parts.append(cost_text(self.cost or 0.0, self.unpriced))
         if self.latency_ms is not None:
             parts.append(f"{self.latency_ms / 1000:.1f}s" if self.show_latency else "-.-s")
         self.border_subtitle = " · ".join(parts)

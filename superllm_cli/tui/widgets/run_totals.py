@@ -1,7 +1,7 @@
 """The run's running totals: tokens in and out, cost and calls, updated as messages land.
 
-A cost is shown as a lower bound with ``+ unpriced`` when some call had no known price:
-superllm never shows an unknown cost as free.
+A cost is the known sum plus how many calls had no price (``$0.0002 + 1 unpriced``, the
+rule of superllm_cli/money.py): superllm never shows an unknown cost as free.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class RunTotals(Widget):
     input_tokens: reactive[int] = reactive(0)
     output_tokens: reactive[int] = reactive(0)
     cost_usd: reactive[float] = reactive(0.0)
-    unpriced: reactive[bool] = reactive(False)
+    unpriced: reactive[int] = reactive(0)  # calls with no price
     calls: reactive[int] = reactive(0)
     note: reactive[str] = reactive("")
 
@@ -39,12 +39,15 @@ class RunTotals(Widget):
         text.append(" / ", style="dim")
         text.append(f"{format_tokens(self.output_tokens)} out", style="bold")
         text.append(" · ", style="dim")
-        if self.unpriced and not self.cost_usd:
-            text.append("unpriced", style="yellow")
+        from superllm_cli.money import cost_text, usd
+
+        if not self.unpriced:
+            text.append(usd(self.cost_usd), style="bold")
+        elif not self.cost_usd:
+            text.append(cost_text(0.0, self.unpriced), style="yellow")
         else:
-            text.append(f"${self.cost_usd:.4f}", style="bold")
-            if self.unpriced:
-                text.append(" + unpriced", style="yellow")
+            text.append(usd(self.cost_usd), style="bold")
+            text.append(f" + {self.unpriced} unpriced", style="yellow")
         text.append(f" · {self.calls} calls", style="dim")
         if self.note:
             text.append(f" · {self.note}", style="dim")

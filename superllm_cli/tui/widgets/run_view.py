@@ -199,7 +199,7 @@ class RunView(VerticalScroll):
         column.status = lane.status
         streaming = sum(t.deltas for t in lane.turns.values() if not t.done)
         column.tokens = lane.output_tokens + streaming
-        column.cost = None if lane.unpriced and not lane.cost_usd else lane.cost_usd
+        column.cost, column.unpriced = lane.cost_usd, lane.unpriced
         column.latency_ms = lane.latency_ms
         column.retries = lane.retries
         column.error = lane.error if lane.status in ("failed", "retried") else None
