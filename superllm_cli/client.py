@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -32,7 +33,7 @@ from superllmd.paths import Paths, ensure_private_dir, get_paths
 from superllmd.privacy import open_private, prepare
 from superllmd.protocol import NDJSON
 
-__all__ = ["Client"]
+__all__ = ["Client", "lock_holder"]
 
 VERSION_HEADER = "x-superllm-version"
 START_TIMEOUT = 60.0
@@ -121,6 +122,12 @@ class Client:
         try:
             response = self._send("GET", "/v1/health", None, "application/json", timeout)
         except (OSError, WireError) as exc:
+            pid = lock_holder(self.paths)
+            if pid is not None:
+                raise DaemonError(
+                    f"the daemon (pid {pid}) runs but does not answer on {self.paths.socket} "
+                    "(was the socket file removed or replaced?); run `superllm daemon restart`"
+                ) from None
             raise DaemonError(f"the daemon is not running ({exc.__class__.__name__})") from None
         result: dict[str, Any] = response.json()
         return result
@@ -132,7 +139,8 @@ class Client:
             try:
                 health = self.health()
             except DaemonError:
-                pass
+                if lock_holder(self.paths) is not None:
+                    self.stop()  # alive but deaf (its socket replaced): it would block a new one
             else:
                 if health.get("version") == __version__:
                     return health
@@ -179,7 +187,14 @@ class Client:
         try:
             answer = self._send("POST", "/v1/shutdown", None, "application/json", 5.0).json()
         except (OSError, WireError):
-            return None
+            # No answer on the socket: the lock and its pid file still say who runs.
+            pid = lock_holder(self.paths)
+            if pid is None:
+                return None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            _wait_gone(self.paths, pid, timeout)
+            return pid
         pid = int(answer["pid"])
         _wait_gone(self.paths, pid, timeout)
         return pid
@@ -189,6 +204,24 @@ class Client:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self.stop()
             return self._spawn_and_wait()
+
+
+def lock_holder(paths: Paths) -> int | None:
+    """The pid of the daemon that holds the daemon lock, or None when no process holds it."""
+    try:
+        lock = open(paths.daemon_lock)  # noqa: SIM115 - closed below, and flock needs the file
+    except OSError:
+        return None
+    with lock:
+        text = lock.read().strip()
+        pid = int(text) if text.isdigit() else None
+        if pid is None or not _alive(pid):  # the usual case: no flock, so no race with a start
+            return None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return pid
+        return None
 
 
 def _wait_gone(paths: Paths, pid: int, timeout: float) -> None:

@@ -109,6 +109,7 @@ class Daemon:
         self.install_signal_handlers = install_signal_handlers
         self._lock: IO[str] | None = None
         self._state: Any = None  # DaemonState, once serving
+        self._socket_id: tuple[int, int] | None = None  # (device, inode) of the socket we bound
         self._activated = False  # the socket came from a service manager (LISTEN_FDS)
         self.listen: Any = None  # gateway.listen.Listen, when the TCP door is open
 
@@ -159,6 +160,7 @@ class Daemon:
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o600)
+        self._socket_id = _file_id(path)
         sock.listen(1024)
         sock.setblocking(False)
         return sock
@@ -210,7 +212,10 @@ class Daemon:
             state.wait_other_doors = doors_closed
 
         async def run() -> None:
-            watcher = asyncio.create_task(self._idle_watch(state, server))
+            watchers = [
+                asyncio.create_task(self._idle_watch(state, server)),
+                asyncio.create_task(self._socket_watch(server)),
+            ]
             try:
                 if door is None:
                     await server.serve(sockets=[sock])
@@ -226,7 +231,8 @@ class Daemon:
                 await asyncio.gather(server.serve(sockets=[sock]), serve_door())
                 both.cancel()
             finally:
-                watcher.cancel()
+                for watcher in watchers:
+                    watcher.cancel()
 
         log.info(
             "superllmd %s listening on %s (pid %s)", __version__, self.paths.socket, os.getpid()
@@ -248,11 +254,21 @@ class Daemon:
                 log.info("idle for %.0f s; exiting", idle)
                 server.should_exit = True
 
+    async def _socket_watch(self, server: Any, every: float = 2.0) -> None:
+        """Exit when our socket file is removed or replaced: no client could reach us, and a
+        daemon nobody can reach must not hold the lock (clients find us by it, and stop us)."""
+        while not server.should_exit and self._socket_id is not None:
+            await asyncio.sleep(every)
+            if _file_id(self.paths.socket) != self._socket_id:
+                log.warning("%s was removed or replaced; exiting", self.paths.socket)
+                server.should_exit = True
+
     # phase 6
     def release(self) -> None:
         if self._state is not None and self._state.ledger is not None:
             self._state.ledger.close()  # idempotent: the lifespan usually closed it already
-        if not self._activated:
+        # Only our own socket: one that replaced it belongs to someone else.
+        if not self._activated and _file_id(self.paths.socket) == self._socket_id:
             with contextlib.suppress(FileNotFoundError):
                 self.paths.socket.unlink()
         if self._lock is not None:
@@ -288,6 +304,14 @@ async def _drain_together(*servers: Any) -> None:
         await asyncio.sleep(0.05)
     for s in servers:
         s.should_exit = True
+
+
+def _file_id(path: Any) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 @contextmanager
