@@ -151,3 +151,37 @@ def test_a_tokens_daily_budget_is_reserved_like_the_global_ones(
     # At $1000/M tokens even the prompt's one token ($0.001) is over the token's $0.0005.
     codes = asyncio.run(go())
     assert codes == [BudgetExceeded.code, BudgetExceeded.code, None]  # another token: its own
+
+
+def test_a_race_of_many_calls_never_overshoots_a_tokens_budget(
+    short_home: Path, fake_openai: FakeOpenAI
+) -> None:
+    # 40 asks at once under one token whose budget has room for about 5 estimates: what the
+    # token spent may pass its budget by at most one call's estimate (the settle-up of
+    # estimate vs real cost), never by the many calls a check-then-send race would let by.
+    budget = 0.5
+    max_tokens = 100
+    estimate = (len("race me") // 4 + max_tokens) * 1000 / 1e6  # $1000/M in and out
+
+    async def go() -> list[Any]:
+        state = _state(short_home, fake_openai, PRICED)
+        token = GatewayToken("racer", budget_daily=budget)
+
+        async def one() -> Any:
+            body = {"prompt": "race me", "model": "fake/gpt-fake", "max_tokens": max_tokens}
+            events = await _drain(await ask_events(state, body, token))  # type: ignore[arg-type]
+            return events[-1]["result"]
+
+        try:
+            return list(await asyncio.gather(*(one() for _ in range(40))))
+        finally:
+            await state.aclose()
+
+    results = asyncio.run(go())
+    ok = [r for r in results if r["error"] is None]
+    refused = [r for r in results if r["error"] is not None]
+    assert ok and refused
+    assert all(r["error"]["code"] == "budget" for r in refused)
+    spent = _rows(short_home, "SELECT SUM(cost_usd) FROM calls WHERE token = 'racer'")[0][0]
+    assert spent <= budget + estimate
+    assert len(ok) <= budget / min(r["cost_usd"] for r in ok) + 1
