@@ -71,8 +71,12 @@ def parse_listen(settings: DaemonSettings) -> Listen | None:
 def bind_tcp(listen: Listen) -> socket.socket:
     """Bind and listen; the address actually bound (port 0 picks one) is in the result."""
     family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets that say they are TCP, and
+    # with Nagle on, a response's headers and body (two writes) wait out the client's
+    # delayed ACK, 40 ms a request. TCP_NODELAY on the listener is inherited by each accept.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((listen.host, listen.port))
     except OSError as exc:
