@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from superllmd.budget import BudgetManager, NoHistory
 from superllmd.config import BudgetSettings, ConfigStore, Settings
+from superllmd.gateway.bus import EventBus
 from superllmd.gateway.limits import TokenLimits
 from superllmd.gateway.tokens import TokenStore
 from superllmd.ledger import Ledger, wiring
@@ -47,6 +48,7 @@ class DaemonState:
     # The TCP door's tokens and their per-minute windows (superllmd/gateway).
     tokens: TokenStore = field(default_factory=lambda: TokenStore(None))
     token_limits: TokenLimits = field(default_factory=TokenLimits)
+    bus: EventBus = field(default_factory=EventBus)
 
     @classmethod
     def create(

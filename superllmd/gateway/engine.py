@@ -189,7 +189,24 @@ def _check_models(token: GatewayToken | None, name: str | None, targets: list[Ta
 def _publish(
     state: DaemonState, token: GatewayToken | None, events: AsyncIterator[Event], hold: bool
 ) -> AsyncIterator[Event]:
-    return durable(events, state.ledger) if hold else events
+    """The run's events for its client, each also on the daemon's bus (GET /v1/events)."""
+    stream = durable(events, state.ledger) if hold else events
+    return _on_bus(state, token.name if token else None, stream)
+
+
+async def _on_bus(
+    state: DaemonState, name: str | None, events: AsyncIterator[Event]
+) -> AsyncIterator[Event]:
+    bus = state.bus
+    try:
+        async for event in events:
+            if bus.active:  # no dashboard: no copy
+                bus.publish({**event, "token": name})
+            yield event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _for_token(info: RunInfo, token: GatewayToken | None) -> None:
