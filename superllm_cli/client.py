@@ -29,7 +29,7 @@ from superllm_cli._wire import Response, WireError, request
 from superllmd import __version__
 from superllmd.errors import ConfigError, DaemonError, SuperllmError, VersionMismatch, from_dict
 from superllmd.launch import EXIT_CONFIG, log_tail, spawn, wait_listening
-from superllmd.paths import Paths, ensure_private_dir, get_paths
+from superllmd.paths import Paths, daemon_paths, ensure_private_dir, get_paths
 from superllmd.privacy import open_private, prepare
 from superllmd.protocol import NDJSON
 
@@ -50,6 +50,7 @@ class Client:
         self.environ = dict(os.environ if environ is None else environ)
         self.paths = paths or get_paths(self.environ)
         self.autostart = autostart
+        self._told = False  # about a daemon with other paths (see _compare_paths)
 
     # -- requests -----------------------------------------------------------------------
 
@@ -88,6 +89,17 @@ class Client:
                 ) from None
             except (WireError, OSError) as exc:
                 raise DaemonError(f"lost the connection to the daemon: {exc}") from None
+            if not self._told and "x-superllm-ledger" in response.headers:
+                from urllib.parse import unquote
+
+                self._compare_paths(
+                    {
+                        "paths": {
+                            k: unquote(response.headers.get(f"x-superllm-{k}", ""))
+                            for k in ("config", "ledger")
+                        }
+                    }
+                )
             if response.status >= 400:
                 error = _error_of(response)
                 if isinstance(error, VersionMismatch) and self.autostart and attempt == 0:
@@ -130,7 +142,25 @@ class Client:
                 ) from None
             raise DaemonError(f"the daemon is not running ({exc.__class__.__name__})") from None
         result: dict[str, Any] = response.json()
+        self._compare_paths(result)
         return result
+
+    def _compare_paths(self, health: Mapping[str, Any]) -> None:
+        """Say once when the daemon reads other files than this client would (one started
+        from a shell with other XDG_* variables, say): the daemon's stay in use."""
+        theirs = health.get("paths")
+        if self._told or not isinstance(theirs, dict):
+            return
+        mine = daemon_paths(self.paths)
+        if all(theirs.get(k) == mine[k] for k in ("config", "ledger")):
+            return
+        self._told = True
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(
+                f"superllm: the running daemon uses the ledger {theirs.get('ledger')} and the "
+                f"config {theirs.get('config')} (this environment would use "
+                f"{mine['ledger']} and {mine['config']}); set SUPERLLM_HOME to pin one place\n"
+            )
 
     def start(self) -> dict[str, Any]:
         """Start a daemon unless one answers; under a lock, so racing clients start one."""

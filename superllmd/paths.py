@@ -22,7 +22,7 @@ from pathlib import Path
 
 from superllmd.errors import UsageError
 
-__all__ = ["MAX_SOCKET_PATH", "Paths", "ensure_private_dir", "get_paths"]
+__all__ = ["MAX_SOCKET_PATH", "Paths", "daemon_paths", "ensure_private_dir", "get_paths"]
 
 APP = "superllm"
 # sun_path is 108 bytes on Linux and 104 on macOS; keep a margin.
@@ -102,3 +102,13 @@ def ensure_private_dir(path: Path) -> None:
         raise UsageError(f"{path} belongs to another user; remove it or set SUPERLLM_HOME.")
     if st.st_mode & 0o077:
         os.chmod(path, 0o700)
+
+
+def daemon_paths(paths: Paths) -> dict[str, str]:
+    """The files a daemon works with, as ``/v1/health`` reports them and clients compare."""
+    return {
+        "config": str(paths.config_file),
+        "ledger": str(paths.ledger),
+        "log": str(paths.log_file),
+        "socket": str(paths.socket),
+    }

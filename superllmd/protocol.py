@@ -339,3 +339,5 @@ class Health(TypedDict):
     uptime_s: float
     providers_ready: list[str]
     config_error: str | None
+    #: The files this daemon uses, fixed when it started: config, ledger, log, socket.
+    paths: NotRequired[dict[str, str]]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from superllmd import __version__
 from superllmd.api import (
@@ -34,6 +35,7 @@ from superllmd.api import (
 from superllmd.api._common import error_response, internal_error
 from superllmd.errors import SuperllmError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
+from superllmd.paths import daemon_paths
 from superllmd.state import DaemonState
 
 __all__ = ["VERSION_HEADER", "Activity", "create_app", "guard", "native_routes"]
@@ -63,9 +65,18 @@ def guard(
 class Activity:
     """Pure ASGI middleware: version check and idle bookkeeping, microseconds per request."""
 
-    def __init__(self, app: ASGIApp, state: DaemonState) -> None:
+    def __init__(self, app: ASGIApp, state: DaemonState, *, identity: bool = False) -> None:
         self.app = app
         self.state = state
+        # On the socket door every answer names the daemon's ledger and config, so a client
+        # whose environment resolves other paths can say so (DESIGN: one daemon per user).
+        self._identity: list[tuple[bytes, bytes]] = []
+        if identity:
+            self._identity = [
+                (b"x-superllm-" + name.encode(), quote(value).encode())
+                for name, value in daemon_paths(state.paths).items()
+                if name in ("config", "ledger")
+            ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,6 +99,14 @@ class Activity:
                 return
         state = self.state
         state.inflight += 1
+        if self._identity:
+            inner, identity = send, self._identity
+
+            async def send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), *identity]
+                await inner(message)
+
         try:
             await self.app(scope, receive, send)
         finally:
@@ -150,4 +169,4 @@ def create_app(state: DaemonState) -> ASGIApp:
 
     app = Starlette(routes=native_routes(), lifespan=lifespan)
     app.state.daemon = state
-    return Activity(app, state)
+    return Activity(app, state, identity=True)

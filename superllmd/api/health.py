@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from superllmd import API_VERSION, __version__
 from superllmd.api._common import state_of
 from superllmd.errors import ConfigError
+from superllmd.paths import daemon_paths
 from superllmd.protocol import Health
 
 __all__ = ["health"]
@@ -31,5 +32,6 @@ async def health(request: Request) -> Response:
         "uptime_s": round(time.monotonic() - state.started, 3),
         "providers_ready": ready,
         "config_error": config_error,
+        "paths": daemon_paths(state.paths),
     }
     return JSONResponse(body)
