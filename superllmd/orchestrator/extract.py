@@ -231,6 +231,8 @@ def extract_answer(text: str, answer_type: AnswerType) -> Answer | None:
     >>> extract_answer("I think (A)... on reflection, final (C)", "choice").key
     'C'
     """
+    if answer_type in _PLACEHOLDERS:
+        text = strip_echoed_instructions(text)
     if answer_type == "code":
         blocks = _FENCE_RE.findall(text)
         code = (blocks[-1] if blocks else text).strip("\n")
@@ -315,6 +317,36 @@ _PLACEHOLDERS: Final[dict[AnswerType, str]] = {
     "boolean": "<yes or no>",
     "short": "<a few words, no explanation>",
 }
+
+
+def _loose(literal: str) -> str:
+    """A regex for ``literal`` that allows any run of whitespace where it has a space."""
+    return r"\s+".join(re.escape(word) for word in literal.split())
+
+
+# Longest first, so a whole echoed instruction goes before a bare placeholder is looked for.
+_ECHO_RE: Final = re.compile(
+    "|".join(
+        [
+            *(
+                _loose(f"End your reply with one line: FINAL ANSWER: {p}") + r"\.?"
+                for p in _PLACEHOLDERS.values()
+            ),
+            *(r"(?:final\s*answer\s*:\s*)?" + _loose(p) for p in _PLACEHOLDERS.values()),
+        ]
+    ),
+    re.I,
+)
+
+
+def strip_echoed_instructions(text: str) -> str:
+    """The reply without any of our format instructions a model repeated back: their
+    examples ("such as -12") and placeholders ("<number>") are not its answer.
+
+    >>> strip_echoed_instructions("FINAL ANSWER: <yes or no>\\nFINAL ANSWER: yes")
+    '\\nFINAL ANSWER: yes'
+    """
+    return _ECHO_RE.sub("", text)
 
 
 def format_instruction(answer_type: AnswerType) -> str:

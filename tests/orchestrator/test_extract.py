@@ -363,3 +363,34 @@ def test_public_names_are_exported() -> None:
     assert sorted(extract.__all__) == extract.__all__
     for name in extract.__all__:
         assert hasattr(extract, name), name
+
+
+# --------------------------------------------------------------------------- echoed instructions
+
+_FILLER = st.text(alphabet=st.sampled_from("abcdefghij .,\n"), max_size=40)
+
+
+@given(
+    answer=st.integers(min_value=-(10**6), max_value=10**6),
+    before=_FILLER,
+    between=_FILLER,
+    echo_first=st.booleans(),
+)
+@example(answer=7, before="", between="\n", echo_first=True)
+def test_an_echoed_instruction_is_never_the_answer(
+    answer: int, before: str, between: str, echo_first: bool
+) -> None:
+    """A model that repeats the format line ("... such as -12 or 3.5 ...") before or after
+    its answer is read for its answer, never for the instruction's example."""
+    echo = extract.format_instruction("numeric")
+    said = f"FINAL ANSWER: {answer}"
+    parts = [echo, said] if echo_first else [said, echo]
+    got = extract_answer(before + parts[0] + between + parts[1], "numeric")
+    assert got is not None and got.value == answer
+
+
+@pytest.mark.parametrize("answer_type", ["numeric", "choice", "boolean", "short"])
+def test_a_reply_that_only_echoes_the_instruction_abstains(answer_type: AnswerType) -> None:
+    echo = extract.format_instruction(answer_type)
+    assert extract_answer(f"{echo}\n", answer_type) is None
+    assert extract_answer(f"FINAL ANSWER: {echo}", answer_type) is None
