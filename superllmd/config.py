@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
-from superllmd.errors import ConfigError
+from superllmd.errors import ConfigError, sentence
 
 __all__ = [
     "BudgetSettings",
@@ -235,7 +235,9 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the file and try again.") from None
+        raise ConfigError(
+            f"{path}: invalid TOML: {sentence(str(exc))} Fix the file and try again."
+        ) from None
 
 
 def _locate(text: str, loc: tuple[str | int, ...]) -> int | None:

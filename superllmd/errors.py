@@ -32,6 +32,7 @@ Messages say what failed and what to do; they never contain a secret.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 __all__ = [
@@ -60,7 +61,22 @@ __all__ = [
     "UsageError",
     "VersionMismatch",
     "from_dict",
+    "sentence",
 ]
+
+
+#: "said: Invalid key.. Set one" -- but not an ellipsis, "../path" or "0.5".
+_DOUBLED_PERIOD = re.compile(r"(?<=[^\s.])\.\s?\.(?=\s|$)")
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in exactly one period, to quote a message before another sentence.
+
+    >>> sentence("Invalid API key."), sentence("no route")
+    ('Invalid API key.', 'no route.')
+    """
+    stripped = text.rstrip()
+    return stripped if stripped.endswith((".", "!", "?")) else stripped + "."
 
 
 class SuperllmError(Exception):
@@ -70,6 +86,7 @@ class SuperllmError(Exception):
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, **details: Any) -> None:
+        message = _DOUBLED_PERIOD.sub(".", message)  # a quoted message brought its own
         super().__init__(message)
         self.message = message
         self.details = details

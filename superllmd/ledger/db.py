@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from superllmd.errors import DaemonError
+from superllmd.errors import DaemonError, sentence
 from superllmd.ledger import migrations, queries
 
 __all__ = ["Ledger", "LedgerError", "Statement", "connect"]
@@ -122,7 +122,8 @@ class Ledger:
                 conn.close()
         except (sqlite3.Error, OSError, RuntimeError) as exc:
             raise LedgerError(
-                f"cannot open the ledger {path}: {exc}. Move the file aside to start a new one."
+                f"cannot open the ledger {path}: {sentence(str(exc))} Move the file aside to start "
+                "a new one."
             ) from None
         ledger._start()
         return ledger

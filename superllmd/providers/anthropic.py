@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from superllmd.config import ProviderSettings
-from superllmd.errors import ProtocolError, ProviderError, QuotaExhausted
+from superllmd.errors import ProtocolError, ProviderError, QuotaExhausted, sentence
 from superllmd.providers._http import (
     HttpProvider,
     iter_sse,
@@ -142,8 +142,8 @@ class AnthropicProvider(HttpProvider):
         ):
             message = redact(str(error.get("message") or "spend limit reached"), secrets)
             return QuotaExhausted(
-                f"{self.id} said ({status}): {message}. The workspace spend limit is reached; "
-                "raise it in the Anthropic console (waiting will not help).",
+                f"{self.id} said ({status}): {sentence(message)} The workspace spend limit is "
+                "reached; raise it in the Anthropic console (waiting will not help).",
                 provider=self.id,
                 status=status,
             )

@@ -20,6 +20,7 @@ from superllmd.errors import (
     ProviderError,
     ProviderTimeout,
     ServerError,
+    sentence,
 )
 from superllmd.providers._http import (
     HttpProvider,
@@ -94,7 +95,7 @@ class CohereProvider(HttpProvider):
             # map_status_error does not know 498: Cohere's "invalid token", a rejected key.
             message = redact(_message(body), (key.value,))
             return AuthError(
-                f"{self.id} said ({status}): {message}. {self.id} rejected the key from "
+                f"{self.id} said ({status}): {sentence(message)} {self.id} rejected the key from "
                 f"{key.source}; set a valid one with `superllm keys set {self.id}`.",
                 provider=self.id,
                 status=status,

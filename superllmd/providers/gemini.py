@@ -16,7 +16,14 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from superllmd.config import ProviderSettings
-from superllmd.errors import AuthError, BadRequest, ProtocolError, ProviderError, RateLimited
+from superllmd.errors import (
+    AuthError,
+    BadRequest,
+    ProtocolError,
+    ProviderError,
+    RateLimited,
+    sentence,
+)
 from superllmd.providers._http import (
     HttpProvider,
     iter_lines,
@@ -137,7 +144,7 @@ class GeminiProvider(HttpProvider):
             message = redact(str(error.get("message") or "API key not valid"), secrets)
             source = key.source if key else "no key"
             return AuthError(
-                f"{self.id} said ({status}): {message}. {self.id} rejected the key from "
+                f"{self.id} said ({status}): {sentence(message)} {self.id} rejected the key from "
                 f"{source}; set a valid one with `superllm keys set {self.id}`.",
                 provider=self.id,
                 status=status,
