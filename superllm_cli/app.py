@@ -23,6 +23,7 @@ from superllm_cli.commands import (
     modes,
     providers,
     serve,
+    templates,
     tui,
     usage,
 )
@@ -91,6 +92,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(budget.app, name="budget")
 app.add_typer(serve.app, name="serve")
 app.add_typer(conversations.app, name="conversations")
+app.add_typer(templates.app, name="templates")
 app.command(name="completions")(completions.completions)
 attach(app)
 

@@ -19,7 +19,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "ask": (
         'superllm ask "Explain CRDTs in two sentences"',
-        'git diff | superllm ask -m openai/gpt-4.1-mini "Review this diff"',
+        "git diff | superllm ask -t review -p lang=python",
         'superllm ask -c "And in one sentence?"',
     ),
     "chat": (
@@ -150,6 +150,17 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "budget show": ("superllm budget show", "superllm budget show --json"),
     "budget clear": ("superllm budget clear", "superllm budget clear --provider openai"),
+    "templates": ("superllm templates list", "superllm templates show review"),
+    "templates list": ("superllm templates list", "superllm templates show summarize"),
+    "templates show": ("superllm templates show review", "superllm templates show translate"),
+    "templates edit": (
+        "superllm templates edit review",
+        "EDITOR=nano superllm templates edit mine",
+    ),
+    "templates save": (
+        "superllm templates save terse -s 'Answer in one sentence.'",
+        "superllm templates save fr --prompt 'In French: $input' -m openai/gpt-4.1-mini",
+    ),
     "completions": (
         "superllm completions bash > ~/.local/share/bash-completion/completions/superllm",
         "superllm completions zsh > ~/.zfunc/_superllm",

@@ -24,6 +24,7 @@ __all__ = [
     "context_fields",
     "parse_options",
     "read_prompt",
+    "template_params",
 ]
 
 MaxCost = Annotated[
@@ -48,6 +49,15 @@ NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not answer from th
 CacheTtl = Annotated[
     str | None,
     typer.Option("--cache-ttl", help="Oldest cached answer to use: 90s, 30m, 2h, 1d (1d)."),
+]
+
+TemplateName = Annotated[
+    str | None,
+    typer.Option("-t", "--template", help="Use a prompt template (superllm templates list)."),
+]
+Params = Annotated[
+    list[str] | None,
+    typer.Option("-p", "--param", help="A template parameter key=value; repeat."),
 ]
 
 _STREAM_MODES = ("auto", "always", "never")
@@ -160,6 +170,19 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+def template_params(pairs: list[str]) -> dict[str, str]:
+    """``-p key=value`` pairs for a template's ``$key`` placeholders."""
+    from superllmd.errors import UsageError
+
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-p takes key=value, got {pair!r} (e.g. -p lang=python)")
+        params[key.strip()] = value
+    return params
+
+
 def build_request(
     prompt: str,
     *,
@@ -220,6 +243,8 @@ def ask(
     attach: Attach = None,
     no_cache: NoCache = False,
     cache_ttl: CacheTtl = None,
+    template: TemplateName = None,
+    param: Params = None,
     label: Label = None,
     no_autostart: NoAutostart = False,
     binary_ok: BinaryOk = False,
@@ -241,13 +266,22 @@ def ask(
         )
         text = read_prompt(prompt, binary_ok=binary_ok)
         client = Client(autostart=not no_autostart)
+        chosen, instructions, options = model, system, parse_options(option or [])
+        if template is not None:
+            from superllm_cli.templates_store import load, render
+
+            tpl = load(template, client.paths.config_dir)
+            text = render(tpl, text, template_params(param or []))
+            chosen = model or tpl.model
+            instructions = system if system is not None else tpl.system
+            options = {**tpl.options, **options}
         request = build_request(
             text,
-            model=model,
-            system=system,
+            model=chosen,
+            system=instructions,
             temperature=temperature,
             max_tokens=max_tokens,
-            options=parse_options(option or []),
+            options=options,
             stream=stream != "never",
             label=label,
             environ=client.env_for_request(),
