@@ -19,7 +19,7 @@ Streams are NDJSON: one event object per line, each with ``type`` and ``run_id``
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, Required
+from typing import Annotated, Any, Literal, NotRequired, Required
 
 # typing_extensions, not typing: pydantic needs its TypedDict before Python 3.12.
 from typing_extensions import TypedDict
@@ -59,6 +59,33 @@ Mode = Literal["ask", "consensus", "debate", "redteam", "chain", "mapreduce"]
 _FORBID: Any = {"extra": "forbid"}
 
 
+class _Bound:
+    """Bounds on a number, applied when the daemon validates a body, so every client gets
+    the same one-line error naming the field. Stdlib: pydantic calls the hook below with
+    its own schema handler, so nothing is imported here."""
+
+    __slots__ = ("ge", "gt", "le")
+
+    def __init__(
+        self, *, ge: float | None = None, gt: float | None = None, le: float | None = None
+    ) -> None:
+        self.ge, self.gt, self.le = ge, gt, le
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        schema = handler(source)
+        for key in self.__slots__:
+            if getattr(self, key) is not None:
+                schema[key] = getattr(self, key)
+        return schema
+
+
+Count = Annotated[int, _Bound(ge=1)]  # max_tokens, rounds, quorum, ...: at least one
+USD = Annotated[float, _Bound(ge=0)]  # money: never negative
+Seconds = Annotated[float, _Bound(ge=0)]
+Temperature = Annotated[float, _Bound(ge=0, le=2)]
+Share = Annotated[float, _Bound(ge=0, le=1)]  # an agreement threshold
+
+
 class Turn(TypedDict, total=False):
     """One earlier turn of a chat the caller keeps itself (the gateways' ``messages``)."""
 
@@ -77,17 +104,17 @@ class _Request(TypedDict, total=False):
 
     prompt: Required[str]
     system: str | None
-    temperature: float | None
-    max_tokens: int | None
+    temperature: Temperature | None
+    max_tokens: Count | None
     options: dict[str, Any]
     stream: bool
     label: str | None
     env: dict[str, str]
     # The ledger's concerns: conversations, context fragments, attachments, cost limits and
     # the response cache.
-    max_cost: float | None
+    max_cost: USD | None
     no_cache: bool
-    cache_ttl: float | None
+    cache_ttl: Seconds | None
     conversation_id: str | None
     continue_last: bool
     fragments: list[str]
@@ -115,15 +142,15 @@ class RunRequest(_Request, total=False):
     models: list[str]
     judge: str | None
     strategy: str | None
-    rounds: int | None
-    threshold: float | None
-    quorum: int | None
+    rounds: Count | None
+    threshold: Share | None
+    quorum: Count | None
     require_agreement: bool
     answer_type: str | None
     samples: str | None
-    max_calls: int | None
-    max_run_tokens: int | None
-    timeout: float | None
+    max_calls: Count | None
+    max_run_tokens: Count | None
+    timeout: Annotated[float, _Bound(gt=0)] | None
     seed: int | None
     workflow: dict[str, Any] | None
     mode_options: dict[str, Any]
@@ -165,8 +192,8 @@ class BudgetSetRequest(TypedDict, total=False):
 
     __pydantic_config__ = _FORBID  # type: ignore[misc]
 
-    daily_usd: float | None
-    monthly_usd: float | None
+    daily_usd: USD | None
+    monthly_usd: USD | None
     provider: str | None
     label: str | None
 
