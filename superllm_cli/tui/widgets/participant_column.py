@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Markdown, Static
 
 from superllm_cli.money import cost_text
+from superllm_cli.tui.markup import for_markdown, markdown_shaped
 
 __all__ = ["STATUS_MARKS", "ParticipantColumn"]
 
@@ -57,6 +58,7 @@ class ParticipantColumn(VerticalScroll):
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._markdown = Markdown("", classes="answer")
+        self._shaped = False  # whether the text on show is Markdown (else it is escaped)
         self._error = Static("", classes="error")
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -123,7 +125,8 @@ class ParticipantColumn(VerticalScroll):
         """Replace the answer on show (another round, a replayed run, a final message)."""
         self._pending.clear()
         self._wake.clear()
-        await self._markdown.update(text)
+        self._shaped = markdown_shaped(text)
+        await self._markdown.update(for_markdown(text, self._shaped))
         self.rendered_text = text
         self.scroll_end(animate=False, immediate=False)
 
@@ -148,7 +151,12 @@ class ParticipantColumn(VerticalScroll):
             chunk = "".join(self._pending)
             self._pending.clear()
             follow = self.scroll_y >= self.max_scroll_y - 1
-            await self._markdown.append(chunk)
-            self.rendered_text += chunk
+            text = self.rendered_text + chunk
+            if markdown_shaped(text) != self._shaped:  # it turned out to be Markdown
+                self._shaped = not self._shaped
+                await self._markdown.update(for_markdown(text, self._shaped))
+            else:
+                await self._markdown.append(for_markdown(chunk, self._shaped))
+            self.rendered_text = text
             if follow:
                 self.scroll_end(animate=False, immediate=False)
