@@ -120,6 +120,8 @@ class DaemonSettings(_Section):
     grace_period: float = Field(default=10.0, ge=0)
     # Most models on one consensus/debate panel, checked before any call is made.
     max_panel: int = Field(default=32, gt=0, le=1000)
+    # Largest request body the daemon reads (prompts, fragments, images), in megabytes.
+    max_request_mb: float = Field(default=32.0, gt=0)
     # The gateway's TCP door ("127.0.0.1:8765"); none unless set. A non-loopback host needs
     # allow_remote; tls_cert and tls_key (PEM files) make it HTTPS.
     listen: str | None = None

@@ -328,6 +328,11 @@ def _setup_logging(paths: Paths, foreground: bool) -> None:
     handlers: list[logging.Handler] = [logging.FileHandler(paths.log_file, encoding="utf-8")]
     if foreground and sys.stderr.isatty():
         handlers.append(logging.StreamHandler())
+    from superllmd.logfilter import RepeatFilter
+
+    repeats = RepeatFilter()
+    for handler in handlers:
+        handler.addFilter(repeats)
     logging.basicConfig(
         level=os.environ.get("SUPERLLM_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -35,8 +35,42 @@ def state_of(request: Request) -> DaemonState:
     return state
 
 
+def _max_body_bytes(request: Request) -> int:
+    try:
+        megabytes = state_of(request).settings(None).daemon.max_request_mb
+    except (SuperllmError, AttributeError):  # a broken config fails the request on its own
+        megabytes = 32.0
+    return int(megabytes * 1024 * 1024)
+
+
+def _too_big(size: int, limit: int) -> UsageError:
+    return UsageError(
+        f"the request is {size / 1048576:.1f} MB, more than daemon.max_request_mb "
+        f"({limit / 1048576:g}); send less, or raise it with "
+        "`superllm config set daemon.max_request_mb N`"
+    )
+
+
+async def _read_limited(request: Request) -> bytes:
+    """The body, refused past ``daemon.max_request_mb`` before it is all in memory."""
+    limit = _max_body_bytes(request)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_big(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_big(size, limit)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    request._body = raw  # what Request.body() would have cached, for later readers
+    return raw
+
+
 async def read_body(request: Request, adapter: TypeAdapter[T]) -> T:
-    raw = await request.body()
+    raw = await _read_limited(request)
     if b"NaN" in raw or b"Infinity" in raw:  # cheap test first: a real parse only if needed
         _refuse_non_finite(raw)
     try:
