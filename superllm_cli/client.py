@@ -1,293 +1,412 @@
-"""Talk to the daemon: connect, autostart, request, stream events, errors -> exceptions.
+"""The Python SDK, and the client core the CLI and the TUI are built on.
 
-A small sync layer over a Unix socket. If nothing answers, the client takes a file lock,
-checks again, starts ``superllmd`` detached and waits for ``/v1/health``; so twenty clients
-racing start one daemon. A daemon of another version is stopped and started again (or the
-user is told, with ``autostart=False``).
+:class:`Client` blocks; :class:`AsyncClient` is its asyncio twin. Both talk to the user's
+daemon over its Unix socket, starting it when nothing answers (and restarting one of another
+version), or with ``base_url=`` and ``token=`` to a superllm gateway over TCP. Their methods
+mirror the commands and return the protocol's typed results (``superllmd.protocol``); a
+failed run raises the one error tree of ``superllmd.errors``, whose ``exit_code`` is the
+CLI's. Example::
 
-Example::
+    from superllm_cli import Client
 
-    from superllm_cli.client import Client
-    for event in Client().stream("POST", "/v1/ask", {"prompt": "hi"}):
-        print(event["type"])
+    client = Client()
+    result = client.ask("Name a prime number.", model="local/smollm2")
+    print(result["answer"], result["cost_usd"])
+    panel = ["openai/gpt-4.1-mini", "local/smollm2"]
+    for event in client.stream("consensus", "2+2?", models=panel):
+        if event["type"] == "delta":
+            print(event["participant"], event["text"])
+
+A request carries the ``SUPERLLM_*`` variables and the provider variables the daemon names
+(``_env``), never the rest of the environment; over TCP it carries none. The CLI starts
+through this module on every call, so it imports the stdlib and ``superllmd``'s stdlib
+modules only; httpx is imported when an ``AsyncClient`` or a TCP ``Client`` first sends.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import functools
 import json
 import os
-import signal
-import sys
-import time
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
-from superllm_cli._wire import Response, WireError, request
+from superllm_cli import _calls, _env
+from superllm_cli._calls import Call
+from superllm_cli._daemon import (
+    ATTEMPTS,
+    LocalDaemon,
+    Policy,
+    RemoteGateway,
+    error_of,
+    lock_holder,
+)
+from superllm_cli._env import EnvNames, forwarded
+from superllm_cli._wire import request as wire_request
 from superllmd import __version__
-from superllmd.errors import ConfigError, DaemonError, SuperllmError, VersionMismatch, from_dict
-from superllmd.launch import EXIT_CONFIG, log_tail, spawn, wait_listening
-from superllmd.paths import Paths, daemon_paths, ensure_private_dir, get_paths
-from superllmd.privacy import open_private, prepare
-from superllmd.protocol import NDJSON
+from superllmd.errors import DaemonError, SuperllmError, from_dict
+from superllmd.paths import Paths, get_paths
+from superllmd.protocol import ENV_NAMES_HEADER, NDJSON, VERSION_HEADER, Event, RunResult
 
-__all__ = ["Client", "lock_holder"]
+if TYPE_CHECKING:
+    from superllm_cli._http import AsyncTransport, SyncTransport
 
-VERSION_HEADER = "x-superllm-version"
-START_TIMEOUT = 60.0
+__all__ = ["AsyncClient", "Client", "SuperllmError", "lock_holder"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_UNKNOWN_TAG = "-"  # no list stored yet: the daemon answers with its own
+_PREFIX = "/superllm"  # where a gateway serves the native API on its TCP door
 
 
-class Client:
+class _Response(Protocol):
+    status: int
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def read(self) -> bytes: ...
+
+    def iter_lines(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class _Core:
+    """What both clients share: where the daemon is, what a request carries, the policy."""
+
     def __init__(
         self,
         paths: Paths | None = None,
         *,
         autostart: bool = True,
         environ: Mapping[str, str] | None = None,
+        base_url: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
-        self.paths = paths or get_paths(self.environ)
-        self.autostart = autostart
-        self._told = False  # about a daemon with other paths (see _compare_paths)
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.token = token
+        self.autostart = autostart and self.base_url is None
+        self._daemon: LocalDaemon | None = None
+        self.policy: Policy
+        if self.base_url is None:
+            self.paths = paths or get_paths(self.environ)
+            self.names = EnvNames(self.paths.runtime_dir)
+            self._daemon = LocalDaemon(
+                self.paths, self.environ, autostart=self.autostart, names=self.names
+            )
+            self.policy = self._daemon
+        else:
+            self.policy = RemoteGateway(self.base_url)
 
-    # -- requests -----------------------------------------------------------------------
+    @property
+    def daemon(self) -> LocalDaemon:
+        if self._daemon is None:
+            raise DaemonError(f"{self.base_url} is a gateway: it is not started or stopped here")
+        return self._daemon
+
+    # -- what a request carries ------------------------------------------------------------
+
+    def env_for_request(self) -> dict[str, str]:
+        """The environment a request carries (it applies to that request only): the
+        ``SUPERLLM_*`` variables and the provider variables the daemon names. None over TCP:
+        a gateway uses its own keys."""
+        if self.base_url is not None:
+            return {}
+        if not self.names.loaded:
+            self.names.load()
+        return forwarded(self.environ, self.names.names)
+
+    def query(
+        self, path: str, params: Mapping[str, Any] | None = None, *, present: bool = False
+    ) -> str:
+        """``path`` with ``params`` and what of the environment a GET carries (``_env.query``);
+        over TCP, ``params`` only."""
+        if self.base_url is not None:
+            return _env.query(path, {}, [], params)
+        known = self.names.loaded or self.names.load()
+        return _env.query(
+            path, self.environ, self.names.names if known else None, params, present=present
+        )
+
+    def _encode(
+        self, method: str, path: str, body: Any, accept: str, attempt: int
+    ) -> tuple[str, bytes | None, dict[str, str]]:
+        headers = {"Accept": accept}
+        if isinstance(body, dict) and "env" in body:
+            if attempt:  # the list of provider variables may just have changed
+                body = {**body, "env": self.env_for_request()}
+            if self.base_url is None:
+                headers[ENV_NAMES_HEADER] = self.names.tag or _UNKNOWN_TAG
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.base_url is None:
+            headers[VERSION_HEADER] = __version__
+            return path, data, headers
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return _PREFIX + path, data, headers
+
+    def _prepare(self, call: Call[Any]) -> tuple[str, str, Any]:
+        body = call.body
+        if call.env == "forward" and body is not None:
+            body = {**body, "env": self.env_for_request()}
+        if call.env == "settings":
+            return call.method, self.query(call.path, call.params), body
+        return call.method, _env.query(call.path, {}, [], call.params), body
+
+    def _answer(self, call: Call[R], answer: Any) -> R:
+        return cast(R, answer[call.key] if call.key else answer)
+
+
+def _result_of(result: RunResult | None) -> RunResult:
+    if result is None:
+        raise DaemonError("the daemon ended the run without a result; see `superllm daemon logs`")
+    if result.get("error"):
+        raise from_dict(dict(result["error"] or {}))
+    return result
+
+
+def _sync(build: Callable[P, Call[R]]) -> Callable[Concatenate[Client, P], R]:
+    @functools.wraps(build)
+    def method(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.execute(build(*args, **kwargs))
+
+    return method
+
+
+def _async(
+    build: Callable[P, Call[R]],
+) -> Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, R]]:
+    @functools.wraps(build)
+    async def method(self: AsyncClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self.execute(build(*args, **kwargs))
+
+    return method
+
+
+class Client(_Core):
+    """The daemon (or a gateway, with ``base_url``), blocking. See the module docstring."""
+
+    _transport: SyncTransport | None = None
 
     def _send(
         self, method: str, path: str, body: Any, accept: str, timeout: float | None
-    ) -> Response:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": accept, VERSION_HEADER: __version__}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        return request(
-            str(self.paths.socket), method, path, body=data, headers=headers, timeout=timeout
-        )
-
-    def _open(
-        self, method: str, path: str, body: Any, accept: str, timeout: float | None
-    ) -> Response:
-        for attempt in range(2):
+    ) -> _Response:
+        for attempt in range(ATTEMPTS):
+            where, data, headers = self._encode(method, path, body, accept, attempt)
             try:
-                response = self._send(method, path, body, accept, timeout)
-            except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
-                if isinstance(exc, NotADirectoryError):
-                    prepare(self.paths)  # names the file that stands where a folder should be
-                if not self.autostart:
-                    raise DaemonError(
-                        f"the daemon is not running (no answer on {self.paths.socket}); start "
-                        "it with `superllm daemon start`, or drop --no-autostart"
-                    ) from None
-                self.start()
-                continue
-            except PermissionError:
-                prepare(self.paths)  # names the folder that cannot be written, if one is
-                raise DaemonError(
-                    f"cannot connect to {self.paths.socket} (permission denied); "
-                    "set SUPERLLM_HOME to a folder of your own"
-                ) from None
-            except (WireError, OSError) as exc:
-                raise DaemonError(f"lost the connection to the daemon: {exc}") from None
-            if not self._told and "x-superllm-ledger" in response.headers:
-                from urllib.parse import unquote
-
-                self._compare_paths(
-                    {
-                        "paths": {
-                            k: unquote(response.headers.get(f"x-superllm-{k}", ""))
-                            for k in ("config", "ledger")
-                        }
-                    }
-                )
-            if response.status >= 400:
-                error = _error_of(response)
-                if isinstance(error, VersionMismatch) and self.autostart and attempt == 0:
-                    self.restart()
-                    continue
-                raise error
-            return response
+                response = self._send_once(method, where, data, headers, timeout)
+                if self._daemon is not None:
+                    self._daemon.compare_headers(response.headers)
+                if response.status >= 400:
+                    raise error_of(response.status, response.read())
+                return response
+            except Exception as exc:
+                self.policy.recover(exc, attempt)
         raise DaemonError("the daemon did not come up; see `superllm daemon logs`")
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        timeout: float | None,
+    ) -> _Response:
+        if self.base_url is None:
+            return wire_request(
+                str(self.paths.socket), method, path, body=data, headers=headers, timeout=timeout
+            )
+        if self._transport is None:
+            from superllm_cli._http import SyncTransport
+
+            self._transport = SyncTransport(base_url=self.base_url)
+        return self._transport.request(method, path, body=data, headers=headers, timeout=timeout)
+
+    # -- raw requests (what the CLI's commands use) -----------------------------------------
 
     def call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
         """One request, the JSON answer back."""
-        return self._open(method, path, body, "application/json", timeout).json()
+        response = self._send(method, path, body, "application/json", timeout)
+        try:
+            return json.loads(response.read() or b"null")
+        except (OSError, ValueError) as exc:
+            raise DaemonError(f"the daemon stopped mid-answer: {exc}") from None
 
-    def stream(self, method: str, path: str, body: Any) -> Iterator[dict[str, Any]]:
+    def events(self, method: str, path: str, body: Any) -> Iterator[dict[str, Any]]:
         """One request, its NDJSON events yielded as they arrive."""
-        response = self._open(method, path, body, NDJSON, None)
+        response = self._send(method, path, body, NDJSON, None)
         try:
             for line in response.iter_lines():
                 yield json.loads(line)
-        except (WireError, OSError) as exc:
+        except (OSError, ValueError) as exc:
             raise DaemonError(f"the daemon stopped mid-answer: {exc}") from None
         finally:
             response.close()
 
-    def env_for_request(self) -> dict[str, str]:
-        """The client's environment, which applies to this request only (see DESIGN.md)."""
-        return self.environ
+    def execute(self, call: Call[R]) -> R:
+        """Send one prepared call (see ``_calls``) and read its answer."""
+        method, path, body = self._prepare(call)
+        if not call.run:
+            return self._answer(call, self.call(method, path, body))
+        result: RunResult | None = None
+        for event in self.events(method, path, body):
+            if event.get("type") == "run.finished":
+                result = event["result"]
+        return cast(R, _result_of(result))
 
-    # -- lifecycle ----------------------------------------------------------------------
+    # -- the SDK ---------------------------------------------------------------------------
+
+    ask = _sync(_calls.ask)
+    consensus = _sync(_calls.consensus)
+    debate = _sync(_calls.debate)
+    redteam = _sync(_calls.redteam)
+    chain = _sync(_calls.chain)
+    mapreduce = _sync(_calls.mapreduce)
+    embed = _sync(_calls.embed)
+    models = _sync(_calls.models)
+    usage = _sync(_calls.usage)
+    runs = _sync(_calls.runs)
+    run_record = _sync(_calls.run_record)
+    budgets = _sync(_calls.budgets)
+
+    @functools.wraps(_calls.run)
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[Event]:
+        """``stream(mode, prompt, **options)``: a run's events as they happen (``run.started``,
+        ``delta``, ``message``, ..., ``run.finished``), typed as ``superllmd.protocol.Event``."""
+        method, path, body = self._prepare(_calls.run(*args, **kwargs))
+        return cast(Iterator[Event], self.events(method, path, body))
+
+    # -- the daemon's lifecycle (local only) -----------------------------------------------
 
     def health(self, timeout: float = 5.0) -> dict[str, Any]:
-        try:
-            response = self._send("GET", "/v1/health", None, "application/json", timeout)
-        except (OSError, WireError) as exc:
-            pid = lock_holder(self.paths)
-            if pid is not None:
-                raise DaemonError(
-                    f"the daemon (pid {pid}) runs but does not answer on {self.paths.socket} "
-                    "(was the socket file removed or replaced?); run `superllm daemon restart`"
-                ) from None
-            raise DaemonError(f"the daemon is not running ({exc.__class__.__name__})") from None
-        result: dict[str, Any] = response.json()
-        self._compare_paths(result)
-        return result
-
-    def _compare_paths(self, health: Mapping[str, Any]) -> None:
-        """Say once when the daemon reads other files than this client would (one started
-        from a shell with other XDG_* variables, say): the daemon's stay in use."""
-        theirs = health.get("paths")
-        if self._told or not isinstance(theirs, dict):
-            return
-        mine = daemon_paths(self.paths)
-        if all(theirs.get(k) == mine[k] for k in ("config", "ledger")):
-            return
-        self._told = True
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(
-                f"superllm: the running daemon uses the ledger {theirs.get('ledger')} and the "
-                f"config {theirs.get('config')} (this environment would use "
-                f"{mine['ledger']} and {mine['config']}); set SUPERLLM_HOME to pin one place\n"
-            )
+        """The daemon's ``/v1/health`` (version, pid, providers ready); DaemonError if down."""
+        if self.base_url is not None:
+            return cast(dict[str, Any], self.call("GET", "/v1/health", timeout=timeout))
+        return self.daemon.health(timeout)
 
     def start(self) -> dict[str, Any]:
-        """Start a daemon unless one answers; under a lock, so racing clients start one."""
-        with self._spawn_lock() as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                health = self.health()
-            except DaemonError:
-                if lock_holder(self.paths) is not None:
-                    self.stop()  # alive but deaf (its socket replaced): it would block a new one
-            else:
-                if health.get("version") == __version__:
-                    return health
-                self.stop()
-            return self._spawn_and_wait()
-
-    def _spawn_lock(self) -> IO[str]:
-        """Make superllm's folders private (saying so once if some were not), open the lock."""
-        notice = prepare(self.paths)
-        if notice:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.write(f"superllm: {notice}\n")
-        ensure_private_dir(self.paths.runtime_dir)
-        return os.fdopen(open_private(self.paths.spawn_lock), "a")
-
-    def _spawn_and_wait(self) -> dict[str, Any]:
-        proc = spawn(self.paths, self.environ)
-        if wait_listening(self.paths.socket, proc, START_TIMEOUT):
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    return self.health(timeout=1.0)
-                except DaemonError:
-                    time.sleep(0.02)
-        code = proc.poll()
-        tail = "\n".join("  " + line for line in log_tail(self.paths.log_file, 10))
-        if code == EXIT_CONFIG:
-            last = next(
-                (
-                    line.split("superllmd: ", 1)[1]
-                    for line in reversed(tail.splitlines())
-                    if "superllmd: " in line
-                ),
-                "bad configuration",
-            )
-            raise ConfigError(last)
-        raise DaemonError(
-            f"the daemon failed to start (exit {code}). Last lines of "
-            f"{self.paths.log_file}:\n{tail}"
-        )
+        """Start the daemon unless one of this version answers; its health."""
+        return self.daemon.start()
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """Ask the daemon to stop and wait for it to exit; None if none was running."""
-        try:
-            answer = self._send("POST", "/v1/shutdown", None, "application/json", 5.0).json()
-        except (OSError, WireError):
-            # No answer on the socket: the lock and its pid file still say who runs.
-            pid = lock_holder(self.paths)
-            if pid is None:
-                return None
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            _wait_gone(self.paths, pid, timeout)
-            return pid
-        pid = int(answer["pid"])
-        _wait_gone(self.paths, pid, timeout)
-        return pid
+        """Stop the daemon and wait for it to exit; its pid, None if none was running."""
+        return self.daemon.stop(timeout)
 
     def restart(self) -> dict[str, Any]:
-        with self._spawn_lock() as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self.stop()
-            return self._spawn_and_wait()
+        return self.daemon.restart()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def lock_holder(paths: Paths) -> int | None:
-    """The pid of the daemon that holds the daemon lock, or None when no process holds it."""
-    try:
-        lock = open(paths.daemon_lock)  # noqa: SIM115 - closed below, and flock needs the file
-    except OSError:
-        return None
-    with lock:
-        text = lock.read().strip()
-        pid = int(text) if text.isdigit() else None
-        if pid is None or not _alive(pid):  # the usual case: no flock, so no race with a start
-            return None
+class AsyncClient(_Core):
+    """:class:`Client` for asyncio: the same methods, awaited; ``stream`` is an async
+    iterator. Use it as ``async with AsyncClient() as client:`` (or ``await aclose()``)."""
+
+    _transport: AsyncTransport | None = None
+
+    def _http(self) -> AsyncTransport:
+        if self._transport is None:
+            from superllm_cli._http import AsyncTransport
+
+            if self.base_url is None:
+                self._transport = AsyncTransport(socket_path=str(self.paths.socket))
+            else:
+                self._transport = AsyncTransport(base_url=self.base_url)
+        return self._transport
+
+    async def _send(self, method: str, path: str, body: Any, accept: str) -> Any:
+        import asyncio
+
+        for attempt in range(ATTEMPTS):
+            where, data, headers = self._encode(method, path, body, accept, attempt)
+            try:
+                response = await self._http().request(
+                    method, where, body=data, headers=headers, timeout=None
+                )
+                if response.status >= 400:
+                    raise error_of(response.status, await response.read())
+                return response
+            except Exception as exc:
+                # Starting a daemon blocks (rarely): off the event loop.
+                await asyncio.to_thread(self.policy.recover, exc, attempt)
+        raise DaemonError("the daemon did not come up; see `superllm daemon logs`")
+
+    # -- raw requests (what the TUI uses) --------------------------------------------------
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One request, the JSON answer back."""
+        response = await self._send(method, path, body, "application/json")
         try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return pid
-        return None
+            return json.loads(await response.read() or b"null")
+        except (OSError, ValueError) as exc:
+            raise DaemonError(f"the daemon stopped mid-answer: {exc}") from None
 
-
-def _wait_gone(paths: Paths, pid: int, timeout: float) -> None:
-    """Wait until the daemon has let go of its lock: it is then done, whoever its parent is
-    (a process that is not ours lingers as a zombie that ``kill(pid, 0)`` still finds)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
+    async def events(
+        self, method: str, path: str, body: Any
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """One request, its NDJSON events as they arrive. Closing the iterator (or cancelling
+        the task reading it) drops the connection, which cancels the run."""
+        response = await self._send(method, path, body, NDJSON)
         try:
-            with os.fdopen(open_private(paths.daemon_lock), "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if not _alive(pid):
-                return
-        except BlockingIOError:
-            pass
-        time.sleep(0.02)
-    raise DaemonError(f"the daemon (pid {pid}) did not stop within {timeout:.0f} s")
+            async for line in response.iter_lines():
+                yield json.loads(line)
+        except (OSError, ValueError) as exc:
+            raise DaemonError(f"the daemon stopped mid-answer: {exc}") from None
+        finally:
+            await response.aclose()
 
+    async def execute(self, call: Call[R]) -> R:
+        """Send one prepared call (see ``_calls``) and read its answer."""
+        method, path, body = self._prepare(call)
+        if not call.run:
+            return self._answer(call, await self.call(method, path, body))
+        result: RunResult | None = None
+        async for event in self.events(method, path, body):
+            if event.get("type") == "run.finished":
+                result = event["result"]
+        return cast(R, _result_of(result))
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # Linux: a zombie has exited; only its parent's bookkeeping remains
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    ask = _async(_calls.ask)
+    consensus = _async(_calls.consensus)
+    debate = _async(_calls.debate)
+    redteam = _async(_calls.redteam)
+    chain = _async(_calls.chain)
+    mapreduce = _async(_calls.mapreduce)
+    embed = _async(_calls.embed)
+    models = _async(_calls.models)
+    usage = _async(_calls.usage)
+    runs = _async(_calls.runs)
+    run_record = _async(_calls.run_record)
+    budgets = _async(_calls.budgets)
 
+    @functools.wraps(_calls.run)
+    def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Event]:
+        """``stream(mode, prompt, **options)``: ``async for event in client.stream(...)``."""
+        method, path, body = self._prepare(_calls.run(*args, **kwargs))
+        return cast(AsyncIterator[Event], self.events(method, path, body))
 
-def _error_of(response: Response) -> SuperllmError:
-    try:
-        body = response.json()
-        return from_dict(body["error"])
-    except (ValueError, KeyError, TypeError):
-        return DaemonError(f"the daemon answered {response.status} without an error body")
+    async def health(self) -> dict[str, Any]:
+        return cast(dict[str, Any], await self.call("GET", "/v1/health"))
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

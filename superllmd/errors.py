@@ -6,7 +6,8 @@
     ├── UsageError                exit 2   usage
     │   └── ConfigError           exit 2   config
     ├── DaemonError               exit 3   daemon
-    │   └── VersionMismatch                version_mismatch
+    │   ├── VersionMismatch                version_mismatch
+    │   └── EnvNamesChanged                env_names  (the client refreshes its list, resends)
     ├── ProviderError             exit 4   provider
     │   ├── AuthError                      auth
     │   ├── PermissionDenied               permission
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigError",
     "ContextTooLong",
     "DaemonError",
+    "EnvNamesChanged",
     "GatewayDenied",
     "GatewayForbidden",
     "GatewayRateLimited",
@@ -122,6 +124,26 @@ class VersionMismatch(DaemonError):
 
     code = "version_mismatch"
     http_status = 409
+
+
+class EnvNamesChanged(DaemonError):
+    """The client forwarded its environment by a stale list of provider variables.
+
+    ``details`` carry the daemon's current ``names`` and their ``tag``; the client stores
+    them and sends the request again, so a provider added to config.toml gets its key.
+    """
+
+    code = "env_names"
+    http_status = 409
+
+    @property
+    def names(self) -> list[str]:
+        value = self.details.get("names")
+        return [str(n) for n in value] if isinstance(value, list) else []
+
+    @property
+    def tag(self) -> str:
+        return str(self.details.get("tag", ""))
 
 
 class ProviderError(SuperllmError):

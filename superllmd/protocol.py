@@ -25,13 +25,18 @@ from typing import Annotated, Any, Literal, NotRequired, Required
 from typing_extensions import TypedDict
 
 __all__ = [
+    "ENV_NAMES_HEADER",
     "NDJSON",
+    "VERSION_HEADER",
     "AskRequest",
+    "BudgetReport",
     "BudgetSetRequest",
+    "BudgetStatus",
     "CapInfo",
     "ConfigSetRequest",
     "DeltaEvent",
     "EmbedRequest",
+    "EmbedResult",
     "ErrorEvent",
     "ErrorInfo",
     "Event",
@@ -41,18 +46,27 @@ __all__ = [
     "JudgeMessageEvent",
     "MessageEvent",
     "Mode",
+    "ModelInfo",
     "ParticipantResult",
     "RetryEvent",
     "RoundFinishedEvent",
     "RunFinishedEvent",
+    "RunList",
     "RunRequest",
     "RunResult",
     "RunStartedEvent",
+    "RunSummary",
     "Turn",
     "Usage",
+    "UsageFigures",
+    "UsageReport",
 ]
 
 NDJSON = "application/x-ndjson"
+# Every request from a superllm client carries its version; the daemon refuses another one.
+VERSION_HEADER = "x-superllm-version"
+# The tag of the list of provider variables the client forwarded its environment by.
+ENV_NAMES_HEADER = "x-superllm-env-names"
 
 Mode = Literal["ask", "consensus", "debate", "redteam", "chain", "mapreduce"]
 
@@ -368,3 +382,110 @@ class Health(TypedDict):
     config_error: str | None
     #: The files this daemon uses, fixed when it started: config, ledger, log, socket.
     paths: NotRequired[dict[str, str]]
+    # The environment variables a client forwards besides SUPERLLM_*: the key (and endpoint)
+    # variables the registry names for its providers; ``env_tag`` names this list.
+    env_names: NotRequired[list[str]]
+    env_tag: NotRequired[str]
+
+
+# -- the answers of the reading routes (what the SDK returns) --------------------------------
+
+
+class EmbedResult(TypedDict):
+    """``POST /v1/embed``: one vector per text, in order."""
+
+    model: str
+    dimensions: int
+    vectors: list[list[float]]
+
+
+class ModelInfo(TypedDict):
+    """One row of ``GET /v1/models``: a model's capabilities and prices (USD per million
+    tokens; None means unpriced, never free)."""
+
+    model: str
+    provider: str
+    streaming: bool
+    tools: bool
+    vision: bool
+    embeddings: bool
+    json_output: bool
+    context_window: int | None
+    max_output: int | None
+    price_input: float | None
+    price_output: float | None
+    price_cached_input: float | None
+    price_cache_write: float | None
+    price_tiers: list[dict[str, Any]]
+    priced: bool
+    price_as_of: str | None
+    latency_ms: int | None
+
+
+class UsageFigures(TypedDict):
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float | None  # None: some call was unpriced
+    cache_hits: int
+    errors: int
+
+
+class UsageReport(TypedDict):
+    """``GET /v1/usage``: totals, and one row per ``by`` key (day, provider, model...); each
+    row holds its key under the ``by`` name beside the figures."""
+
+    by: str
+    since: float | None
+    until: float | None
+    totals: UsageFigures
+    rows: list[dict[str, Any]]
+
+
+class RunSummary(TypedDict):
+    """One run of ``GET /v1/runs`` (prompt and answer cut to 200 characters)."""
+
+    run_id: str
+    time: float
+    finished: float | None
+    mode: str
+    label: str | None
+    conversation_id: str | None
+    participants: list[str]
+    prompt: str | None
+    answer: str | None
+    agreement: float | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float | None
+    latency_ms: int | None
+    status: str
+    error_code: str | None
+    snippet: NotRequired[str]  # with ``search``: the text around the match
+
+
+class RunList(TypedDict):
+    runs: list[RunSummary]
+
+
+class BudgetStatus(TypedDict):
+    budget: str
+    scope: Literal["global", "provider", "label"]
+    name: str | None
+    period: Literal["day", "month"]
+    limit_usd: float
+    spent_usd: float
+    reserved_usd: float
+    left_usd: float
+    unpriced: bool  # some spending in the period was unpriced
+
+
+class BudgetReport(TypedDict):
+    """``GET /v1/budgets``: every configured budget and what is left of it."""
+
+    path: str
+    budgets: list[BudgetStatus]
+    block_unpriced: bool
+    warn_at: float

@@ -288,7 +288,7 @@ def ask(
             max_cost=max_cost,
         )
         request.update(context)
-        events = client.stream("POST", "/v1/ask", request)
+        events = client.events("POST", "/v1/ask", request)
         result = _consume(events, out, json_out=json_out, stream_json=stream_json)
         _finish(result, out, quiet=json_out or stream_json)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import typer
 
@@ -41,8 +40,8 @@ def show(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        env = {k: v for k, v in os.environ.items() if k.startswith("SUPERLLM_")}
-        answer = Client(autostart=not no_autostart).call("GET", "/v1/config?" + urlencode(env))
+        client = Client(autostart=not no_autostart)
+        answer = client.call("GET", client.query("/v1/config"))
         if json_out:
             out.json(answer["settings"])
             return

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import typer
 
@@ -55,15 +53,10 @@ def models(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        params: list[tuple[str, str]] = [
-            (k, v) for k, v in os.environ.items() if k.startswith("SUPERLLM_")
-        ]
-        params += [("capability", c) for c in capability or []]
-        if provider:
-            params.append(("provider", provider))
-        if max_price is not None:
-            params.append(("max_price", str(max_price)))
-        rows = Client(autostart=not no_autostart).call("GET", "/v1/models?" + urlencode(params))
+        client = Client(autostart=not no_autostart)
+        params = {"capability": capability or None, "provider": provider or None}
+        params["max_price"] = None if max_price is None else str(max_price)
+        rows = client.call("GET", client.query("/v1/models", params))
         if json_out:
             out.json(rows)
             return

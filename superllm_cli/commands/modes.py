@@ -142,7 +142,7 @@ def _send(
 
             open_run(route, request, autostart=not params["no_autostart"])
             return
-        events = client.stream("POST", f"/v1/{route}", request)
+        events = client.events("POST", f"/v1/{route}", request)
         result = consume_run(
             events, out, json_out=params["json_out"], stream_json=params["stream_json"]
         )

@@ -10,12 +10,11 @@ provider package from a template, without the daemon (superllm_cli/scaffold.py).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import typer
 
@@ -29,18 +28,9 @@ __all__ = [
     "fetch_providers",
     "format_check_table",
     "format_table",
-    "query_for",
 ]
 
 app = typer.Typer(help="List, check, add and scaffold the LLM providers.", no_args_is_help=True)
-
-
-def query_for(environ: Mapping[str, str]) -> str:
-    """The query string for GET /v1/providers: settings by value, other variables by name."""
-    params = {k: v for k, v in environ.items() if k.startswith("SUPERLLM_")}
-    present = sorted(k for k, v in environ.items() if v and not k.startswith("SUPERLLM_"))
-    params["present"] = ",".join(present)
-    return urlencode(params)
 
 
 def _key_text(row: Mapping[str, Any]) -> str:
@@ -83,9 +73,8 @@ def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
 def fetch_providers(*, autostart: bool) -> list[Mapping[str, Any]]:
     from superllm_cli.client import Client
 
-    rows: list[Mapping[str, Any]] = Client(autostart=autostart).call(
-        "GET", "/v1/providers?" + query_for(os.environ)
-    )
+    client = Client(autostart=autostart)
+    rows: list[Mapping[str, Any]] = client.call("GET", client.query("/v1/providers", present=True))
     return rows
 
 

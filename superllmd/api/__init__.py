@@ -32,18 +32,19 @@ from superllmd.api import (
     runs_log,
     usage,
 )
-from superllmd.api._common import error_response, internal_error
-from superllmd.errors import SuperllmError, VersionMismatch
+from superllmd.api._common import env_names, error_response, internal_error
+from superllmd.errors import EnvNamesChanged, SuperllmError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
 from superllmd.paths import daemon_paths
+from superllmd.protocol import ENV_NAMES_HEADER, VERSION_HEADER
 from superllmd.state import DaemonState
 
 __all__ = ["VERSION_HEADER", "Activity", "create_app", "guard", "native_routes"]
 
-VERSION_HEADER = "x-superllm-version"
 # Routes an older or newer client may still use, to learn the version and to stop us.
 _VERSION_EXEMPT = {"/v1/health", "/v1/shutdown"}
 _VERSION_HEADER_BYTES = VERSION_HEADER.encode()
+_ENV_NAMES_HEADER_BYTES = ENV_NAMES_HEADER.encode()
 
 
 def guard(
@@ -63,7 +64,9 @@ def guard(
 
 
 class Activity:
-    """Pure ASGI middleware: version check and idle bookkeeping, microseconds per request."""
+    """Pure ASGI middleware: version check, the check that the client forwarded its
+    environment by the current list of provider variables, and idle bookkeeping:
+    microseconds per request."""
 
     def __init__(self, app: ASGIApp, state: DaemonState, *, identity: bool = False) -> None:
         self.app = app
@@ -83,6 +86,7 @@ class Activity:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
+            error: SuperllmError | None = None
             # Header bytes may be anything; backslashreplace never fails and shows them.
             client_version = value.decode("ascii", "backslashreplace")
             if (
@@ -95,6 +99,15 @@ class Activity:
                     f"{client_version[:40]}; restart it with `superllm daemon restart`",
                     daemon_version=__version__,
                 )
+            elif name == _ENV_NAMES_HEADER_BYTES:
+                names, tag = env_names(self.state)
+                if tag and client_version != tag:
+                    error = EnvNamesChanged(
+                        "the list of provider variables changed; send the request again",
+                        names=names,
+                        tag=tag,
+                    )
+            if error is not None:
                 await error_response(error)(scope, receive, send)
                 return
         state = self.state

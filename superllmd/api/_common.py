@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -12,15 +13,18 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 
-from superllmd.errors import SuperllmError, UsageError
+from superllmd.errors import ConfigError, SuperllmError, UsageError
 from superllmd.protocol import NDJSON, Event
 from superllmd.state import DaemonState
 
 __all__ = [
+    "PRESENT_PARAM",
+    "env_names",
     "environ_of",
     "error_response",
     "internal_error",
     "ndjson_response",
+    "query_environ",
     "read_body",
     "state_of",
     "wants_stream",
@@ -28,6 +32,10 @@ __all__ = [
 
 T = TypeVar("T")
 log = logging.getLogger("superllmd")
+
+PRESENT_PARAM = "present"
+_SET = "set"  # stands in for a value a GET route never sees
+_ENV_PREFIX = "SUPERLLM_"
 
 
 def state_of(request: Request) -> DaemonState:
@@ -136,5 +144,31 @@ def ndjson_response(events: AsyncIterator[Event]) -> StreamingResponse:
 
 
 def environ_of(body: Mapping[str, Any]) -> Mapping[str, str] | None:
+    """The client's environment, as a POST body carries it (None: the daemon's own)."""
     env = body.get("env")
     return env if isinstance(env, dict) else None
+
+
+def query_environ(request: Request, *, present: bool = False) -> dict[str, str]:
+    """The client's environment, as a GET or DELETE (no body) carries it: its ``SUPERLLM_*``
+    settings as query parameters; with ``present``, also the *names* of its set provider
+    variables (``present=A,B``), each standing for a value the route never needs to see."""
+    params = request.query_params
+    env = {k: v for k, v in params.items() if k.startswith(_ENV_PREFIX)}
+    if present:
+        for raw in params.get(PRESENT_PARAM, "").split(","):
+            name = raw.strip()
+            if name and not name.startswith(_ENV_PREFIX):
+                env.setdefault(name, _SET)
+    return env
+
+
+def env_names(state: DaemonState) -> tuple[list[str], str]:
+    """What a client forwards besides ``SUPERLLM_*`` (the registry's provider variables for
+    the current config), and the tag that names this list (empty while config is broken)."""
+    try:
+        settings = state.settings(None)
+    except ConfigError:
+        return [], ""
+    names = list(state.registry.env_names(settings))
+    return names, hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from superllmd.api._common import read_body, state_of
+from superllmd.api._common import query_environ, read_body, state_of
 from superllmd.budget import BudgetManager
 from superllmd.config import BudgetSettings, Settings, read_config_text, set_key
 from superllmd.errors import ConfigError, DaemonError, UsageError
@@ -35,11 +35,6 @@ def _manager(state: DaemonState) -> BudgetManager:
     if state.budget is None:
         raise DaemonError("this daemon runs without budgets; restart it")
     return state.budget
-
-
-def _environ(request: Request) -> dict[str, str]:
-    # GET and DELETE have no body: the client passes its SUPERLLM_* variables as parameters.
-    return {k: v for k, v in request.query_params.items() if k.startswith("SUPERLLM_")}
 
 
 def _scope_keys(provider: str | None, label: str | None) -> tuple[str, str]:
@@ -67,7 +62,7 @@ def _toml_number(value: float) -> str:
 
 async def get_budgets(request: Request) -> Response:
     state = state_of(request)
-    settings = state.settings(_environ(request) or None).budgets
+    settings = state.settings(query_environ(request) or None).budgets
     rows = await _manager(state).status(settings)
     return JSONResponse(
         {

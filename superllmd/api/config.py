@@ -6,7 +6,7 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from superllmd.api._common import read_body, state_of
+from superllmd.api._common import query_environ, read_body, state_of
 from superllmd.config import set_key
 from superllmd.protocol import ConfigSetRequest
 
@@ -15,14 +15,9 @@ __all__ = ["get_config", "put_config"]
 _SET = TypeAdapter(ConfigSetRequest)
 
 
-def _environ(request: Request) -> dict[str, str]:
-    # GET has no body: the client passes its SUPERLLM_* variables as query parameters.
-    return {k: v for k, v in request.query_params.items() if k.startswith("SUPERLLM_")}
-
-
 async def get_config(request: Request) -> Response:
     state = state_of(request)
-    settings = state.settings(_environ(request))
+    settings = state.settings(query_environ(request))
     return JSONResponse(
         {"path": str(state.paths.config_file), "settings": settings.model_dump(mode="json")}
     )

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from superllmd import API_VERSION, __version__
-from superllmd.api._common import state_of
+from superllmd.api._common import env_names, state_of
 from superllmd.errors import ConfigError
 from superllmd.paths import daemon_paths
 from superllmd.protocol import Health
@@ -34,4 +34,5 @@ async def health(request: Request) -> Response:
         "config_error": config_error,
         "paths": daemon_paths(state.paths),
     }
+    body["env_names"], body["env_tag"] = env_names(state)
     return JSONResponse(body)

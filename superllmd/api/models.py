@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from superllmd.api._common import state_of
+from superllmd.api._common import query_environ, state_of
 from superllmd.config import Settings
 from superllmd.errors import SuperllmError, UsageError
 from superllmd.providers import catalog
@@ -62,7 +62,7 @@ def known_models(
 async def list_models(request: Request) -> Response:
     state = state_of(request)
     params = request.query_params
-    environ = {k: v for k, v in params.items() if k.startswith("SUPERLLM_")}
+    environ = query_environ(request)
     settings = state.settings(environ)
     wanted = [c for raw in params.getlist("capability") for c in raw.split(",") if c]
     if bad := [c for c in wanted if c not in CAPABILITIES]:

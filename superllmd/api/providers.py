@@ -17,23 +17,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from superllmd.api._common import state_of
+from superllmd.api._common import PRESENT_PARAM, query_environ, state_of
 from superllmd.config import ProviderSettings
 from superllmd.providers.keys import KeyResolver
 
 __all__ = ["PRESENT_PARAM", "list_providers"]
-
-PRESENT_PARAM = "present"
-_SET = "set"  # stands in for a value this route never sees
-
-
-def _environ(request: Request) -> dict[str, str]:
-    env = {k: v for k, v in request.query_params.items() if k.startswith("SUPERLLM_")}
-    for raw in request.query_params.get(PRESENT_PARAM, "").split(","):
-        name = raw.strip()
-        if name and not name.startswith("SUPERLLM_"):
-            env.setdefault(name, _SET)
-    return env
 
 
 async def _key_source(
@@ -53,7 +41,7 @@ async def _key_source(
 
 async def list_providers(request: Request) -> Response:
     state = state_of(request)
-    environ = _environ(request)
+    environ = query_environ(request, present=True)
     table = state.registry.provider_settings(state.settings(environ))
 
     async def row(pid: str, kind_name: str, settings: ProviderSettings) -> dict[str, Any]:

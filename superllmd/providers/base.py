@@ -220,6 +220,9 @@ class ProviderKind(ABC):
     #: Whether a provider of this kind is unusable without a key. None: it is when the kind
     #: names a key variable and the endpoint is not this machine (a local Ollama needs none).
     key_required: ClassVar[bool | None] = None
+    #: Other variables a provider of this kind reads from the request's environment (an
+    #: endpoint, an API version). Clients forward only these and the key variables.
+    extra_env: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: KindContext) -> None:
         self.context = context
@@ -245,6 +248,11 @@ class ProviderKind(ABC):
             return names, self.key_required and bool(names)
         where = settings.base_url or self.describe(provider_id, settings)
         return names, bool(self.key_env) and not _LOOPBACK.match(where)
+
+    def env_names(self, provider_id: str, settings: ProviderSettings) -> tuple[str, ...]:
+        """Every variable a provider of this kind may read from a request's environment."""
+        names = (settings.api_key_env,) if settings.api_key_env else ()
+        return (*names, *self.key_env, *self.extra_env)
 
     def embedded_models(self, settings: ProviderSettings) -> list[str]:
         """Models that run in-process with no key or network: candidates for the default."""

@@ -236,6 +236,7 @@ class OllamaKind(ProviderKind):
 
     name = "ollama"
     key_env: ClassVar[tuple[str, ...]] = ("OLLAMA_API_KEY",)
+    extra_env: ClassVar[tuple[str, ...]] = ("OLLAMA_HOST",)
 
     def builtin_providers(self) -> dict[str, dict[str, Any]]:
         # No base_url here on purpose: an unset one lets $OLLAMA_HOST apply, per request.

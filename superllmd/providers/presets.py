@@ -239,6 +239,13 @@ class PresetKind(ProviderKind):
         patched = settings.model_copy(update={"base_url": base})
         return AzureProvider(provider_id, patched, self, environ, preset)
 
+    def env_names(self, provider_id: str, settings: ProviderSettings) -> tuple[str, ...]:
+        names, _ = self.key_plan(provider_id, settings)
+        found = load_presets().get(provider_id)
+        if found is not None and found.auth == "api-key":  # Azure: endpoint and API version
+            return (*names, AZURE_ENDPOINT_ENV, AZURE_VERSION_ENV)
+        return names
+
     def describe(self, provider_id: str, settings: ProviderSettings) -> str:
         if settings.base_url:
             return settings.base_url

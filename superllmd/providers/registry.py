@@ -104,6 +104,7 @@ class Registry:
         plugin_dir: Path | None = None,
     ) -> None:
         self._tables: dict[int, tuple[Settings, Mapping[str, tuple[str, ProviderSettings]]]] = {}
+        self._env_names: dict[int, tuple[Settings, tuple[str, ...]]] = {}
         self.context = context
         self.kinds: dict[str, ProviderKind] = {}
         self.load_errors: dict[str, str] = {}
@@ -181,6 +182,7 @@ class Registry:
         for kind in created:
             self.kinds[kind.name] = kind
         self._tables.clear()
+        self._env_names.clear()
         if plugin:
             self.file_plugins[plugin] = tuple(names)
             self.load_errors.pop(f"plugins/{plugin}.py", None)
@@ -191,6 +193,7 @@ class Registry:
         names = self.file_plugins.pop(plugin, ())
         self.load_errors.pop(f"plugins/{plugin}.py", None)
         self._tables.clear()
+        self._env_names.clear()
         return [self.kinds.pop(name) for name in names if name in self.kinds]
 
     def _entry_point_kinds(self) -> list[type[ProviderKind]]:
@@ -222,6 +225,23 @@ class Registry:
             self._tables.clear()
         self._tables[id(settings)] = (settings, table)  # holding settings pins its id
         return table
+
+    def env_names(self, settings: Settings) -> tuple[str, ...]:
+        """The variables besides ``SUPERLLM_*`` that the providers of ``settings`` may read
+        from a request's environment: what a client forwards, and nothing else."""
+        cached = self._env_names.get(id(settings))
+        if cached is not None and cached[0] is settings:
+            return cached[1]
+        names: set[str] = set()
+        for pid, (kind_name, provider_settings) in self.provider_settings(settings).items():
+            kind = self.kinds.get(kind_name)
+            if kind is not None:
+                names.update(n for n in kind.env_names(pid, provider_settings) if n)
+        found = tuple(sorted(names))
+        if len(self._env_names) >= 64:
+            self._env_names.clear()
+        self._env_names[id(settings)] = (settings, found)
+        return found
 
     def _build_table(self, settings: Settings) -> dict[str, tuple[str, ProviderSettings]]:
         out: dict[str, tuple[str, ProviderSettings]] = {}

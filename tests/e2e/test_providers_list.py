@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from superllm_cli.commands.providers import query_for
+from superllm_cli._env import query
 from tests.e2e.conftest import Cli
 
 GROQ_KEY = "gsk-e2e-do-not-print-4f1c"
@@ -13,11 +13,15 @@ XAI_KEY = "xai-e2e-do-not-print-99aa"
 
 
 def test_query_carries_names_of_set_variables_never_their_values() -> None:
-    query = query_for({"GROQ_API_KEY": GROQ_KEY, "EMPTY": "", "SUPERLLM_DEFAULT_MODEL": "x/y"})
-    assert GROQ_KEY not in query
-    assert "GROQ_API_KEY" in query
-    assert "EMPTY" not in query
-    assert "SUPERLLM_DEFAULT_MODEL=x%2Fy" in query
+    environ = {"GROQ_API_KEY": GROQ_KEY, "EMPTY": "", "SUPERLLM_DEFAULT_MODEL": "x/y", "PS1": "$"}
+    for names in (None, ["GROQ_API_KEY", "EMPTY"]):  # the daemon's list unknown, known
+        text = query("/v1/providers", environ, names, present=True)
+        assert GROQ_KEY not in text
+        assert "GROQ_API_KEY" in text
+        assert "EMPTY" not in text
+        assert "SUPERLLM_DEFAULT_MODEL=x%2Fy" in text
+    # Once the list is known, only its names go: not every variable of the shell.
+    assert "PS1" not in query("/v1/providers", environ, ["GROQ_API_KEY"], present=True)
 
 
 def test_list_json_reports_key_sources_and_never_keys(cli: Cli, home: Path) -> None:
