@@ -89,7 +89,7 @@ def _drive(env: dict[str, str], total: int, concurrency: int) -> tuple[float, li
             body = {"prompt": f"question {n} {i}", "model": "fake/echo", "env": {}}
             started = time.perf_counter()
             try:
-                for _ in client.stream("POST", "/v1/ask", body):
+                for _ in client.events("POST", "/v1/ask", body):
                     pass
             except Exception as exc:
                 errors.append(repr(exc))

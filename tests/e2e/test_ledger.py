@@ -55,7 +55,7 @@ def _drive(client: Client, seen: _Seen, i: int) -> None:
     body = {"prompt": " ".join(f"w{i}x{j}" for j in range(1 + i % 20)), "model": model}
     counted = False
     with contextlib.suppress(Exception):  # the daemon dies under us: that is the point
-        for event in client.stream("POST", "/v1/ask", body):
+        for event in client.events("POST", "/v1/ask", body):
             with seen.changed:
                 if event["type"] == "message":
                     seen.received.append(event["run_id"])
