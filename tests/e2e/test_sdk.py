@@ -17,7 +17,7 @@ import pytest
 import superllm_cli
 from superllm_cli import _calls
 from superllm_cli.client import AsyncClient, Client
-from superllmd.errors import DaemonError, ModelNotFound, ProviderError, SuperllmError
+from superllmd.errors import AuthError, DaemonError, ProviderError, SuperllmError
 from superllmd.protocol import AskRequest, RunRequest
 from tests.e2e.conftest import base_env
 from tests.fakes.openai import FakeOpenAI
@@ -120,8 +120,8 @@ def test_reading_routes(client: Client) -> None:
 
 
 def test_errors_are_the_one_tree_with_exit_codes(client: Client, home: Path) -> None:
-    with pytest.raises(ModelNotFound) as caught:
-        client.ask("hi", model="nosuch/model")
+    with pytest.raises(AuthError) as caught:
+        client.ask("hi", model="fake/error-401")
     assert isinstance(caught.value, ProviderError) and caught.value.exit_code == 4
     with pytest.raises(SuperllmError) as usage:
         client.chain("hi", "no-such-workflow", ["fake/echo"])
@@ -139,7 +139,7 @@ def test_async_client(home: Path) -> None:
             answer = await sdk.ask("async hello", model="fake/echo")
             kinds = [e["type"] async for e in sdk.stream("consensus", "hi", models=PANEL)]
             try:
-                await sdk.ask("hi", model="nosuch/model")
+                await sdk.ask("hi", model="fake/error-401")
             except SuperllmError as exc:
                 return answer, kinds, exc
             return answer, kinds, None
@@ -147,7 +147,7 @@ def test_async_client(home: Path) -> None:
     answer, kinds, error = asyncio.run(main())
     assert "async hello" in answer["answer"]
     assert kinds[0] == "run.started" and kinds[-1] == "run.finished"
-    assert isinstance(error, ModelNotFound) and error.exit_code == 4
+    assert isinstance(error, AuthError) and error.exit_code == 4
 
 
 def _free_port() -> int:
