@@ -24,6 +24,7 @@ from superllmd.protocol import (
     ModelInfo,
     RunResult,
     RunSummary,
+    Turn,
     UsageReport,
 )
 
@@ -74,6 +75,9 @@ class AskOptions(TypedDict, total=False):
     continue_last: bool
     fragments: list[str]  # context texts
     attachments: list[dict[str, str]]  # {"name", "media_type", "data" (base64)}
+    messages: list[Turn]  # earlier turns of a chat, given whole instead of a conversation
+    stop: list[str]  # stop sequences
+    json_output: bool  # ask the model for a JSON object
 
 
 class RunOptions(AskOptions, total=False):
