@@ -49,7 +49,7 @@ def test_public_names() -> None:
     assert superllm_cli.Client is Client and superllm_cli.AsyncClient is AsyncClient
     import superllm_cli.client as module
 
-    assert module.__all__ == ["AsyncClient", "Client", "SuperllmError"]
+    assert module.__all__ == ["AsyncClient", "Client", "SuperllmError", "lock_holder"]
     for name in ("ask", "consensus", "debate", "redteam", "chain", "mapreduce", "embed"):
         assert callable(getattr(Client, name)) and callable(getattr(AsyncClient, name))
     for name in ("models", "usage", "runs", "budgets", "stream", "run_record"):
