@@ -35,7 +35,8 @@ def test_log_rm_removes_a_run_but_not_its_cost(cli: Cli) -> None:
     done = cli("log", "rm", first["run_id"][:12])
     assert done.returncode == 0, done.stderr
     assert "removed 1 run" in done.stdout
-    listed = cli("log").stdout
+    # `log` prints short id prefixes, which two runs of one second can share: compare full ids.
+    listed = [run["run_id"] for run in json.loads(cli("log", "--json").stdout)]
     assert first["run_id"] not in listed and second["run_id"] in listed
     assert "first question" not in cli("log", "--search", "first", "--json").stdout
     assert cli("usage", "--json", "--since", "0").stdout == usage
