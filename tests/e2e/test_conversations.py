@@ -153,7 +153,8 @@ def test_the_response_cache(cli: Cli, home: Path, fake_openai: FakeOpenAI) -> No
     panel = ("-m", "fake/echo", "-m", "fake/gpt-fake", "--temperature", "0", "Is 5 odd?")
     assert cli("consensus", *panel).returncode == 0
     before_debate = len(fake_openai.chat_requests())
-    debate = _json(cli("debate", "--json", *panel))
+    # One round: the echo model gives no extractable answer, so later rounds would run anew.
+    debate = _json(cli("debate", "--json", "--rounds", "1", *panel))
     assert len(fake_openai.chat_requests()) == before_debate  # round 0 came from the cache
     assert debate["cost_usd"] == 0.0
     assert _json(cli("usage", "--json", "--mode", "debate"))["totals"]["cache_hits"] == 2
