@@ -61,7 +61,7 @@ class ChatSession:
         """Send one turn and stream its answer; KeyboardInterrupt cancels only this answer."""
         from superllmd.errors import from_dict
 
-        events = self.client.stream("POST", "/v1/ask", self._request(prompt))
+        events = self.client.events("POST", "/v1/ask", self._request(prompt))
         text = ""
         result: dict[str, Any] = {}
         try:

@@ -38,7 +38,7 @@ def _until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
 def _stalled_run(env: dict[str, str]) -> tuple[Client, Any, str]:
     """A streamed ask to fake/stall (a word, then silence), read up to its first delta."""
     client = Client(environ=env)
-    events = client.stream("POST", "/v1/ask", {"prompt": "tell me more", "model": "fake/stall"})
+    events = client.events("POST", "/v1/ask", {"prompt": "tell me more", "model": "fake/stall"})
     run_id = ""
     for event in events:
         run_id = event["run_id"]
