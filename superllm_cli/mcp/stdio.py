@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from superllm_cli._env import settings_only
 from superllm_cli.tui.backend import DaemonBackend
 
 __all__ = ["SocketBackend", "serve"]
@@ -27,17 +28,16 @@ class SocketBackend:
     """
 
     def __init__(self, environ: Mapping[str, str], *, autostart: bool = True) -> None:
-        from superllm_cli.client import Client
-
         self.daemon = DaemonBackend(environ, autostart=autostart)
-        self.env = Client(self.daemon.paths, environ=environ).env_for_request()
 
     def run(self, route: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        return self.daemon.stream(f"/v1/{route}", {**body, "env": self.env})
+        # What the request carries is decided when it is sent, not when the server started:
+        # the daemon's list of provider variables is known only once it has answered.
+        return self.daemon.stream(f"/v1/{route}", {**body, "env": self.daemon.request_env()})
 
     async def get(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Any:
         # A GET has no body: the daemon reads the client's SUPERLLM_* settings from the query.
-        query = [(k, v) for k, v in self.env.items() if k.startswith("SUPERLLM_")]
+        query = list(settings_only(self.daemon.environ).items())
         query += list(params)
         return await self.daemon.get(f"{path}?{urlencode(query)}" if query else path)
 
