@@ -118,6 +118,31 @@ async def test_consensus_reports_agreement_and_progress_per_participant(
     assert any("fake/gpt-fake" in m for m in answered)
 
 
+async def test_a_priced_consensus_shows_progress_and_cost(
+    env: dict[str, str], fake_openai: FakeOpenAI
+) -> None:
+    # What a user of a fresh install sees: a key in the MCP client's config, a council of
+    # priced models, progress while it runs, and what it cost.
+    panel = ["openai/gpt-4.1-mini", "openai/gpt-4.1-nano", "openai/gpt-4o-mini"]
+    messages: list[str | None] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        messages.append(message)
+
+    async with connect(priced_env(env, fake_openai)) as client:
+        result = await client.call_tool(
+            "consensus", {"prompt": "What is 6*7?", "models": panel}, progress_callback=progress
+        )
+    assert not result.is_error, result.content
+    data = result.structured_content
+    assert data is not None and data["cost_usd"] > 0
+    assert data["usage"]["input_tokens"] > 0 and len(data["participants"]) == 3
+    assert [m.split(" (")[0] for m in messages if m and "answered" in m] == [
+        f"{n} of 3 answered" for n in (1, 2, 3)
+    ]
+    assert len(fake_openai.requests) >= 3
+
+
 COLOURS = {"echo": "red like fire", "gpt-fake": "blue as the sea", "other": "green grass"}
 
 
