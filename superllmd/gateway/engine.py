@@ -58,7 +58,7 @@ async def ask_events(
     environ = _environ(body, token)
     settings = state.settings(environ)
     # The conversation's history, fragments folded into the prompt, images checked.
-    prepared = await state.conversations.prepare(body)
+    prepared = await state.conversations.prepare(body, token.name if token else None)
     # A continued conversation keeps its model unless the request names one.
     name = body.get("model") or prepared.model
     targets = await state.resolve(name, settings, environ or {})
@@ -101,7 +101,7 @@ async def run_events(
         _check_models(token, judge_name, [judge])
     fn = mode_function(spec)
     # The conversation's history, fragments folded into the prompt, images checked.
-    prepared = await state.conversations.prepare(body)
+    prepared = await state.conversations.prepare(body, token.name if token else None)
     body["prompt"] = prepared.prompt
     check_attachments(prepared, [*panel, *([judge] if judge else [])])
     embedding = settings.default_embedding_model

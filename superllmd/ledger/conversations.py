@@ -72,19 +72,28 @@ class Conversations:
         self.ledger = ledger
         self._hot: OrderedDict[str, list[Message]] = OrderedDict()
         self._models: dict[str, str] = {}  # conversation id -> its model, for the hot ones
+        # conversation id -> the gateway token holding it (None: the socket's user), and each
+        # holder's last conversation: a token may continue only its own (``owner``).
+        self._owners: dict[str, str | None] = {}
         self._max = hot
-        self._last: str | None = None
+        self._last: dict[str | None, str] = {}
 
-    async def prepare(self, body: Mapping[str, Any]) -> Prepared:
+    async def prepare(self, body: Mapping[str, Any], owner: str | None = None) -> Prepared:
         """Resolve the conversation, fold fragments into the prompt, check attachments.
 
-        Raises UsageError for an unknown ``conversation_id`` or a bad attachment.
+        ``owner`` is the caller's gateway token (None on the socket): ``continue_last`` picks
+        that holder's last conversation, and a ``conversation_id`` held by another is unknown
+        to it. Raises UsageError for an unknown ``conversation_id`` or a bad attachment.
         """
         cid = body.get("conversation_id")
         if not cid and body.get("continue_last"):
-            cid = await self._last_id()
+            cid = await self._last_id(owner)
         history_: tuple[Message, ...] = ()
         model: str | None = None
+        if cid and owner is not None and await self._owner_of(cid) != owner:
+            # Another holder's conversation is "no conversation" to this token: its id
+            # must not even be confirmed, nor its messages reach this run.
+            raise UsageError(f"no conversation {cid!r}; a token continues only its own")
         if body.get("messages") is not None:  # the caller keeps the chat (the gateways)
             history_ = tuple(_turn(t) for t in body["messages"])
             cid = cid or new_conversation_id()
@@ -112,12 +121,21 @@ class Conversations:
             return known
         return await self.ledger.read(lambda c: history.conversation_model(c, cid))
 
-    async def _last_id(self) -> str | None:
-        if self._last is not None:
-            return self._last
+    async def _last_id(self, owner: str | None) -> str | None:
+        if (known := self._last.get(owner)) is not None:
+            return known
         if self.ledger is None:
             return None
-        return await self.ledger.read(history.last_conversation)
+        return await self.ledger.read(lambda c: history.last_conversation(c, owner))
+
+    async def _owner_of(self, cid: str) -> str | None:
+        if cid in self._owners:
+            return self._owners[cid]
+        if self.ledger is None:
+            return None
+        await self.ledger.barrier()
+        (owner,) = await self.ledger.read(lambda c: history.conversation_owner(c, cid))
+        return owner
 
     async def _load(self, cid: str) -> list[Message]:
         hot = self._hot.get(cid)
@@ -147,13 +165,15 @@ class Conversations:
         while len(self._hot) > self._max:
             gone, _ = self._hot.popitem(last=False)
             self._models.pop(gone, None)
+            self._owners.pop(gone, None)
 
     def forget(self, cid: str) -> None:
         """Drop a deleted conversation from memory, so ``-c`` cannot bring it back."""
         self._hot.pop(cid, None)
         self._models.pop(cid, None)
-        if self._last == cid:
-            self._last = None
+        self._owners.pop(cid, None)
+        for owner in [o for o, last in self._last.items() if last == cid]:
+            del self._last[owner]
 
     def record(
         self, run: RunInfo, prepared: Any, answer: str | None, keep_text: bool
@@ -171,10 +191,11 @@ class Conversations:
         if known is None and prepared is not None:
             known = list(prepared.history)
         model = getattr(prepared, "model", None)
+        self._owners.setdefault(cid, run.token)  # its first run's holder keeps it
         self._remember(cid, [*(known or []), *turn])
         if model is not None:
             self._models[cid] = model
-        self._last = cid
+        self._last[run.token] = cid
         now = time.time()
         rows: list[Statement] = [
             (

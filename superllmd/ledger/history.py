@@ -16,6 +16,7 @@ __all__ = [
     "cache_get",
     "conversation_messages",
     "conversation_model",
+    "conversation_owner",
     "get_run",
     "last_conversation",
     "list_conversations",
@@ -211,9 +212,25 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def last_conversation(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT id FROM conversations ORDER BY updated DESC LIMIT 1").fetchone()
+def last_conversation(conn: sqlite3.Connection, owner: str | None = None) -> str | None:
+    """The most recently updated conversation of ``owner`` (a gateway token's name; None for
+    the socket's own user)."""
+    row = conn.execute(
+        "SELECT c.id FROM conversations c WHERE EXISTS (SELECT 1 FROM runs r "
+        "WHERE r.conversation_id = c.id AND r.token IS ?) ORDER BY c.updated DESC LIMIT 1",
+        (owner,),
+    ).fetchone()
     return None if row is None else str(row[0])
+
+
+def conversation_owner(conn: sqlite3.Connection, conversation_id: str) -> tuple[str | None]:
+    """``(token,)``: who holds a conversation, the token of its first run (None: the socket's
+    user). A conversation with no run yet belongs to the socket's user."""
+    row = conn.execute(
+        "SELECT token FROM runs WHERE conversation_id = ? ORDER BY time LIMIT 1",
+        (conversation_id,),
+    ).fetchone()
+    return (None,) if row is None else (None if row[0] is None else str(row[0]),)
 
 
 def conversation_model(conn: sqlite3.Connection, conversation_id: str) -> str | None:
