@@ -186,6 +186,8 @@ class Conversations:
         if not cid or answer is None:
             return ()
         user = prepared.prompt if prepared is not None else ""
+        # Titled by what the user typed, not by the fragments that go before it.
+        title = prepared.user_prompt if prepared is not None else ""
         turn = [Message("user", user), Message("assistant", answer)]
         known = self._hot.get(cid)
         if known is None and prepared is not None:
@@ -202,15 +204,19 @@ class Conversations:
                 "INSERT INTO conversations (id, created, updated, mode, model, label, title) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "updated = excluded.updated, model = COALESCE(excluded.model, model)",
-                (cid, now, now, run.mode, model, run.label, user[:80] if keep_text else None),
+                (cid, now, now, run.mode, model, run.label, title[:80] if keep_text else None),
             )
         ]
+        # The turn's text is its run's prompt (after its fragments) and answer, which the run
+        # row written with these stores: the messages refer to it (stored once, migration 5).
+        from_run = keep_text and prepared is not None
         for message in turn:
+            content = message.content if keep_text and not from_run else None
             rows.append(
                 (
-                    "INSERT INTO messages (conversation_id, run_id, time, role, content) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (cid, run.run_id, now, message.role, message.content if keep_text else None),
+                    "INSERT INTO messages (conversation_id, run_id, time, role, content, "
+                    "from_run) VALUES (?, ?, ?, ?, ?, ?)",
+                    (cid, run.run_id, now, message.role, content, int(from_run)),
                 )
             )
         return rows

@@ -169,6 +169,8 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     out["prompt"], out["answer"] = row[-5], row[-4]
     for key, raw in zip(("request", "result", "transcript"), row[-3:], strict=True):
         out[key] = json.loads(raw) if raw else None
+    if isinstance(out["request"], dict) and out["prompt"] is not None:
+        out["request"].setdefault("prompt", out["prompt"])  # stored once, in runs.prompt
     call_keys = [
         "call_id",
         "time",
@@ -249,13 +251,36 @@ def conversation_messages(
     known = conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
     if known is None:
         return None
-    return [
-        (str(role), content)
-        for role, content in conn.execute(
-            "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,),
+    rows = conn.execute(
+        "SELECT m.role, m.content, m.from_run, m.run_id, r.prompt, r.answer FROM messages m "
+        "LEFT JOIN runs r ON r.id = m.run_id AND m.from_run = 1 "
+        "WHERE m.conversation_id = ? ORDER BY m.id",
+        (conversation_id,),
+    ).fetchall()
+    out: list[tuple[str, str | None]] = []
+    for role, stored, from_run, run_id, prompt, answer in rows:
+        content = stored
+        if from_run:
+            content = answer if role == "assistant" else _with_fragments(conn, run_id, prompt)
+        out.append((str(role), content))
+    return out
+
+
+def _with_fragments(conn: sqlite3.Connection, run_id: str, prompt: str | None) -> str | None:
+    """A run's prompt as it was sent: its fragments first, each followed by a blank line."""
+    if prompt is None:
+        return None
+    texts = [
+        text
+        for (text,) in conn.execute(
+            "SELECT f.content FROM run_fragments rf JOIN fragments f ON f.hash = rf.hash "
+            "WHERE rf.run_id = ? ORDER BY rf.position",
+            (run_id,),
         )
     ]
+    if any(text is None for text in texts):
+        return None  # a fragment's text was not kept
+    return "\n\n".join([*texts, prompt])
 
 
 def list_conversations(conn: sqlite3.Connection, *, limit: int = 20) -> list[dict[str, Any]]:

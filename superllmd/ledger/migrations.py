@@ -15,7 +15,10 @@ Conventions the queries rely on:
 - ``calls.status`` is ``in_flight`` while the attempt runs, then ``ok``, ``error``,
   ``interrupted`` or ``cached`` (a daemon that died mid-call leaves ``in_flight``, which the
   next start marks ``interrupted``);
-- prompt and answer text columns are NULL when ``[daemon] log_prompts = false``.
+- prompt and answer text columns are NULL when ``[daemon] log_prompts = false``;
+- a prompt is stored once, in ``runs.prompt`` (fragments in ``fragments``): a message with
+  ``from_run = 1`` takes its text from its run (see migration 5), and ``runs.request`` holds
+  the rest of the request.
 """
 
 from __future__ import annotations
@@ -170,8 +173,35 @@ ALTER TABLE runs ADD COLUMN token TEXT;
 CREATE INDEX calls_token ON calls (token, time) WHERE token IS NOT NULL;
 """
 
+# Each prompt stored once. It used to be kept in the run's ``prompt``, again in its
+# ``request`` JSON and again (with the run's fragments folded in) as the conversation's user
+# message, and the answer in ``runs.answer`` and as the assistant message. Now a message row
+# with ``from_run = 1`` has no content of its own: a user message is its run's fragments
+# (in position order, joined by a blank line) then its run's ``prompt``, an assistant message
+# its run's ``answer``; and ``request`` has no ``prompt`` key when it equals the run's. Old
+# rows are folded where that is exact; a user turn of a run with fragments keeps its text.
+_V5_PROMPTS_ONCE = """
+ALTER TABLE messages ADD COLUMN from_run INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET content = NULL, from_run = 1
+WHERE role = 'user' AND content IS NOT NULL AND run_id IS NOT NULL
+    AND content = (SELECT r.prompt FROM runs r WHERE r.id = messages.run_id)
+    AND NOT EXISTS (SELECT 1 FROM run_fragments f WHERE f.run_id = messages.run_id);
+UPDATE messages SET content = NULL, from_run = 1
+WHERE role = 'assistant' AND content IS NOT NULL AND run_id IS NOT NULL
+    AND content = (SELECT r.answer FROM runs r WHERE r.id = messages.run_id);
+UPDATE runs SET request = json_remove(request, '$.prompt')
+WHERE prompt IS NOT NULL AND json_valid(request)
+    AND json_type(request, '$.prompt') = 'text' AND json_extract(request, '$.prompt') = prompt;
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_FRAGMENTS_AND_CACHE, _V3_SEARCH, _V4_GATEWAY_TOKENS)
+MIGRATIONS: tuple[str, ...] = (
+    _V1_CORE,
+    _V2_FRAGMENTS_AND_CACHE,
+    _V3_SEARCH,
+    _V4_GATEWAY_TOKENS,
+    _V5_PROMPTS_ONCE,
+)
 
 
 def latest_version() -> int:

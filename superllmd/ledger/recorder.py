@@ -206,19 +206,20 @@ def _run_row(
         result["latency_ms"],
         "error" if error else "ok",
         error["code"] if error else None,
-        json.dumps(_public_request(request, prompt, keep_text)),
+        json.dumps(_public_request(request, keep_text)),
         json.dumps(result if keep_text else _without_text(result)),
         json.dumps([e for e in transcript if e["type"] not in _TRANSIENT]) if keep_text else None,
         run.token,
     )
 
 
-def _public_request(request: Mapping[str, Any], prompt: Any, keep_text: bool) -> dict[str, Any]:
-    """The request as worth keeping: never ``env`` (it carries the client's keys), the prompt
-    as typed (fragments are kept apart), images by size and type only, text only when
-    prompts are logged."""
-    out = {k: v for k, v in request.items() if k not in ("env", "attachments", "fragments")}
-    out["prompt"] = prompt
+def _public_request(request: Mapping[str, Any], keep_text: bool) -> dict[str, Any]:
+    """The request as worth keeping: never ``env`` (it carries the client's keys), never the
+    prompt (it is the run's ``prompt`` column: stored once; reads put it back), fragments by
+    count (they are kept apart), images by size and type only, text only when prompts are
+    logged."""
+    skip = ("env", "attachments", "fragments", "prompt")
+    out = {k: v for k, v in request.items() if k not in skip}
     if request.get("attachments"):
         out["attachments"] = [
             {"media_type": a.get("media_type"), "bytes": len(a.get("data", "")) * 3 // 4}
@@ -227,7 +228,7 @@ def _public_request(request: Mapping[str, Any], prompt: Any, keep_text: bool) ->
     if request.get("fragments"):
         out["fragments"] = len(request["fragments"])
     if not keep_text:
-        for key in ("prompt", "system", "workflow"):
+        for key in ("system", "workflow"):
             out.pop(key, None)
     return out
 

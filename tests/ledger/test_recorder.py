@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from superllmd.config import ConfigStore, ProviderSettings
+from superllmd.ledger import history
 from superllmd.ledger.recorder import SCRATCH_KEY, durable
 from superllmd.ledger.wiring import LedgerParts, attach
 from superllmd.orchestrator.ask import AskRun
@@ -115,8 +116,19 @@ def test_a_run_writes_its_call_its_run_and_its_turn(world: World) -> None:
     ]
     (transcript,) = world.rows("SELECT transcript FROM runs")[0]
     assert '"delta"' not in transcript and '"message"' in transcript  # whole texts only
-    messages = world.rows("SELECT role, content FROM messages ORDER BY id")
-    assert messages == [("user", "one two three"), ("assistant", "echo: one two three")]
+    # The turn refers to the run's prompt and answer rather than storing them again.
+    assert world.rows("SELECT role, content, from_run FROM messages ORDER BY id") == [
+        ("user", None, 1),
+        ("assistant", None, 1),
+    ]
+    conn = sqlite3.connect(world.path)
+    try:
+        assert history.conversation_messages(conn, result["conversation_id"]) == [
+            ("user", "one two three"),
+            ("assistant", "echo: one two three"),
+        ]
+    finally:
+        conn.close()
 
 
 def test_a_continued_conversation_sends_its_history(world: World) -> None:
