@@ -4,10 +4,12 @@
 
     SuperllmError                 exit 1   internal
     ├── UsageError                exit 2   usage
+    │   ├── UnknownProvider                usage      (a model named a provider not configured)
     │   └── ConfigError           exit 2   config
     ├── DaemonError               exit 3   daemon
     │   ├── VersionMismatch                version_mismatch
-    │   └── EnvNamesChanged                env_names  (the client refreshes its list, resends)
+    │   ├── EnvNamesChanged                env_names  (the client refreshes its list, resends)
+    │   └── LedgerError                    ledger     (the ledger cannot be opened)
     ├── ProviderError             exit 4   provider
     │   ├── AuthError                      auth
     │   ├── PermissionDenied               permission
@@ -23,11 +25,19 @@
     │   └── ProtocolError         retry    protocol      (malformed or truncated response)
     ├── BudgetExceeded            exit 5   budget
     ├── NoAgreement               exit 6   no_agreement
-    └── Cancelled                 exit 130 cancelled
+    ├── Cancelled                 exit 130 cancelled
+    └── GatewayDenied             exit 2   unauthorized (the TCP door refused the caller)
+        ├── GatewayForbidden               forbidden
+        └── GatewayRateLimited    retry    token_rate_limited
 
 Third-party errors (httpx, llama.cpp, sqlite) are translated into these at the boundary and
 never leak. Every error crosses the socket as ``{"code", "message", "retryable", ...}`` and
-is rebuilt on the other side with :func:`from_dict`, so the CLI can pick the exit code.
+is rebuilt on the other side with :func:`from_dict`, so the CLI can pick the exit code. So
+every error the daemon can send is declared here, where the client sees it: a subclass
+declared elsewhere (orchestrator, ledger) must keep its parent's code, and comes back as the
+parent (tests/daemon/test_error_tree.py walks the tree). A subclass that shares its parent's
+code (``UnknownProvider``) exists for the daemon's own ``except`` clauses; the client
+rebuilds it as the parent.
 Messages say what failed and what to do; they never contain a secret.
 """
 
@@ -48,6 +58,7 @@ __all__ = [
     "GatewayDenied",
     "GatewayForbidden",
     "GatewayRateLimited",
+    "LedgerError",
     "ModelNotFound",
     "NoAgreement",
     "Overloaded",
@@ -60,6 +71,7 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "SuperllmError",
+    "UnknownProvider",
     "UsageError",
     "VersionMismatch",
     "from_dict",
@@ -108,6 +120,11 @@ class UsageError(SuperllmError):
     http_status = 400
 
 
+class UnknownProvider(UsageError):
+    """A model named a provider that is not configured: the user's typo (exit 2), which a
+    gateway answers as its dialect's unknown model (404)."""
+
+
 class ConfigError(UsageError):
     code = "config"
     http_status = 422
@@ -144,6 +161,12 @@ class EnvNamesChanged(DaemonError):
     @property
     def tag(self) -> str:
         return str(self.details.get("tag", ""))
+
+
+class LedgerError(DaemonError):
+    """The ledger cannot be opened (corrupt, newer schema, unwritable folder)."""
+
+    code = "ledger"
 
 
 class ProviderError(SuperllmError):
@@ -281,7 +304,9 @@ def _all_subclasses(cls: type[SuperllmError]) -> list[type[SuperllmError]]:
     return out
 
 
-_BY_CODE: dict[str, type[SuperllmError]] = {c.code: c for c in _all_subclasses(SuperllmError)}
+_BY_CODE: dict[str, type[SuperllmError]] = {}
+for _cls in _all_subclasses(SuperllmError):  # parents first: a code's first class is its own
+    _BY_CODE.setdefault(_cls.code, _cls)
 
 
 def from_dict(data: dict[str, Any]) -> SuperllmError:

@@ -36,6 +36,7 @@ from superllmd.errors import (
     ProviderError,
     ProviderTimeout,
     SuperllmError,
+    UnknownProvider,
     UsageError,
 )
 from superllmd.providers.base import ChatRequest, Message, Provider
@@ -94,7 +95,7 @@ def _environ(env: dict[str, str] | None) -> Mapping[str, str]:
 def _known(ids: list[str], table: Mapping[str, tuple[str, ProviderSettings]]) -> None:
     unknown = [pid for pid in ids if pid not in table]
     if unknown:
-        raise UsageError(
+        raise UnknownProvider(
             f"unknown provider {', '.join(unknown)} (known: {', '.join(sorted(table))}); "
             "see `superllm providers list`"
         )

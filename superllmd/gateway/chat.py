@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from superllmd.errors import ModelNotFound, SuperllmError, UsageError
+from superllmd.errors import ModelNotFound, SuperllmError, UnknownProvider
 from superllmd.gateway import GatewayToken, engine
 from superllmd.gateway._shared import Primed, prime, result_error, run_error
 from superllmd.gateway.virtual import Virtual, extension, parse, progress
@@ -75,11 +75,9 @@ async def start(state: DaemonState, chat: Chat, token: GatewayToken | None) -> P
     hold = chat.stream
     try:
         return await prime(await _events(state, chat, virtual, body, token, hold))
-    except UsageError as exc:
+    except UnknownProvider as exc:
         # A vendor client's unknown model is a 404 (OpenAI's model_not_found), not a 400.
-        if exc.message.startswith("unknown provider"):
-            raise ModelNotFound(exc.message, param="model") from None
-        raise
+        raise ModelNotFound(exc.message, param="model") from None
 
 
 async def _events(

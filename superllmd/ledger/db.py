@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from superllmd.errors import DaemonError, sentence
+from superllmd.errors import LedgerError, sentence
 from superllmd.ledger import migrations, queries
 
 __all__ = ["Ledger", "LedgerError", "Statement", "connect"]
@@ -50,12 +50,6 @@ Statement = tuple[str, Sequence[Any] | dict[str, Any]]
 
 _BATCH = 1024  # most units in one commit: bounds a commit's time under a flood
 _STOP = object()
-
-
-class LedgerError(DaemonError):
-    """The ledger cannot be opened (corrupt, newer schema, unwritable folder)."""
-
-    code = "ledger"
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:

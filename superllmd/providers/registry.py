@@ -24,7 +24,13 @@ from types import MappingProxyType
 from typing import Any
 
 from superllmd.config import ProviderSettings, Settings
-from superllmd.errors import ConfigError, ModelNotFound, SuperllmError, UsageError
+from superllmd.errors import (
+    ConfigError,
+    ModelNotFound,
+    SuperllmError,
+    UnknownProvider,
+    UsageError,
+)
 from superllmd.providers.base import KindContext, Provider, ProviderKind
 
 __all__ = [
@@ -278,7 +284,7 @@ class Registry:
         if pid not in table:
             known = ", ".join(sorted(table))
             # A name the user typed wrong, not a provider's answer: a usage error (exit 2).
-            raise UsageError(
+            raise UnknownProvider(
                 f"unknown provider {pid!r} (known: {known}); see `superllm providers list`"
             )
         kind_name, provider_settings = table[pid]
