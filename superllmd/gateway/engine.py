@@ -190,7 +190,7 @@ def _publish(
     state: DaemonState, token: GatewayToken | None, events: AsyncIterator[Event], hold: bool
 ) -> AsyncIterator[Event]:
     """The run's events for its client, each also on the daemon's bus (GET /v1/events)."""
-    stream = durable(events, state.ledger) if hold else events
+    stream = durable(events, state.ledger, hold=hold)
     return _on_bus(state, token.name if token else None, stream)
 
 

@@ -23,7 +23,7 @@ from superllmd.errors import SuperllmError
 from superllmd.ledger.db import Ledger, Statement
 from superllmd.orchestrator.hooks import CallInfo, CallStatus, RunInfo
 from superllmd.protocol import Event, RunResult
-from superllmd.providers.base import Completion
+from superllmd.providers.base import Completion, TokenUsage
 
 __all__ = ["SCRATCH_KEY", "LedgerRecorder", "durable"]
 
@@ -49,6 +49,21 @@ _RUN_COLUMNS = (
 )
 # Streamed pieces repeat what the message events hold whole: not worth keeping.
 _TRANSIENT = {"delta", "judge.delta"}
+# A run's totals from its calls' rows: what an unfinished run did use.
+_RUN_SUMS = (
+    "input_tokens = (SELECT coalesce(sum(input_tokens), 0) FROM calls WHERE run_id = runs.id), "
+    "output_tokens = (SELECT coalesce(sum(output_tokens), 0) FROM calls WHERE run_id = runs.id), "
+    "cached_tokens = (SELECT coalesce(sum(cached_tokens), 0) FROM calls WHERE run_id = runs.id), "
+    "cost_usd = (SELECT sum(cost_usd) FROM calls WHERE run_id = runs.id)"
+)
+# A run whose client went away (Ctrl-C) before it finished: interrupted, with what it used.
+_ABANDONED = (
+    "UPDATE runs SET status = 'interrupted', error_code = 'client_gone', finished = ?, "
+    f"{_RUN_SUMS} WHERE id = ? AND status = 'running'"
+)
+# A call of such a run that settles after it was marked (its task cancelled a little later).
+_RESUM = f"UPDATE runs SET {_RUN_SUMS} WHERE id = ? AND status = 'interrupted'"
+_STARTED = "ledger.run_row"  # RunInfo.scratch: the run's row is queued
 
 
 class LedgerRecorder:
@@ -74,13 +89,26 @@ class LedgerRecorder:
 
     async def before_call(self, call: CallInfo) -> Completion | None:
         run, target = call.run, call.target
-        # The run's row exists from its first call on ('running'), so a run the daemon did not
-        # live to finish is still listed; run_finished replaces it, recovery marks it.
-        self.ledger.write(
-            "INSERT OR IGNORE INTO runs (id, time, mode, label, conversation_id, status, token) "
-            "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-            (run.run_id, run.started_at, run.mode, run.label, run.conversation_id, run.token),
-        )
+        if not run.scratch.get(_STARTED):
+            # The run's row exists from its first call on ('running', with its prompt), so a
+            # run the daemon did not live to finish is still listed; run_finished replaces
+            # it, a client gone or recovery marks it interrupted.
+            run.scratch[_STARTED] = True
+            prepared = run.scratch.get(SCRATCH_KEY)
+            prompt = prepared.user_prompt if prepared is not None else None
+            self.ledger.write(
+                "INSERT OR IGNORE INTO runs (id, time, mode, label, conversation_id, prompt, "
+                "status, token) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+                (
+                    run.run_id,
+                    run.started_at,
+                    run.mode,
+                    run.label,
+                    run.conversation_id,
+                    prompt if prompt is not None and self.log_prompts(run.environ) else None,
+                    run.token,
+                ),
+            )
         self.ledger.write(
             f"INSERT OR IGNORE INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join('?' * 21)})",
             (
@@ -121,7 +149,7 @@ class LedgerRecorder:
         run, target = call.run, call.target
         usage = completion.usage if completion is not None else None
         unpriced = status == "ok" and completion is not None and cost_usd is None
-        self.ledger.write(
+        settle = (
             _SETTLE,
             (
                 call.call_id,
@@ -145,6 +173,23 @@ class LedgerRecorder:
                 status,
                 error.code if error is not None else None,
                 run.token,
+            ),
+        )
+        self.ledger.write_many((settle, (_RESUM, (run.run_id,))))
+
+    def call_progress(self, call: CallInfo, usage: TokenUsage, cost_usd: float | None) -> None:
+        """A streaming attempt's usage so far on its in-flight row: after ``kill -9`` the
+        next start marks it interrupted with these tokens and this cost, not zero."""
+        self.ledger.write(
+            "UPDATE calls SET input_tokens = ?, output_tokens = ?, cached_tokens = ?, "
+            "cost_usd = ?, unpriced = ? WHERE id = ? AND status = 'in_flight'",
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cached_tokens,
+                cost_usd,
+                int(cost_usd is None),
+                call.call_id,
             ),
         )
 
@@ -264,16 +309,37 @@ def _fragment_rows(run_id: str, prepared: Any, keep_text: bool) -> list[Statemen
     return rows
 
 
-async def durable(events: AsyncIterator[Event], ledger: Ledger | None) -> AsyncIterator[Event]:
+async def durable(
+    events: AsyncIterator[Event], ledger: Ledger | None, *, hold: bool = True
+) -> AsyncIterator[Event]:
     """Pass ``events`` on, holding each answer back until the ledger has committed its call:
-    a client that saw a ``message`` may rely on the ledger having it. Closing this closes
-    ``events`` at once (a client gone: its calls are reported interrupted now, not at GC)."""
+    a client that saw a ``message`` may rely on the ledger having it, and one that saw a
+    call's first delta may rely on that call's row having tokens (its progress, written
+    before the delta). Closing this closes ``events`` at once (a client gone: its calls are
+    reported interrupted now, not at GC), and a run closed before ``run.finished`` has its
+    row marked interrupted with what its calls used. ``hold=False`` keeps only that last
+    part (a caller that waits for ``run.finished`` anyway)."""
+    streaming: set[tuple[Any, Any, str]] = set()
+    run_id: str | None = None
+    finished = False
     try:
         async for event in events:
-            if ledger is not None and event["type"] in ("message", "judge.message"):
+            kind = event["type"]
+            run_id = event.get("run_id") or run_id
+            finished = finished or kind == "run.finished"
+            if ledger is None or not hold:
+                pass
+            elif kind in ("message", "judge.message"):
                 await ledger.barrier()
+            elif kind in ("delta", "judge.delta"):
+                key = (event.get("participant"), event.get("round"), kind)
+                if key not in streaming:
+                    streaming.add(key)
+                    await ledger.barrier()
             yield event
     finally:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
+        if ledger is not None and run_id is not None and not finished:
+            ledger.write(_ABANDONED, (time.time(), run_id))

@@ -9,6 +9,8 @@ finishes, is handed to the run hooks with its transcript.
                   to answer without calling the provider (the response cache)
     after_call    sync and quick (it runs during cancellation too): status is "ok", "error",
                   "interrupted" or "cached"
+    call_progress optional, sync and quick: a streaming attempt's usage and cost so far
+                  (ProgressHook), so what it used is known before it settles
     run_finished  async; the run's request, result and transcript
 """
 
@@ -23,12 +25,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from superllmd.errors import SuperllmError
 from superllmd.protocol import Event, Mode, RunResult
-from superllmd.providers.base import ChatRequest, Completion
+from superllmd.providers.base import ChatRequest, Completion, TokenUsage
 
 if TYPE_CHECKING:
     from superllmd.providers.registry import Target
 
-__all__ = ["CallHook", "CallInfo", "CallStatus", "RunHook", "RunInfo"]
+__all__ = ["CallHook", "CallInfo", "CallStatus", "ProgressHook", "RunHook", "RunInfo"]
 
 CallStatus = Literal["ok", "error", "interrupted", "cached"]
 
@@ -112,6 +114,12 @@ class CallHook(Protocol):
         cost_usd: float | None,
         latency_ms: int,
     ) -> None: ...
+
+
+class ProgressHook(Protocol):
+    """A call hook that also wants a streaming attempt's usage before it settles."""
+
+    def call_progress(self, call: CallInfo, usage: TokenUsage, cost_usd: float | None) -> None: ...
 
 
 class RunHook(Protocol):

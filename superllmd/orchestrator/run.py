@@ -43,6 +43,9 @@ __all__ = [
 
 Role = Literal["participant", "judge"]
 
+#: How often a streaming call's usage so far is handed to the hooks (see Caller._progress).
+PROGRESS_EVERY_S = 0.5
+
 
 def new_run_id() -> str:
     # Sortable by time, unique without coordination: ms timestamp + 48 random bits.
@@ -318,6 +321,7 @@ class Caller:
         status: CallStatus = "interrupted"
         out.error = None
         sent, received = False, 0  # for the usage of an attempt cut short
+        reported = -1.0  # when progress last went to the hooks (monotonic); -1: never
         try:
             cached = await self._before(call)
             if cached is not None:
@@ -334,8 +338,13 @@ class Caller:
                     async for item in target.provider.stream(request):
                         if isinstance(item, Completion):
                             out.completion = item
+                            self._progress(call, item.usage)
                         else:
                             received += len(item.text)
+                            now = time.monotonic()
+                            if reported < 0 or now - reported >= PROGRESS_EVERY_S:
+                                reported = now
+                                self._progress(call, self._partial_usage(call, received))
                             yield self._delta(call, delta_type, item.text)
                 else:
                     out.completion = await target.provider.complete(request)
@@ -347,9 +356,24 @@ class Caller:
             if out.completion is None and out.error is None and sent:
                 # Cut short (Ctrl-C, a client gone, shutdown): the vendor bills the prompt and
                 # what it streamed, so the ledger and budgets count them (chars/4 estimates).
-                usage = TokenUsage(call.estimated_input_tokens, -(-received // 4))
+                usage = self._partial_usage(call, received)
                 partial = Completion("", usage, finish_reason="interrupted")
             self._after(call, status, out, started, partial)
+
+    @staticmethod
+    def _partial_usage(call: CallInfo, received: int) -> TokenUsage:
+        # The vendor bills the prompt and what it streamed: chars/4 estimates of both.
+        return TokenUsage(call.estimated_input_tokens, -(-received // 4))
+
+    def _progress(self, call: CallInfo, usage: TokenUsage) -> None:
+        """Tell the hooks what a streaming attempt has used so far, so a daemon killed before
+        it settles still leaves its tokens and cost (the first delta, then at most every
+        PROGRESS_EVERY_S, and the stream's own usage as soon as it arrives)."""
+        cost = call.target.provider.estimate_cost(call.target.model, usage)
+        for hook in self.hooks:
+            progress = getattr(hook, "call_progress", None)
+            if progress is not None:
+                progress(call, usage, cost)
 
     @staticmethod
     def _delta(call: CallInfo, kind: str, text: str) -> Event:
