@@ -140,7 +140,7 @@ def _send(
         if params.get("tui"):  # consensus|debate --tui: the TUI shows this run instead
             from superllm_cli.commands.tui import open_run
 
-            open_run(route, request, autostart=not params["no_autostart"])
+            open_run(route, request, out, autostart=not params["no_autostart"])
             return
         events = client.events("POST", f"/v1/{route}", request)
         result = consume_run(

@@ -53,11 +53,18 @@ def tui(
     run(ctx, body)
 
 
-def open_run(route: str, request: dict[str, Any], *, autostart: bool = True) -> None:
-    """Open the TUI on one run (``superllm debate --tui ...``) instead of the plain view."""
+def open_run(route: str, request: dict[str, Any], out: Output, *, autostart: bool = True) -> None:
+    """Open the TUI on one run (``superllm debate --tui ...``) instead of the plain view.
+
+    When the user quits, the run ends as the plain command would: its answer on stdout, its
+    failures and warnings on stderr, and the same exit code (6 where ``--require-agreement``
+    was not met); quitting before the run finished is an interruption (130).
+    """
     _needs_terminal()
+    from superllm_cli.runview import print_failures, print_warnings, summary
     from superllm_cli.tui.app import SuperllmApp
     from superllm_cli.tui.backend import DaemonBackend
+    from superllmd.errors import Cancelled, from_dict
 
     mode = "redteam" if route == "adversarial" else route
     app = SuperllmApp(
@@ -67,3 +74,13 @@ def open_run(route: str, request: dict[str, Any], *, autostart: bool = True) -> 
         start=(f"/v1/{route}", request),
     )
     app.run()
+    result = app.start_result
+    if result is None:
+        raise Cancelled("the run was stopped in the TUI before it finished")
+    if result.get("answer"):
+        out.answer(str(result["answer"]))
+    out.status(summary(result))
+    print_failures(result, out)
+    print_warnings(result, out)
+    if result.get("error"):
+        raise from_dict(result["error"])

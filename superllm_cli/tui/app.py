@@ -65,6 +65,8 @@ class SuperllmApp(App[None]):
         self.initial_mode = mode
         self.initial_models = list(models or [])
         self.start_run = start
+        # The ``start`` run's result once it finishes: ``consensus --tui`` ends with it.
+        self.start_result: dict[str, Any] | None = None
         self.show_volatile = show_volatile
         self.check_providers = check_providers
         self.today = today
@@ -81,7 +83,7 @@ class SuperllmApp(App[None]):
     def on_mount(self) -> None:
         if self.start_run is not None:
             path, body = self.start_run
-            self.call_after_refresh(self.main.start, path, body)
+            self.call_after_refresh(self.main.start, path, body, True)
 
     # -- screens ------------------------------------------------------------------------
 
@@ -120,6 +122,9 @@ class SuperllmApp(App[None]):
                 f"Mode: {mode}", f"Run the next prompt as {mode}", self._set_mode(mode)
             )
         yield SystemCommand("Models", "Show or hide the model picker", main.action_toggle_setup)
+        yield SystemCommand(
+            "Prices", "Show or hide each model's prices and context", main.action_toggle_prices
+        )
         yield SystemCommand("Next round", "Show the next debate round", self._round(1))
         yield SystemCommand("Previous round", "Show the previous round", self._round(-1))
         for name in ("usage", "history", "providers"):

@@ -26,6 +26,7 @@ __all__ = [
     "objections_of",
     "panel_labels",
     "readable",
+    "verdict",
 ]
 
 Status = Literal["waiting", "streaming", "done", "failed", "retried"]
@@ -237,6 +238,26 @@ def _known_cost(result: dict[str, Any], lanes: list[Lane]) -> tuple[float, int]:
     if cost is not None:
         return float(cost), 0
     return sum(lane.cost_usd for lane in lanes), max(sum(lane.unpriced for lane in lanes), 1)
+
+
+def verdict(result: dict[str, Any]) -> tuple[str, str] | None:
+    """(title, text) of a run's final answer with who stood behind it, for a run whose
+    answer no judge wrote: ``("vote", "411\n\n2 of 3 agree: a, b")``; None without one."""
+    answer = result.get("answer")
+    if not answer:
+        return None
+    report = result.get("report") or {}
+    found = report.get("agreement")
+    votes: dict[str, Any] = found if isinstance(found, dict) else {}
+    distribution = votes.get("distribution")
+    text = str(answer)
+    if isinstance(distribution, dict) and distribution:
+        winner = str(report.get("winner") or next(iter(distribution)))
+        backers = [str(b) for b in distribution.get(winner) or []]
+        n = int(votes.get("n") or sum(len(v) for v in distribution.values()))
+        if backers:
+            text += f"\n\n{len(backers)} of {n} agree: {', '.join(backers)}"
+    return str(result.get("strategy") or result.get("mode") or "final"), text
 
 
 def objections_of(state: RunState) -> list[dict[str, Any]]:

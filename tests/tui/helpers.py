@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from superllm_cli.tui.app import SuperllmApp
 from superllm_cli.tui.widgets.mode_switch import ModeSwitch
@@ -14,7 +15,7 @@ from superllm_cli.tui.widgets.participant_column import ParticipantColumn
 from superllm_cli.tui.widgets.prompt_box import PromptBox
 from superllm_cli.tui.widgets.run_view import RunView
 
-__all__ = ["column", "run_prompt", "screen_text", "send", "view", "wait_for"]
+__all__ = ["column", "region_text", "run_prompt", "screen_text", "send", "view", "wait_for"]
 
 
 async def wait_for(
@@ -39,6 +40,13 @@ def column(app: SuperllmApp, name: str) -> ParticipantColumn:
 def screen_text(app: SuperllmApp) -> str:
     """The screen as plain text, as a person would read it."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def region_text(app: SuperllmApp, widget: Widget) -> str:
+    """What the screen shows inside ``widget``'s region (its border included), line by line."""
+    region = widget.region
+    lines = screen_text(app).splitlines()[region.y : region.bottom]
+    return "\n".join(line[region.x : region.right] for line in lines)
 
 
 async def send(pilot: Pilot[None], text: str) -> None:

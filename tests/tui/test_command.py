@@ -94,3 +94,64 @@ def test_debate_tui_plays_the_run_in_the_terminal(tui_home: Path, fleet: Fleet) 
             proc.kill()
             proc.wait()
         os.close(leader)
+
+
+def _tui_run(home: Path, args: list[str]) -> tuple[int, str]:
+    """Run ``superllm ARGS`` (a ``--tui`` run) in a terminal, quit once it has finished;
+    (exit code, what the terminal showed after the TUI closed)."""
+    env = base_env(home) | {"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(
+        [str(SUPERLLM), *args], stdin=follower, stdout=follower, stderr=follower, env=env,
+        close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    try:
+        _screen(leader, b"finished", 90)
+        os.write(leader, b"\x11")  # ctrl+q
+        seen = b""
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.1)[0]:
+                with contextlib.suppress(OSError):
+                    seen += os.read(leader, 65536)
+        code = proc.wait(timeout=1)
+        while select.select([leader], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        # What follows the app leaving the alternate screen is what the command printed.
+        after = seen.rsplit(b"\x1b[?1049l", 1)[-1]
+        return code, ANSI.sub(b"", after).decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+
+
+@pytest.mark.parametrize("mode", ["debate", "consensus"])
+def test_a_tui_run_exits_like_the_plain_command(
+    tui_home: Path, fake_openai: FakeOpenAI, mode: str
+) -> None:
+    args = [mode, "--require-agreement", "-m", "fake/noisy-0-spread@1", "-m",
+            "fake/noisy-0-spread@2", "--no-cache", ITEM.prompt]  # fmt: skip
+    # A fresh fleet for each run: the same answers both times (a fleet answers a repeated
+    # request anew).
+    with installed(fake_openai, Fleet(seed=9)):
+        plain = subprocess.run(
+            [str(SUPERLLM), *args], env=base_env(tui_home), capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=120,
+        )  # fmt: skip
+    assert plain.returncode == 6, plain.stderr
+    assert plain.stdout.strip()
+    with installed(fake_openai, Fleet(seed=9)):
+        code, printed = _tui_run(tui_home, [*args[:1], "--tui", *args[1:]])
+    assert code == plain.returncode
+    assert plain.stdout.strip() in printed
+    assert "below the required" in printed  # the same error line as the plain command

@@ -55,7 +55,10 @@ async def test_the_picker_lists_the_configured_models_with_their_details(
         picker.highlighted = values.index("fake/oracle@1")
         await pilot.press("space")
         assert picker.picked == ["fake/oracle@2", "fake/oracle@1"]  # in the order picked
-        assert "fake · unpriced · ctx ?" in screen_text(app)  # the highlighted one, in full
+        assert "fake · unpriced · ctx ?" not in screen_text(app)  # names only, until asked
+        await pilot.press("f8")
+        await pilot.pause()
+        assert "fake · unpriced · ctx ?" in screen_text(app)  # under each name
 
 
 async def test_ask_streams_one_answer(backend: DaemonBackend) -> None:

@@ -46,6 +46,7 @@ class MainScreen(Screen[None]):
         Binding("f2", "cycle_mode", "Mode"),
         Binding("f3", "toggle_setup", "Models"),
         Binding("f4", "round(1)", "Round"),
+        Binding("f8", "toggle_prices", "Prices", show=False),
         Binding("shift+f4", "round(-1)", "Previous round", show=False),
     ]
 
@@ -125,6 +126,11 @@ class MainScreen(Screen[None]):
         if setup.display:
             self.query_one(ModelPicker).focus()
 
+    def action_toggle_prices(self) -> None:
+        """Show or hide each model's provider, prices and context under its name."""
+        picker = self.query_one(ModelPicker)
+        picker.details = not picker.details
+
     async def action_round(self, step: int) -> None:
         await self.query_one(RunView).next_round(step)
 
@@ -139,14 +145,15 @@ class MainScreen(Screen[None]):
 
     # -- runs ---------------------------------------------------------------------------
 
-    def start(self, path: str, body: dict[str, Any]) -> None:
-        """Stream a run at ``path`` into the run view (ending any run on show)."""
+    def start(self, path: str, body: dict[str, Any], keep: bool = False) -> None:
+        """Stream a run at ``path`` into the run view (ending any run on show); ``keep``
+        records its result as the app's ``start_result``."""
         if self.size.width < NARROW:
             self.query_one("#setup").display = False
-        self._consume(path, body)
+        self._consume(path, body, keep)
 
     @work(group="run", exclusive=True)
-    async def _consume(self, path: str, body: dict[str, Any]) -> None:
+    async def _consume(self, path: str, body: dict[str, Any], keep: bool = False) -> None:
         from superllmd.errors import SuperllmError
 
         view = self.query_one(RunView)
@@ -157,6 +164,8 @@ class MainScreen(Screen[None]):
             async with aclosing(self.suite.backend.stream(path, body)) as events:
                 async for event in events:
                     await view.apply(event)
+            if keep:
+                self.suite.start_result = view.state.result
             self.sub_title = f"{view.state.mode or ''} · finished"
         except asyncio.CancelledError:
             view.cancelled()

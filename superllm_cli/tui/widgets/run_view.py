@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from superllm_cli.tui.state import Change, Lane, RunState, objections_of, readable
+from superllm_cli.tui.state import Change, Lane, RunState, objections_of, readable, verdict
 from superllm_cli.tui.widgets.agreement_meter import AgreementMeter
 from superllm_cli.tui.widgets.judge_pane import JudgePane
 from superllm_cli.tui.widgets.participant_column import ParticipantColumn
@@ -228,6 +228,10 @@ class RunView(VerticalScroll):
                     await column.remove()
                     del self.columns[name]
         self.query_one(AgreementMeter).agreement = self.state.agreement
+        judge = self.query_one(JudgePane)
+        found = verdict(self.state.result or {})
+        if not judge.display and found is not None and self.state.mode != "ask":
+            await judge.conclude(*found)
 
     def _totals(self) -> None:
         totals = self.query_one(RunTotals)
