@@ -1,3 +1,3 @@
-from superllm_cli.app import main
+from superllm_cli.entry import main
 
 main()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from superllm_cli._runner import COLOR_MODES
 from superllm_cli.commands import (
     ask,
     budget,
@@ -33,7 +34,7 @@ from superllm_cli.options import Globals
 from superllm_cli.render import ColorMode
 from superllmd import __version__
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "typer_main"]
 
 app = typer.Typer(
     name="superllm",
@@ -66,7 +67,7 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    if color not in ("auto", "always", "never"):
+    if color not in COLOR_MODES:
         raise typer.BadParameter("use auto, always or never", param_hint="--color")
     mode: ColorMode = "always" if color == "always" else "never" if color == "never" else "auto"
     ctx.obj = Globals(color=mode, verbose=verbose, debug=debug)
@@ -98,20 +99,16 @@ attach(app)
 
 
 def main() -> None:
-    from superllm_cli._stdio import guard_streams, output_failed
+    """The ``superllm`` command (``superllm_cli.entry``: the fast path, else Typer)."""
+    from superllm_cli.entry import main as entry_main
 
-    guard_streams()
+    entry_main()
+
+
+def typer_main() -> None:
+    """Typer reads the command line (``entry.main`` has guarded the streams)."""
     if COMPLETE_VAR in os.environ:  # a Tab press: Typer answers it, registered shells only
         from typer._completion_classes import completion_init
 
         completion_init()
-    try:
-        try:
-            app()
-        finally:
-            sys.stdout.flush()  # a failed write shows here, not as noise at interpreter exit
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except OSError as exc:
-        # stdout on a full disk (/dev/full), closed (>&-) or gone: one line, not a traceback.
-        sys.exit(output_failed(exc))
+    app()

@@ -1,7 +1,8 @@
 """Files generated from the command tree and the settings model, committed in the repository.
 
 ``python -m superllm_cli.docgen`` rewrites them: ``completions/`` (bash, zsh, fish),
-``man/superllm.1``, ``man/superllmd.8``, ``docs/configuration.md`` and ``docs/exit-codes.md``.
+``man/superllm.1``, ``man/superllmd.8``, ``docs/configuration.md``, ``docs/exit-codes.md``
+and ``superllm_cli/fastspec.json`` (the fast path's table of the command line).
 Tests regenerate them and fail on any difference, so the committed files never drift from
 the code. Nothing here is imported when ``superllm`` runs.
 """
@@ -17,6 +18,7 @@ def generated_files() -> dict[str, str]:
     """Every generated file: its path relative to the repository root, and its text."""
     from superllm_cli.completion import SHELLS, script
     from superllm_cli.docgen.configref import configuration_page
+    from superllm_cli.docgen.fastspec import SPEC_FILE, fastspec_json
     from superllm_cli.docgen.manpage import exit_codes_page, superllm_1, superllmd_8
 
     names = {"bash": "superllm.bash", "zsh": "_superllm", "fish": "superllm.fish"}
@@ -25,6 +27,7 @@ def generated_files() -> dict[str, str]:
     files["man/superllmd.8"] = superllmd_8()
     files["docs/configuration.md"] = configuration_page()
     files["docs/exit-codes.md"] = exit_codes_page()
+    files[SPEC_FILE] = fastspec_json()
     return files
 
 
