@@ -4,7 +4,8 @@ The scripts call ``superllm`` back with ``_SUPERLLM_COMPLETE`` set (Typer's prot
 callbacks here then offer model ids, aliases, provider ids, run ids and conversation ids.
 They ask the daemon when it is running (a short timeout, never starting it: a Tab press
 must not launch a process) and fall back to what ships in the package (the model catalog,
-the preset providers, the aliases in config.toml), read with the stdlib only.
+the preset providers, the aliases in config.toml) and the model lists `superllm models
+--refresh` cached, read with the stdlib only.
 
 Example::
 
@@ -103,7 +104,19 @@ def _static_models() -> list[str]:
     for pid, provider in _config().get("providers", {}).items():
         if isinstance(provider, dict):
             names += [f"{pid}/{m}" for m in provider.get("models", []) if isinstance(m, str)]
-    return names
+    return names + _cached_models()
+
+
+def _cached_models() -> list[str]:
+    """The providers' own lists, as ``superllm models --refresh`` last cached them."""
+    from superllmd.listings import ListingCache
+    from superllmd.paths import get_paths
+
+    try:
+        listings = ListingCache(get_paths().cache_dir / "models").all()
+    except Exception:  # completion must never print a traceback into the user's prompt
+        return []
+    return [f"{pid}/{m.id}" for pid, listing in listings.items() for m in listing.models]
 
 
 def _aliases() -> list[str]:

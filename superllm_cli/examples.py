@@ -28,9 +28,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "superllm chat -c",
     ),
     "models": (
-        "superllm models",
+        "superllm models --refresh",
+        "superllm models --provider ollama",
         "superllm models --capability vision --max-price 3",
-        "superllm models --provider openai --json",
     ),
     "embed": (
         'superllm embed "first text" "second text"',

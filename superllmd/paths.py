@@ -6,6 +6,7 @@
     $SUPERLLM_HOME/data/ledger.sqlite3, models/
     $SUPERLLM_HOME/state/superllmd.log
     $SUPERLLM_HOME/run/superllmd.sock, superllmd.lock, spawn.lock
+    $SUPERLLM_HOME/cache/models/PROVIDER.json   (model lists fetched by `models --refresh`)
 
 Without it, config, data and state follow platformdirs, and the runtime folder is
 ``/tmp/superllm-<uid>``. The runtime folder deliberately ignores ``XDG_RUNTIME_DIR``: a cron
@@ -35,6 +36,12 @@ class Paths:
     data_dir: Path
     state_dir: Path
     runtime_dir: Path
+    #: Files that can be fetched again (providers' model lists); None: under ``state_dir``.
+    cache: Path | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache if self.cache is not None else self.state_dir / "cache"
 
     @property
     def config_file(self) -> Path:
@@ -72,7 +79,7 @@ def get_paths(environ: os._Environ[str] | dict[str, str] | None = None) -> Paths
     home = env.get("SUPERLLM_HOME")
     if home:
         root = Path(home).expanduser().absolute()
-        paths = Paths(root / "config", root / "data", root / "state", root / "run")
+        paths = Paths(root / "config", root / "data", root / "state", root / "run", root / "cache")
         hint = "Use a shorter SUPERLLM_HOME."
     else:
         import platformdirs  # small, and only needed off the tests' path
@@ -82,6 +89,7 @@ def get_paths(environ: os._Environ[str] | dict[str, str] | None = None) -> Paths
             Path(platformdirs.user_data_dir(APP, appauthor=False)),
             Path(platformdirs.user_state_dir(APP, appauthor=False)),
             Path("/tmp") / f"{APP}-{os.getuid()}",
+            Path(platformdirs.user_cache_dir(APP, appauthor=False)),
         )
         hint = "Set SUPERLLM_HOME to a short folder."
     if len(os.fsencode(paths.socket)) > MAX_SOCKET_PATH:

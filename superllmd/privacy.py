@@ -25,7 +25,7 @@ PRIVATE_UMASK = 0o077
 
 
 def _folders(paths: Paths) -> list[Path]:
-    return [paths.config_dir, paths.data_dir, paths.state_dir, paths.runtime_dir]
+    return [paths.config_dir, paths.data_dir, paths.state_dir, paths.runtime_dir, paths.cache_dir]
 
 
 def _what_to_do(path: Path) -> str:

@@ -47,6 +47,8 @@ __all__ = [
     "MessageEvent",
     "Mode",
     "ModelInfo",
+    "ModelListing",
+    "ModelsRefreshRequest",
     "ParticipantResult",
     "RetryEvent",
     "RoundFinishedEvent",
@@ -420,6 +422,30 @@ class ModelInfo(TypedDict):
     priced: bool
     price_as_of: str | None
     latency_ms: int | None
+    #: In the provider's own model list, as ``superllm models --refresh`` last fetched it.
+    listed: NotRequired[bool]
+
+
+class ModelsRefreshRequest(TypedDict, total=False):
+    """``POST /v1/models/refresh``: ask providers for the models they serve, and cache each
+    list. Without ``ids``: the providers worth checking, as ``superllm providers check``."""
+
+    __pydantic_config__ = _FORBID  # type: ignore[misc]
+
+    ids: list[str]
+    timeout: Annotated[float, _Bound(gt=0, le=600)]
+    env: dict[str, str]
+
+
+class ModelListing(TypedDict):
+    """One provider's answer to ``POST /v1/models/refresh``."""
+
+    id: str
+    ok: bool
+    count: int  # models listed (0 on failure)
+    fetched_at: str | None  # ISO 8601, when the cached list was fetched
+    latency_ms: int
+    error: ErrorInfo | None
 
 
 class UsageFigures(TypedDict):

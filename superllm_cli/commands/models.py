@@ -12,7 +12,7 @@ from superllm_cli.completion import complete_providers
 from superllm_cli.options import Label, NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
-__all__ = ["embed", "models"]
+__all__ = ["embed", "models", "refresh_listings"]
 
 
 def _price(row: dict[str, Any]) -> str:
@@ -26,6 +26,35 @@ def _price(row: dict[str, Any]) -> str:
 def _caps(row: dict[str, Any]) -> str:
     names = ("vision", "tools", "json_output", "embeddings")
     return ",".join(n.removesuffix("_output") for n in names if row.get(n)) or "-"
+
+
+def refresh_listings(ids: list[str], *, timeout: float, autostart: bool) -> list[dict[str, Any]]:
+    """Ask the daemon to fetch and cache the model lists of ``ids`` (or every configured
+    provider); one line on stderr for each provider that could not list."""
+    from superllm_cli.client import Client
+
+    client = Client(autostart=autostart)
+    body = {"ids": ids, "timeout": timeout, "env": client.env_for_request()}
+    results: list[dict[str, Any]] = client.call(
+        "POST", "/v1/models/refresh", body, timeout=timeout + 30
+    )
+    for r in results:
+        if not r.get("ok"):
+            error = r.get("error") or {}
+            reason = error.get("message") or error.get("code") or "no reason given"
+            line = f"superllm: warning: could not list the models of {r['id']}: {reason}"
+            sys.stderr.write(strip_controls(line) + "\n")
+    return results
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    table = [("MODEL", "CONTEXT", "CAPABILITIES", "PRICE IN / OUT (USD/M)")] + [
+        (r["model"], str(r.get("context_window") or "-"), _caps(r), _price(r)) for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(3)]
+    for line in table:
+        cells = [c.ljust(w) for c, w in zip(line[:3], widths, strict=True)]
+        sys.stdout.write(strip_controls("  ".join([*cells, line[3]])) + "\n")
 
 
 def models(
@@ -42,31 +71,50 @@ def models(
         float | None,
         typer.Option("--max-price", min=0.0, help="USD per million tokens, input and output."),
     ] = None,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh", help="First ask each provider (or --provider) which models it serves."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds each provider has to list.")
+    ] = 10.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """The models superllm knows: context, capabilities, prices per million tokens.
 
-    Pick by capability with -m: cheapest, cheapest:vision, fastest, ALIAS:tools.
+    --refresh asks the providers for the models they really serve and keeps the lists (shell
+    completion offers them too); a model the price catalog does not know shows as unpriced.
+    With --provider and nothing known for it, its list is fetched. Pick by capability with
+    -m: cheapest, cheapest:vision, fastest, ALIAS:tools.
     """
 
     def body(out: Output) -> None:
         from superllm_cli.client import Client
+        from superllmd.errors import ProviderError
 
-        client = Client(autostart=not no_autostart)
+        autostart = not no_autostart
+        if refresh:
+            ids = [provider] if provider else []
+            results = refresh_listings(ids, timeout=timeout, autostart=autostart)
+            if results and not any(r.get("ok") for r in results):
+                raise ProviderError(f"no provider could list its models ({len(results)} tried)")
+        client = Client(autostart=autostart)
         params = {"capability": capability or None, "provider": provider or None}
         params["max_price"] = None if max_price is None else str(max_price)
         rows = client.call("GET", client.query("/v1/models", params))
+        if provider and not refresh and not rows and not capability and max_price is None:
+            # Nothing known for it (a plain OpenAI-compatible server, Ollama): ask it.
+            results = refresh_listings([provider], timeout=timeout, autostart=autostart)
+            if not any(r.get("ok") for r in results):
+                raise ProviderError(f"{provider} offers no known model and could not list its own")
+            rows = client.call("GET", client.query("/v1/models", params))
         if json_out:
             out.json(rows)
-            return
-        table = [("MODEL", "CONTEXT", "CAPABILITIES", "PRICE IN / OUT (USD/M)")] + [
-            (r["model"], str(r.get("context_window") or "-"), _caps(r), _price(r)) for r in rows
-        ]
-        widths = [max(len(line[i]) for line in table) for i in range(3)]
-        for line in table:
-            cells = [c.ljust(w) for c, w in zip(line[:3], widths, strict=True)]
-            sys.stdout.write(strip_controls("  ".join([*cells, line[3]])) + "\n")
+        else:
+            _print_table(rows)
 
     run(ctx, body)
 

@@ -43,7 +43,14 @@ from superllmd.providers.base import ChatRequest, Message, Provider
 from superllmd.providers.registry import Registry
 from superllmd.state import DaemonState
 
-__all__ = ["DEFAULT_TIMEOUT", "CheckRequest", "check_provider", "check_providers"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "CheckRequest",
+    "check_provider",
+    "check_providers",
+    "require_known",
+    "worth_checking",
+]
 
 DEFAULT_TIMEOUT = 10.0
 log = logging.getLogger(__name__)
@@ -68,8 +75,8 @@ async def check_providers(request: Request) -> Response:
     settings = state.settings(body.env)
     environ = _environ(body.env)
     table = state.registry.provider_settings(settings)
-    ids = list(dict.fromkeys(body.ids)) or await _worth_checking(state, settings, environ)
-    _known(ids, table)
+    ids = list(dict.fromkeys(body.ids)) or await worth_checking(state, settings, environ)
+    require_known(ids, table)
     results = await asyncio.gather(
         *(_check(state.registry, pid, table[pid], environ, body.timeout) for pid in ids)
     )
@@ -83,7 +90,7 @@ async def check_provider(request: Request) -> Response:
         raise UsageError("this route checks the provider in its path; drop `ids`")
     pid = request.path_params["provider_id"]
     table = state.registry.provider_settings(state.settings(body.env))
-    _known([pid], table)
+    require_known([pid], table)
     result = await _check(state.registry, pid, table[pid], _environ(body.env), body.timeout)
     return JSONResponse(result)
 
@@ -92,7 +99,8 @@ def _environ(env: dict[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
 
 
-def _known(ids: list[str], table: Mapping[str, tuple[str, ProviderSettings]]) -> None:
+def require_known(ids: list[str], table: Mapping[str, tuple[str, ProviderSettings]]) -> None:
+    """Refuse (exit 2) ids the registry does not offer, naming those it does."""
     unknown = [pid for pid in ids if pid not in table]
     if unknown:
         raise UnknownProvider(
@@ -101,9 +109,10 @@ def _known(ids: list[str], table: Mapping[str, tuple[str, ProviderSettings]]) ->
         )
 
 
-async def _worth_checking(
+async def worth_checking(
     state: DaemonState, settings: Settings, environ: Mapping[str, str]
 ) -> list[str]:
+    """The providers a batch reaches without ids: configured, keyed, or embedded."""
     chosen = []
     for pid, (kind_name, provider_settings) in sorted(
         state.registry.provider_settings(settings).items()

@@ -22,8 +22,10 @@ A dialect of its own implements ``Provider.complete`` and ``Provider.stream`` wi
 helpers below: ``self.context.http.get(base_url, timeout)`` for a pooled client,
 ``translate_transport_errors`` around every call, ``map_status_error`` for a non-2xx answer,
 ``iter_sse``/``iter_lines`` and ``json_object`` for streams, and ``redact`` for any text that
-could quote a key. Errors raised to the daemon must be the ones exported here; anything else
-is reported as an internal error. ``superllmd.testing.conformance`` checks a dialect against
+could quote a key. ``Provider.served_models`` (a list of :class:`ServedModel`) answers
+``superllm models --refresh``: override it to ask the server's own models list. Errors
+raised to the daemon must be the ones exported here; anything else is reported as an
+internal error. ``superllmd.testing.conformance`` checks a dialect against
 a fake server.
 
 Only the names in ``__all__`` are the stable surface; the modules behind them may move.
@@ -70,6 +72,7 @@ from superllmd.providers.base import (
     Message,
     Provider,
     ProviderKind,
+    ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
@@ -101,6 +104,7 @@ __all__ = [
     "RateLimited",
     "ResolvedKey",
     "SSEEvent",
+    "ServedModel",
     "ServerError",
     "StreamItem",
     "TextDelta",

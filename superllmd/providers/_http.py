@@ -37,12 +37,14 @@ from superllmd.providers.base import Provider, ProviderKind
 from superllmd.providers.keys import ResolvedKey
 
 __all__ = [
+    "MAX_LIST_PAGES",
     "HttpClients",
     "HttpProvider",
     "SSEEvent",
     "iter_lines",
     "iter_sse",
     "json_object",
+    "listed_int",
     "map_status_error",
     "parse_retry_after",
     "redact",
@@ -89,6 +91,10 @@ class HttpClients:
             await client.aclose()
 
 
+#: A models list longer than this many pages is cut (a runaway pager must not loop forever).
+MAX_LIST_PAGES = 50
+
+
 class HttpProvider(Provider):
     """A provider that speaks HTTP: where it lives, its warm client, its key and its errors.
 
@@ -133,6 +139,26 @@ class HttpProvider(Provider):
             return
         body = (await response.aread()).decode(errors="replace")
         raise self._error(response.status_code, response.headers, body, model, key)
+
+    async def _get_json(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        key: ResolvedKey | None,
+        what: str = "a model list",
+    ) -> Any:
+        """GET ``url`` and parse its JSON body (any JSON value), errors mapped as for a call."""
+        async with translate_transport_errors(self.id, self.base_url):
+            response = await self._client().get(url, params=params, headers=headers)
+            await self._check(response, "", key)
+        try:
+            return json.loads(response.text)
+        except ValueError:
+            raise ProtocolError(
+                f"{self.id} sent {what} that is not JSON: {redact(response.text[:80])!r}",
+                provider=self.id,
+            ) from None
 
     def _error(
         self,
@@ -406,3 +432,14 @@ def json_object(provider: str, data: str, what: str = "a stream event") -> dict[
     if not isinstance(value, dict):
         raise ProtocolError(f"{provider} sent {what} that is not an object", provider=provider)
     return value
+
+
+def listed_int(value: Any) -> int | None:
+    """A token limit from a vendor's model list, or None for anything that is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if number > 0 else None

@@ -16,9 +16,11 @@ from typing import Any, ClassVar
 from superllmd.config import ProviderSettings
 from superllmd.errors import ProtocolError, ProviderError, QuotaExhausted, sentence
 from superllmd.providers._http import (
+    MAX_LIST_PAGES,
     HttpProvider,
     iter_sse,
     json_object,
+    listed_int,
     redact,
     translate_transport_errors,
 )
@@ -28,6 +30,7 @@ from superllmd.providers.base import (
     Message,
     Provider,
     ProviderKind,
+    ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
@@ -236,14 +239,31 @@ class AnthropicProvider(HttpProvider):
     async def list_models(self) -> list[str]:
         if self.settings.models:
             return list(self.settings.models)
+        return [m.id for m in await self.served_models()]
+
+    async def served_models(self) -> list[ServedModel]:
+        """``GET /v1/models`` (WIRE.md 3.4), page after page (``has_more``, ``after_id``)."""
         headers, key = await self._headers()
-        async with translate_transport_errors(self.id, self.base_url):
-            response = await self._client().get(
-                f"{self.base_url}/v1/models", params={"limit": 1000}, headers=headers
-            )
-            await self._check(response, "", key)
-        data = json_object(self.id, response.text, "a model list")
-        return [str(m["id"]) for m in data.get("data") or () if isinstance(m, dict) and "id" in m]
+        found: list[ServedModel] = []
+        params: dict[str, Any] = {"limit": 1000}
+        for _ in range(MAX_LIST_PAGES):
+            data = await self._get_json(f"{self.base_url}/v1/models", params, headers, key)
+            rows = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(rows, list):
+                raise ProtocolError(f"{self.id} sent a model list without data", provider=self.id)
+            found += [
+                ServedModel(
+                    str(m["id"]),
+                    context_window=listed_int(m.get("max_input_tokens")),
+                    max_output=listed_int(m.get("max_tokens")),
+                )
+                for m in rows
+                if isinstance(m, dict) and m.get("id")
+            ]
+            if not data.get("has_more") or not data.get("last_id"):
+                break
+            params = {"limit": 1000, "after_id": data["last_id"]}
+        return found
 
 
 def _message(m: Message) -> dict[str, Any]:

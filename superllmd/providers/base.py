@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from superllmd.errors import BadRequest
+from superllmd.listings import ServedModel
 
 if TYPE_CHECKING:
     from superllmd.config import ProviderSettings
@@ -36,6 +37,7 @@ __all__ = [
     "PriceTier",
     "Provider",
     "ProviderKind",
+    "ServedModel",
     "StreamItem",
     "TextDelta",
     "TokenUsage",
@@ -173,7 +175,17 @@ class Provider(ABC):
         raise BadRequest(f"{self.id} does not offer embeddings", provider=self.id)
 
     async def list_models(self) -> list[str]:
+        """Model ids to offer: the configured ones (a dialect may ask its server instead)."""
         return list(self.settings.models)
+
+    async def served_models(self) -> list[ServedModel]:
+        """What the endpoint itself serves, asked of it now (``superllm models --refresh``).
+
+        A dialect with a models list endpoint overrides this (WIRE.md: ``/v1/models``,
+        ``/api/tags``...) and raises the provider's error when it cannot; the default is
+        what ``list_models`` offers, so a plugin needs nothing more.
+        """
+        return [ServedModel(name) for name in await self.list_models()]
 
     async def health(self) -> str | None:
         """Prove the provider can serve, the way a real call would; return what was checked

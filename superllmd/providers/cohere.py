@@ -23,9 +23,11 @@ from superllmd.errors import (
     sentence,
 )
 from superllmd.providers._http import (
+    MAX_LIST_PAGES,
     HttpProvider,
     iter_sse,
     json_object,
+    listed_int,
     redact,
     translate_transport_errors,
 )
@@ -34,6 +36,7 @@ from superllmd.providers.base import (
     Completion,
     Provider,
     ProviderKind,
+    ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
@@ -199,18 +202,28 @@ class CohereProvider(HttpProvider):
     async def list_models(self) -> list[str]:
         if self.settings.models:
             return list(self.settings.models)
+        return [m.id for m in await self.served_models()]
+
+    async def served_models(self) -> list[ServedModel]:
+        """``GET /v1/models?endpoint=chat`` (WIRE.md 6), page after page (``next_page_token``)."""
         headers, key = await self._headers()
-        async with translate_transport_errors(self.id, self.base_url):
-            response = await self._client().get(
-                f"{self.base_url}/v1/models",
-                params={"endpoint": "chat", "page_size": 1000},
-                headers=headers,
-            )
-            await self._check(response, "", key)
-        data = json_object(self.id, response.text, "a model list")
-        return [
-            str(m["name"]) for m in data.get("models") or () if isinstance(m, dict) and "name" in m
-        ]
+        found: list[ServedModel] = []
+        params: dict[str, Any] = {"endpoint": "chat", "page_size": 1000}
+        for _ in range(MAX_LIST_PAGES):
+            data = await self._get_json(f"{self.base_url}/v1/models", params, headers, key)
+            rows = data.get("models") if isinstance(data, dict) else None
+            if not isinstance(rows, list):
+                raise ProtocolError(f"{self.id} sent a model list without models", provider=self.id)
+            found += [
+                ServedModel(str(m["name"]), context_window=listed_int(m.get("context_length")))
+                for m in rows
+                if isinstance(m, dict) and m.get("name")
+            ]
+            token = data.get("next_page_token")
+            if not token:
+                break
+            params = {"endpoint": "chat", "page_size": 1000, "page_token": token}
+        return found
 
 
 def _message(body: str) -> str:

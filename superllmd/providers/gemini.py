@@ -25,9 +25,11 @@ from superllmd.errors import (
     sentence,
 )
 from superllmd.providers._http import (
+    MAX_LIST_PAGES,
     HttpProvider,
     iter_lines,
     json_object,
+    listed_int,
     redact,
     translate_transport_errors,
 )
@@ -36,6 +38,7 @@ from superllmd.providers.base import (
     Completion,
     Provider,
     ProviderKind,
+    ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
@@ -258,20 +261,35 @@ class GeminiProvider(HttpProvider):
     async def list_models(self) -> list[str]:
         if self.settings.models:
             return list(self.settings.models)
+        return [m.id for m in await self.served_models()]
+
+    async def served_models(self) -> list[ServedModel]:
+        """``GET models`` (WIRE.md 4.5), page after page (``nextPageToken``); only models that
+        generate content (the list has embedding and other models too), without ``models/``."""
         headers, key = await self._headers()
-        async with translate_transport_errors(self.id, self.base_url):
-            response = await self._client().get(
-                f"{self.base_url}/models", params={"pageSize": 1000}, headers=headers
-            )
-            await self._check(response, "", key)
-        data = json_object(self.id, response.text, "a model list")
-        return [
-            str(m["name"]).removeprefix("models/")
-            for m in data.get("models") or ()
-            if isinstance(m, dict)
-            and "name" in m
-            and "generateContent" in m.get("supportedGenerationMethods", ["generateContent"])
-        ]
+        found: list[ServedModel] = []
+        params: dict[str, Any] = {"pageSize": 1000}
+        for _ in range(MAX_LIST_PAGES):
+            data = await self._get_json(f"{self.base_url}/models", params, headers, key)
+            rows = data.get("models", []) if isinstance(data, dict) else None
+            if not isinstance(rows, list):
+                raise ProtocolError(f"{self.id} sent a model list without models", provider=self.id)
+            found += [
+                ServedModel(
+                    str(m["name"]).removeprefix("models/"),
+                    context_window=listed_int(m.get("inputTokenLimit")),
+                    max_output=listed_int(m.get("outputTokenLimit")),
+                )
+                for m in rows
+                if isinstance(m, dict)
+                and m.get("name")
+                and "generateContent" in m.get("supportedGenerationMethods", ["generateContent"])
+            ]
+            token = data.get("nextPageToken")
+            if not token:
+                break
+            params = {"pageSize": 1000, "pageToken": token}
+        return found
 
 
 async def _chunks(provider: str, lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:

@@ -40,6 +40,11 @@ class MistralProvider(OpenAIProvider):
             body["random_seed"] = body.pop("seed")
         return body
 
+    def _serves_chat(self, row: dict[str, Any]) -> bool:
+        # Mistral lists its embedding and OCR models too, flagged in ``capabilities``.
+        capabilities = row.get("capabilities")
+        return not isinstance(capabilities, dict) or bool(capabilities.get("completion_chat", True))
+
     def _error(
         self,
         status: int,

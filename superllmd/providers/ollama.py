@@ -30,6 +30,7 @@ from superllmd.providers.base import (
     Completion,
     Provider,
     ProviderKind,
+    ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
@@ -213,14 +214,16 @@ class OllamaProvider(HttpProvider):
 
     async def list_models(self) -> list[str]:
         """What is pulled on the server: the truth for Ollama, whatever config lists."""
+        return [m.id for m in await self.served_models()]
+
+    async def served_models(self) -> list[ServedModel]:
+        """``GET /api/tags`` (WIRE.md 5.2): the models pulled on the server."""
         headers, key = await self._headers()
-        async with translate_transport_errors(self.id, self.base_url):
-            response = await self._client().get(f"{self.base_url}/api/tags", headers=headers)
-            await self._check(response, "", key)
-        data = json_object(self.id, response.text, "a model list")
-        return [
-            str(m["name"]) for m in data.get("models") or () if isinstance(m, dict) and "name" in m
-        ]
+        data = await self._get_json(f"{self.base_url}/api/tags", None, headers, key)
+        rows = data.get("models") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise ProtocolError(f"{self.id} sent a model list without models", provider=self.id)
+        return [ServedModel(str(m["name"])) for m in rows if isinstance(m, dict) and m.get("name")]
 
 
 def _usage(data: dict[str, Any]) -> TokenUsage:

@@ -22,6 +22,7 @@ from superllmd.providers._http import (
     HttpProvider,
     iter_sse,
     json_object,
+    listed_int,
     redact,
     translate_transport_errors,
 )
@@ -31,6 +32,7 @@ from superllmd.providers.base import (
     Message,
     Provider,
     ProviderKind,
+    ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
@@ -195,16 +197,37 @@ class OpenAIProvider(HttpProvider):
         """Configured models, else the server's own list (``GET /models``)."""
         if self.settings.models:
             return list(self.settings.models)
+        return [m.id for m in await self.served_models()]
+
+    async def served_models(self) -> list[ServedModel]:
+        """``GET {base}/models`` (WIRE.md 2.4): ``{"object": "list", "data": [{"id"}]}``.
+
+        Compatible servers add a window under their own name (vLLM ``max_model_len``, Groq
+        ``context_window``, Together ``context_length``); Together answers a bare list.
+        """
         headers, key = await self._headers()
-        async with translate_transport_errors(self.id, self.base_url):
-            response = await self._client().get(
-                f"{self.base_url}/models", params=self._params(), headers=headers
-            )
-            await self._check(response, "", key)
-        data = json_object(self.id, response.text, "a model list")
-        # Together answers a bare list rather than {"object": "list", "data": [...]}.
+        data = await self._get_json(f"{self.base_url}/models", self._params(), headers, key)
         rows = data.get("data") if isinstance(data, dict) else data
-        return [str(m["id"]) for m in rows or () if isinstance(m, dict) and "id" in m]
+        if not isinstance(rows, list):
+            raise ProtocolError(f"{self.id} sent a model list without data", provider=self.id)
+        return [
+            ServedModel(
+                str(m["id"]),
+                context_window=listed_int(
+                    m.get("context_window")
+                    or m.get("max_model_len")
+                    or m.get("context_length")
+                    or m.get("max_context_length")  # Mistral
+                ),
+                max_output=listed_int(m.get("max_completion_tokens")),
+            )
+            for m in rows
+            if isinstance(m, dict) and m.get("id") and self._serves_chat(m)
+        ]
+
+    def _serves_chat(self, row: dict[str, Any]) -> bool:
+        """Whether a listed model answers chat completions (all, unless the list says)."""
+        return True
 
 
 def _message(m: Message) -> dict[str, Any]:

@@ -24,7 +24,8 @@ pieces when streamed; ``slow``: sleep ``delay`` seconds between pieces; ``trunca
 the stream without its end marker; ``reset``: reset the connection mid-stream;
 ``midstream-error``: an in-band error after some text; ``error-<status>``: that status with
 the vendor's error body; ``badjson``: a 500 with an HTML body; ``leaky``: a 401 whose message
-quotes the key), an attribute ``delay``, ``requests`` (what it received), and usage counted
+quotes the key), an attribute ``delay``, ``requests`` (what it received), ``models`` (the
+ids its models list endpoint serves, for a dialect with ``lists_models``), and usage counted
 in words: prompt = words of the system prompt and messages, output = words of the answer,
 cached = prompt // 2 once prompt >= 8 (if the vendor reports a cache at all).
 
@@ -131,6 +132,8 @@ class Dialect:
     reports_cache: bool = True
     key_required: bool = True
     slow_complete: bool = True  # the fake's "slow" also delays a non-streamed answer
+    #: Whether ``served_models`` asks the fake's models list (else it gives the configured).
+    lists_models: bool = False
     base_url: Callable[[FakeVendor], str] = lambda fake: fake.base_url
 
 
@@ -298,6 +301,26 @@ async def check_non_json_error(h: Harness) -> None:
     assert "Traceback" not in exc.message and "JSONDecodeError" not in exc.message
 
 
+async def check_served_models(h: Harness) -> None:
+    """``served_models`` is what the server lists (with the key sent as for a call), or, for
+    a dialect without a list endpoint, the configured models; never an empty guess."""
+    provider = h.provider(models=["configured-one"])
+    served = await provider.served_models()
+    ids = [m.id for m in served]
+    if not h.dialect.lists_models:
+        assert ids == ["configured-one"], ids
+        return
+    expected = list(getattr(h.fake, "models", ()))
+    assert expected, "a fake for a listing dialect names its models in `models`"
+    # A subset: a dialect may leave out what cannot chat (Gemini's embedding models).
+    assert ids and set(ids) <= set(expected), f"listed {ids}, the fake serves {expected}"
+    name, value = h.dialect.auth_header
+    sent = h.last_request()
+    assert sent.method == "GET" and sent.headers.get(name) == value, sent.target
+    if h.dialect.key_required:
+        await h.fails(lambda: h.provider(environ={}).served_models(), AuthError)
+
+
 async def check_request_shape(h: Harness) -> None:
     name, value = h.dialect.auth_header
     cases = [
@@ -329,6 +352,7 @@ CHECKS: list[Check] = [
     check_timeout,
     check_non_json_error,
     check_request_shape,
+    check_served_models,
 ]
 
 

@@ -31,6 +31,7 @@ import asyncio
 import json
 from typing import Any
 
+from tests.fakes.listing import page
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 
@@ -64,6 +65,7 @@ class FakeAnthropic:
         self.delay = delay
         self.script: list[str] = []
         self.models = ["claude-fake", "echo"]
+        self.page_size: int | None = None  # set to force the model list into pages
         self.images: list[tuple[str, str]] = []
         self.server = FakeServer(self.handle)
 
@@ -88,20 +90,37 @@ class FakeAnthropic:
         elif not request.headers.get("anthropic-version"):
             self.error(w, 400, "anthropic-version: header is required")
         elif request.method == "GET" and request.path == "/v1/models":
-            data = [
-                {
-                    "type": "model",
-                    "id": m,
-                    "display_name": m,
-                    "created_at": "2025-01-01T00:00:00Z",
-                }
-                for m in self.models
-            ]
-            w.respond(200, {"data": data, "has_more": False, "first_id": None, "last_id": None})
+            self.list_models(request, w)
         elif request.method == "POST" and request.path == "/v1/messages":
             await self.messages(request, w)
         else:
             self.error(w, 404, f"no route {request.method} {request.path}")
+
+    def list_models(self, request: FakeRequest, w: Writer) -> None:
+        """``GET /v1/models?limit=&after_id=`` (WIRE.md 3.4), newest first, paged by id."""
+        query = {k: v[0] for k, v in request.query.items()}
+        start = self.models.index(query["after_id"]) + 1 if "after_id" in query else 0
+        chunk, more = page(self.models, query.get("limit"), self.page_size, start)
+        data = [
+            {
+                "type": "model",
+                "id": m,
+                "display_name": m.replace("-", " ").title(),
+                "created_at": "2025-01-01T00:00:00Z",
+                "max_input_tokens": 200000,
+                "max_tokens": 64000,
+            }
+            for m in chunk
+        ]
+        w.respond(
+            200,
+            {
+                "data": data,
+                "has_more": more is not None,
+                "first_id": chunk[0] if chunk else None,
+                "last_id": chunk[-1] if chunk else None,
+            },
+        )
 
     def error(self, w: Writer, status: int, message: str | None = None, **extra: Any) -> None:
         kind, default = _ERRORS.get(status, ("api_error", "error"))

@@ -26,6 +26,7 @@ import asyncio
 import json
 from typing import Any
 
+from tests.fakes.listing import page
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 
@@ -47,6 +48,7 @@ class FakeCohere:
         self.delay = delay
         self.script: list[str] = []
         self.models = ["command-fake", "echo"]
+        self.page_size: int | None = None  # set to force the model list into pages
         self.server = FakeServer(self.handle)
 
     def start(self) -> FakeCohere:
@@ -68,14 +70,31 @@ class FakeCohere:
         body = {"id": "fake-error-id", "message": message or _MESSAGES.get(status, "error")}
         w.respond(status, body)
 
+    def list_models(self, request: FakeRequest, w: Writer) -> None:
+        """``GET /v1/models?endpoint=&page_size=&page_token=`` (WIRE.md section 6)."""
+        query = {k: v[0] for k, v in request.query.items()}
+        token = query.get("page_token", "")
+        start = int(token) if token.isdigit() else 0
+        chunk, more = page(self.models, query.get("page_size"), self.page_size, start)
+        models = [
+            {
+                "name": m,
+                "endpoints": ["generate", "chat", "summarize"],
+                "finetuned": False,
+                "context_length": 256000,
+                "tokenizer_url": f"https://storage.googleapis.com/cohere-public/tokenizers/{m}.json",
+                "default_endpoints": ["chat"],
+                "features": ["tools", "json_mode", "json_schema"],
+            }
+            for m in chunk
+        ]
+        w.respond(200, {"models": models, "next_page_token": None if more is None else str(more)})
+
     async def handle(self, request: FakeRequest, w: Writer) -> None:
         if not request.headers.get("authorization", "").startswith("Bearer "):
             self.error(w, 401, "no api key supplied")
         elif request.method == "GET" and request.path == "/v1/models":
-            models = [
-                {"name": m, "endpoints": ["chat"], "context_length": 128000} for m in self.models
-            ]
-            w.respond(200, {"models": models, "next_page_token": None})
+            self.list_models(request, w)
         elif request.method == "POST" and request.path == "/v2/embed":
             body = request.json()
             rows = [[float(len(t)), 0.25] for t in body["texts"]]

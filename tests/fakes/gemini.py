@@ -37,6 +37,7 @@ import json
 import re
 from typing import Any
 
+from tests.fakes.listing import page
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 
 __all__ = ["FakeGemini"]
@@ -66,11 +67,33 @@ def error_body(status: int, message: str | None = None, details: Any = ()) -> di
     return {"error": error}
 
 
+def _model(name: str) -> dict[str, Any]:
+    """One ``Model`` as Google lists it (an embedding model has its own methods, no chat)."""
+    embedding = "embedding" in name
+    row: dict[str, Any] = {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": name.replace("-", " ").title(),
+        "description": f"The fake {name}",
+        "inputTokenLimit": 2048 if embedding else 1048576,
+        "outputTokenLimit": 1 if embedding else 65536,
+        "supportedGenerationMethods": (
+            ["embedContent", "countTextTokens"]
+            if embedding
+            else ["generateContent", "countTokens", "createCachedContent"]
+        ),
+    }
+    if not embedding:
+        row |= {"temperature": 1, "topP": 0.95, "topK": 64, "maxTemperature": 2, "thinking": True}
+    return row
+
+
 class FakeGemini:
     def __init__(self, *, delay: float = 0.05) -> None:
         self.delay = delay
         self.script: list[str] = []
         self.models = ["gemini-fake", "echo", "text-embedding-fake"]
+        self.page_size: int | None = None  # set to force the model list into pages
         self.images: list[tuple[str, str]] = []
         self.server = FakeServer(self.handle)
 
@@ -89,20 +112,23 @@ class FakeGemini:
     def requests(self) -> list[FakeRequest]:
         return self.server.requests
 
+    def list_models(self, request: FakeRequest, w: Writer) -> None:
+        """``GET models?pageSize=&pageToken=`` (WIRE.md 4.5); names carry ``models/``."""
+        query = {k: v[0] for k, v in request.query.items()}
+        token = query.get("pageToken", "")
+        start = int(token.removeprefix("p")) if token.startswith("p") else 0
+        chunk, more = page(self.models, query.get("pageSize"), self.page_size, start)
+        body: dict[str, Any] = {"models": [_model(m) for m in chunk]}
+        if more is not None:
+            body["nextPageToken"] = f"p{more}"
+        w.respond(200, body)
+
     async def handle(self, request: FakeRequest, w: Writer) -> None:
         if not request.headers.get("x-goog-api-key"):
             w.respond(403, error_body(403))
             return
         if request.method == "GET" and request.path in ("/v1/models", "/v1beta/models"):
-            methods = ["generateContent", "countTokens"]
-            models = [
-                {
-                    "name": f"models/{m}",
-                    "supportedGenerationMethods": ["embedContent"] if "embedding" in m else methods,
-                }
-                for m in self.models
-            ]
-            w.respond(200, {"models": models})
+            self.list_models(request, w)
             return
         route = _ROUTE.match(request.path)
         if request.method != "POST" or route is None:

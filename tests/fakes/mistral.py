@@ -58,10 +58,39 @@ def _detail(loc: list[str], msg: str, kind: str) -> dict[str, Any]:
     return {"detail": [{"type": kind, "loc": loc, "msg": msg, "input": None}]}
 
 
+def _model(name: str, *, chat: bool) -> dict[str, Any]:
+    return {
+        "id": name,
+        "object": "model",
+        "created": 1700000000,
+        "owned_by": "mistralai",
+        "capabilities": {
+            "completion_chat": chat,
+            "completion_fim": False,
+            "function_calling": chat,
+            "fine_tuning": False,
+            "vision": False,
+            "classification": False,
+        },
+        "name": name,
+        "description": f"The fake {name}",
+        "max_context_length": 131072 if chat else 8192,
+        "aliases": [],
+        "deprecation": None,
+        "default_model_temperature": 0.3 if chat else None,
+        "type": "base",
+    }
+
+
 class FakeMistral(FakeOpenAI):
     def __init__(self, *, delay: float = 0.05) -> None:
         super().__init__(delay=delay, path_prefix="/v1")
         self.models = ["mistral-fake", "echo"]
+
+    def model_rows(self) -> list[dict[str, Any]]:
+        """Mistral's ``GET /v1/models``: OpenAI's list, each model with its capabilities and
+        window; the embedding model is listed too, with ``completion_chat`` false."""
+        return [_model(m, chat=True) for m in self.models] + [_model("mistral-embed", chat=False)]
 
     def error(self, w: Writer, status: int) -> None:
         if status == 422:

@@ -62,9 +62,23 @@ class FakeOllama:
 
     async def handle(self, request: FakeRequest, w: Writer) -> None:
         if request.method == "GET" and request.path == "/api/tags":
-            details = {"format": "gguf", "family": "llama", "parameter_size": "3.2B"}
+            details = {
+                "parent_model": "",
+                "format": "gguf",
+                "family": "llama",
+                "families": ["llama"],
+                "parameter_size": "3.2B",
+                "quantization_level": "Q4_K_M",
+            }
             models = [
-                {"name": m, "model": m, "size": 2019393189, "digest": "abc", "details": details}
+                {
+                    "name": m,
+                    "model": m,
+                    "modified_at": "2025-05-20T10:00:00.000000000+02:00",
+                    "size": 2019393189,
+                    "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+                    "details": details,
+                }
                 for m in self.models
             ]
             w.respond(200, {"models": models})

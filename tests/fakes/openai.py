@@ -87,20 +87,18 @@ class FakeOpenAI:
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r.json() for r in self.requests if r.path.endswith("/chat/completions")]
 
+    def model_rows(self) -> list[dict[str, Any]]:
+        """``GET /models`` items (WIRE.md 2.4); compatible servers add their own keys."""
+        return [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
+            for m in self.models
+        ]
+
     # -- routing --------------------------------------------------------------------------
     async def handle(self, request: FakeRequest, w: Writer) -> None:
         path = request.path.removeprefix(self.prefix)
         if request.method == "GET" and path == "/models":
-            w.respond(
-                200,
-                {
-                    "object": "list",
-                    "data": [
-                        {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
-                        for m in self.models
-                    ],
-                },
-            )
+            w.respond(200, {"object": "list", "data": self.model_rows()})
         elif request.method == "POST" and path == "/chat/completions":
             await self.chat(request, w)
         elif request.method == "POST" and path == "/embeddings":

@@ -114,6 +114,7 @@ BEARER = ("authorization", f"Bearer {KEY}")
 DIALECTS = [
     Dialect(
         name="openai",
+        lists_models=True,
         kind=OpenAIKind,
         fake=FakeOpenAI,
         check_request=_openai_shaped("max_completion_tokens", True),
@@ -123,6 +124,7 @@ DIALECTS = [
     ),
     Dialect(
         name="openai-compatible",
+        lists_models=True,
         kind=OpenAICompatibleKind,
         fake=FakeOpenAI,
         check_request=_openai_shaped("max_tokens", True),
@@ -133,6 +135,7 @@ DIALECTS = [
     ),
     Dialect(
         name="anthropic",
+        lists_models=True,
         kind=AnthropicKind,
         fake=FakeAnthropic,
         check_request=check_anthropic,
@@ -142,6 +145,7 @@ DIALECTS = [
     ),
     Dialect(
         name="gemini",
+        lists_models=True,
         kind=GeminiKind,
         fake=FakeGemini,
         check_request=check_gemini,
@@ -151,6 +155,7 @@ DIALECTS = [
     ),
     Dialect(
         name="cohere",
+        lists_models=True,
         kind=CohereKind,
         fake=FakeCohere,
         check_request=check_cohere,
@@ -159,6 +164,7 @@ DIALECTS = [
     ),
     Dialect(
         name="mistral",
+        lists_models=True,
         kind=MistralKind,
         fake=FakeMistral,
         check_request=_openai_shaped("max_tokens", False),
@@ -168,6 +174,7 @@ DIALECTS = [
     ),
     Dialect(
         name="ollama",
+        lists_models=True,
         kind=OllamaKind,
         fake=FakeOllama,
         check_request=check_ollama,

@@ -58,7 +58,7 @@ def test_the_generated_package_passes_its_own_conformance_tests(package: Path) -
         timeout=240,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "14 passed" in result.stdout  # 13 conformance checks + the model list
+    assert "15 passed" in result.stdout  # 14 conformance checks + the model list
 
 
 def test_the_generated_package_declares_its_entry_point(

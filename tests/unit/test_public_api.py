@@ -31,6 +31,7 @@ PLUGIN_API = {
     "TokenUsage",
     "Capabilities",
     "StreamItem",
+    "ServedModel",
     "ProviderSettings",
     "ResolvedKey",
     # the errors provider code raises
