@@ -136,6 +136,30 @@ class DaemonSettings(_Section):
         return value
 
 
+class LedgerSettings(_Section):
+    """``[ledger]``: where the ledger lives. Unset, a SQLite file in the data folder; a
+    ``postgresql://`` URL shares one database between several gateway instances (extra
+    ``postgres``). Give the password in ``PGPASSWORD`` or ``~/.pgpass``, not in the URL."""
+
+    url: str | None = None
+    # Most connections one daemon holds to PostgreSQL.
+    pool_size: int = Field(default=8, gt=0, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        if (
+            value is not None
+            and value.strip()
+            and not value.startswith(("postgresql://", "postgres://"))
+        ):
+            raise ValueError(
+                "takes a PostgreSQL URL (postgresql://user@host/db); leave it unset for the "
+                "SQLite file"
+            )
+        return value.strip() or None if value is not None else None
+
+
 class McpSettings(_Section):
     """``[mcp]``: what MCP clients (``superllm mcp``, /mcp on the TCP door) may reach."""
 
@@ -156,6 +180,7 @@ class Settings(BaseSettings):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
 
     @field_validator("prices")
     @classmethod

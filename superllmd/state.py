@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,7 +12,8 @@ from superllmd.config import BudgetSettings, ConfigStore, Settings
 from superllmd.gateway.bus import EventBus
 from superllmd.gateway.limits import TokenLimits
 from superllmd.gateway.tokens import TokenStore
-from superllmd.ledger import Ledger, wiring
+from superllmd.ledger import wiring
+from superllmd.ledger.base import Backend
 from superllmd.ledger.conversations import Conversations
 from superllmd.orchestrator.run import Caller
 from superllmd.paths import Paths
@@ -36,7 +36,7 @@ class DaemonState:
     keys: KeyResolver
     caller: Caller = field(default_factory=Caller)
     budget: BudgetManager | None = None
-    ledger: Ledger | None = None
+    ledger: Backend | None = None
     conversations: Conversations = field(default_factory=lambda: Conversations(None))
     latency: LatencyBook = field(default_factory=LatencyBook)
     started: float = field(default_factory=time.monotonic)
@@ -125,4 +125,4 @@ class DaemonState:
         await self.registry.aclose()
         await self.http.aclose()
         if self.ledger is not None:
-            await asyncio.to_thread(self.ledger.close)
+            await self.ledger.aclose()

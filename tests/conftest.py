@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai import FakeOpenAI
+from tests.pg import PgServer, find_bin
 
 
 @pytest.fixture
@@ -30,6 +31,28 @@ def fake_openai() -> Iterator[FakeOpenAI]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A private PostgreSQL server for the whole session (tests/pg.py)."""
+    bin_dir = find_bin()
+    if bin_dir is None:
+        pytest.fail(
+            "PostgreSQL is not installed: the ledger's PostgreSQL tests need initdb and "
+            "pg_ctl (apt-get install postgresql)"
+        )
+    server = PgServer(bin_dir).start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return pg_server.database()
 
 
 @pytest.fixture(autouse=True)

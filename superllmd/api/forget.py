@@ -9,7 +9,6 @@ history is cleaned.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from pydantic import TypeAdapter
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from superllmd.api._common import read_body, state_of
 from superllmd.api.usage import ledger_of
 from superllmd.errors import UsageError
 from superllmd.ledger import queries
+from superllmd.ledger.base import Conn
 from superllmd.protocol import ForgetRunsRequest
 
 __all__ = ["delete_conversation", "forget_runs"]
@@ -27,7 +27,7 @@ _FORGET = TypeAdapter(ForgetRunsRequest)
 _IDS = "(SELECT value FROM json_each(?))"
 
 
-def _run_ids(conn: sqlite3.Connection, run_id: str | None, before: float | None) -> list[str]:
+def _run_ids(conn: Conn, run_id: str | None, before: float | None) -> list[str]:
     if run_id is not None:
         escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = conn.execute(

@@ -21,13 +21,13 @@ from starlette.responses import JSONResponse, Response
 from superllmd.api._common import state_of
 from superllmd.errors import DaemonError
 from superllmd.ledger import queries
-from superllmd.ledger.db import Ledger
+from superllmd.ledger.base import Backend
 from superllmd.state import DaemonState
 
 __all__ = ["ledger_of", "usage"]
 
 
-def ledger_of(state: DaemonState) -> Ledger:
+def ledger_of(state: DaemonState) -> Backend:
     if state.ledger is None:
         raise DaemonError("this daemon runs without a ledger; restart it with `superllm daemon`")
     return state.ledger

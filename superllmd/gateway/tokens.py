@@ -21,7 +21,7 @@ from typing import Any
 from superllmd.budget_rules import period_start
 from superllmd.errors import UsageError
 from superllmd.gateway import GatewayToken
-from superllmd.ledger.db import Ledger
+from superllmd.ledger.base import Backend
 
 __all__ = ["CACHE_S", "PREFIX", "TokenStore", "hash_secret"]
 
@@ -45,13 +45,13 @@ class _Cached:
 class TokenStore:
     """The daemon's tokens, in the ledger database (table ``gateway_tokens``)."""
 
-    def __init__(self, ledger: Ledger | None, *, clock: Any = time.time) -> None:
+    def __init__(self, ledger: Backend | None, *, clock: Any = time.time) -> None:
         self._ledger = ledger
         self._clock = clock
         self._cache: dict[str, _Cached] = {}
         self._last_used: dict[str, float] = {}
 
-    def _need(self) -> Ledger:
+    def _need(self) -> Backend:
         if self._ledger is None:
             raise UsageError("gateway tokens need the ledger, and this daemon runs without one")
         return self._ledger

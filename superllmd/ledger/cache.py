@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 
 from superllmd.errors import SuperllmError
 from superllmd.ledger import history
-from superllmd.ledger.db import Ledger
+from superllmd.ledger.base import Backend
 from superllmd.orchestrator.hooks import CallInfo, CallStatus
 from superllmd.providers.base import ChatRequest, Completion, TokenUsage
 
@@ -63,7 +63,7 @@ class ResponseCache:
 
     def __init__(
         self,
-        ledger: Ledger | None,
+        ledger: Backend | None,
         *,
         persist: Callable[[Mapping[str, str]], bool] = lambda _: True,
         default_ttl: float = DEFAULT_TTL,

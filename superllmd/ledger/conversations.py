@@ -31,7 +31,7 @@ from typing import Any
 
 from superllmd.errors import UsageError
 from superllmd.ledger import history
-from superllmd.ledger.db import Ledger, Statement
+from superllmd.ledger.base import Backend, Statement
 from superllmd.orchestrator.hooks import RunInfo
 from superllmd.providers.base import Attachment, Message
 from superllmd.providers.registry import Target
@@ -68,7 +68,7 @@ class Prepared:
 
 
 class Conversations:
-    def __init__(self, ledger: Ledger | None, *, hot: int = HOT) -> None:
+    def __init__(self, ledger: Backend | None, *, hot: int = HOT) -> None:
         self.ledger = ledger
         self._hot: OrderedDict[str, list[Message]] = OrderedDict()
         self._models: dict[str, str] = {}  # conversation id -> its model, for the hot ones
@@ -203,7 +203,7 @@ class Conversations:
             (
                 "INSERT INTO conversations (id, created, updated, mode, model, label, title) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "updated = excluded.updated, model = COALESCE(excluded.model, model)",
+                "updated = excluded.updated, model = COALESCE(excluded.model, conversations.model)",
                 (cid, now, now, run.mode, model, run.label, title[:80] if keep_text else None),
             )
         ]

@@ -39,14 +39,12 @@ from typing import Any, TypeVar
 
 from superllmd.errors import LedgerError, sentence
 from superllmd.ledger import migrations, queries
+from superllmd.ledger.base import Dialect, Statement
 
 __all__ = ["Ledger", "LedgerError", "Statement", "connect"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-#: One SQL statement and its parameters.
-Statement = tuple[str, Sequence[Any] | dict[str, Any]]
 
 _BATCH = 1024  # most units in one commit: bounds a commit's time under a flood
 _STOP = object()
@@ -79,10 +77,14 @@ class _Unit:
 
 
 class Ledger:
-    """The daemon's handle on ``ledger.sqlite3``. Thread-safe to write; reads are async."""
+    """The daemon's handle on ``ledger.sqlite3`` (a ``base.Backend``). Thread-safe to write;
+    reads are async."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(self, path: Path, *, log_prompts: bool = True) -> None:
         self.path = path
+        self.where = str(path)
         self.log_prompts = log_prompts
         self._queue: queue.SimpleQueue[_Unit | object] = queue.SimpleQueue()
         self._seq_lock = threading.Lock()
@@ -144,6 +146,10 @@ class Ledger:
         self._reader.submit(self._close_reader).result(timeout)
         self._reader.shutdown(wait=True)
         self._wake_all()
+
+    async def aclose(self) -> None:
+        """``close`` off the event loop (it joins the writer thread)."""
+        await asyncio.to_thread(self.close)
 
     # -- writing --------------------------------------------------------------------------
 

@@ -1,16 +1,16 @@
 """Reading runs, conversations and cached responses back out of the ledger.
 
-Synchronous functions over a ``sqlite3.Connection``, like queries.py; the daemon runs them on
-the ledger's reader thread.
+Synchronous functions over a connection (``base.Conn``), like queries.py; the daemon runs
+them on the ledger's reader thread.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from superllmd.errors import UsageError
+from superllmd.ledger.base import Conn, dialect
 
 __all__ = [
     "cache_get",
@@ -64,7 +64,7 @@ def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def list_runs(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     limit: int = 20,
     mode: str | None = None,
@@ -73,7 +73,7 @@ def list_runs(
     conversation_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The latest runs first, each a summary (prompt and answer cut to 200 characters)."""
-    where, params = ["1"], []
+    where, params = ["1 = 1"], []
     for clause, value in (
         ("mode = ?", mode),
         ("label = ?", label),
@@ -94,7 +94,7 @@ def list_runs(
 MIN_SHORT_ID = 7
 
 
-def short_id(conn: sqlite3.Connection, run_id: str) -> str:
+def short_id(conn: Conn, run_id: str) -> str:
     """The shortest prefix of ``run_id`` (at least MIN_SHORT_ID characters) that no other
     run in the ledger shares: one past the longest prefix shared with either neighbour in
     id order. ``superllm log PREFIX`` accepts it."""
@@ -114,7 +114,7 @@ def short_id(conn: sqlite3.Connection, run_id: str) -> str:
     return run_id[: max(MIN_SHORT_ID, shared + 1)]
 
 
-def _with_short_ids(conn: sqlite3.Connection, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_short_ids(conn: Conn, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for run in runs:
         run["short_id"] = short_id(conn, run["run_id"])
     return runs
@@ -126,12 +126,14 @@ def _fts_query(text: str) -> str:
     return " ".join(f'"{w}"' for w in words)
 
 
-def search_runs(conn: sqlite3.Connection, text: str, *, limit: int = 20) -> list[dict[str, Any]]:
+def search_runs(conn: Conn, text: str, *, limit: int = 20) -> list[dict[str, Any]]:
     """Runs whose prompt or answer contain every word of ``text``, best match first, each
     with a ``snippet`` around the match."""
     query = _fts_query(text)
     if not query:
         raise UsageError("--search needs some text to look for")
+    if dialect(conn) == "postgres":
+        return _with_short_ids(conn, _search_postgres(conn, text.split(), limit))
     rows = conn.execute(
         f"SELECT {_summary_columns('r')}, snippet(runs_fts, -1, '[', ']', '...', 12) "
         "FROM runs_fts JOIN runs r ON r.rowid = runs_fts.rowid "
@@ -146,7 +148,37 @@ def search_runs(conn: sqlite3.Connection, text: str, *, limit: int = 20) -> list
     return _with_short_ids(conn, found)
 
 
-def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+def _search_postgres(conn: Conn, words: list[str], limit: int) -> list[dict[str, Any]]:
+    """search_runs without FTS: every word in the prompt or the answer (ILIKE), the latest
+    first, the snippet cut around the first word found."""
+    where, params = [], []
+    for word in words:
+        pattern = "%" + _like_escape(word) + "%"
+        where.append("(prompt ILIKE ? ESCAPE '\\' OR answer ILIKE ? ESCAPE '\\')")
+        params += [pattern, pattern]
+    rows = conn.execute(
+        f"SELECT {_SUMMARY}, prompt, answer FROM runs WHERE {' AND '.join(where)} "
+        "ORDER BY time DESC LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    found = []
+    for row in rows:
+        summary = _summary(row[:-2])
+        summary["snippet"] = _snippet(f"{row[-2] or ''} {row[-1] or ''}", words[0])
+        found.append(summary)
+    return found
+
+
+def _snippet(text: str, word: str, around: int = 40) -> str:
+    at = text.lower().find(word.lower())
+    if at < 0:
+        return text[: 2 * around]
+    start, end = max(at - around, 0), at + len(word) + around
+    core = f"{text[start:at]}[{text[at : at + len(word)]}]{text[at + len(word) : end]}"
+    return ("..." if start else "") + core + ("..." if end < len(text) else "")
+
+
+def get_run(conn: Conn, run_id: str) -> dict[str, Any]:
     """One run in full: summary, request, result, transcript, its calls and fragments.
 
     A unique prefix of the id is enough. Raises UsageError for no match or several.
@@ -209,23 +241,26 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     return out
 
 
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like_prefix(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
+    return _like_escape(text) + "%"
 
 
-def last_conversation(conn: sqlite3.Connection, owner: str | None = None) -> str | None:
+def last_conversation(conn: Conn, owner: str | None = None) -> str | None:
     """The most recently updated conversation of ``owner`` (a gateway token's name; None for
     the socket's own user)."""
     row = conn.execute(
         "SELECT c.id FROM conversations c WHERE EXISTS (SELECT 1 FROM runs r "
-        "WHERE r.conversation_id = c.id AND r.token IS ?) ORDER BY c.updated DESC LIMIT 1",
+        "WHERE r.conversation_id = c.id AND r.token IS NOT DISTINCT FROM ?) ORDER BY c.updated DESC LIMIT 1",
         (owner,),
     ).fetchone()
     return None if row is None else str(row[0])
 
 
-def conversation_owner(conn: sqlite3.Connection, conversation_id: str) -> tuple[str | None]:
+def conversation_owner(conn: Conn, conversation_id: str) -> tuple[str | None]:
     """``(token,)``: who holds a conversation, the token of its first run (None: the socket's
     user). A conversation with no run yet belongs to the socket's user."""
     row = conn.execute(
@@ -235,7 +270,7 @@ def conversation_owner(conn: sqlite3.Connection, conversation_id: str) -> tuple[
     return (None,) if row is None else (None if row[0] is None else str(row[0]),)
 
 
-def conversation_model(conn: sqlite3.Connection, conversation_id: str) -> str | None:
+def conversation_model(conn: Conn, conversation_id: str) -> str | None:
     """The model a conversation was last held with (None if unknown or not recorded)."""
     row = conn.execute(
         "SELECT model FROM conversations WHERE id = ?", (conversation_id,)
@@ -243,9 +278,7 @@ def conversation_model(conn: sqlite3.Connection, conversation_id: str) -> str | 
     return None if row is None or row[0] is None else str(row[0])
 
 
-def conversation_messages(
-    conn: sqlite3.Connection, conversation_id: str
-) -> list[tuple[str, str | None]] | None:
+def conversation_messages(conn: Conn, conversation_id: str) -> list[tuple[str, str | None]] | None:
     """(role, content) in order, or None if there is no such conversation. Content is None
     where it was not stored (``log_prompts = false``)."""
     known = conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
@@ -266,7 +299,7 @@ def conversation_messages(
     return out
 
 
-def _with_fragments(conn: sqlite3.Connection, run_id: str, prompt: str | None) -> str | None:
+def _with_fragments(conn: Conn, run_id: str, prompt: str | None) -> str | None:
     """A run's prompt as it was sent: its fragments first, each followed by a blank line."""
     if prompt is None:
         return None
@@ -283,7 +316,7 @@ def _with_fragments(conn: sqlite3.Connection, run_id: str, prompt: str | None) -
     return "\n\n".join([*texts, prompt])
 
 
-def list_conversations(conn: sqlite3.Connection, *, limit: int = 20) -> list[dict[str, Any]]:
+def list_conversations(conn: Conn, *, limit: int = 20) -> list[dict[str, Any]]:
     keys = ("conversation_id", "created", "updated", "mode", "model", "label", "title", "messages")
     rows = conn.execute(
         "SELECT c.id, c.created, c.updated, c.mode, c.model, c.label, c.title, "
@@ -294,7 +327,7 @@ def list_conversations(conn: sqlite3.Connection, *, limit: int = 20) -> list[dic
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def cache_get(conn: sqlite3.Connection, key: str, not_before: float) -> tuple[Any, ...] | None:
+def cache_get(conn: Conn, key: str, not_before: float) -> tuple[Any, ...] | None:
     """(text, input, output, cached tokens, finish_reason, response_model) of a cached
     response stored at or after ``not_before``, or None."""
     row: tuple[Any, ...] | None = conn.execute(

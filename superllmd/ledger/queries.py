@@ -1,8 +1,8 @@
 """Reading the ledger: spend for budgets, usage reports, and the time words users type.
 
-Every function takes a ``sqlite3.Connection`` and runs synchronously: the daemon calls them
-on the ledger's reader thread (``await ledger.read(...)``), tests and scripts call them on a
-connection of their own.
+Every function takes a connection (``base.Conn``: SQLite's, or the PostgreSQL backend's
+reader) and runs synchronously: the daemon calls them on the ledger's reader thread
+(``await ledger.read(...)``), tests and scripts call them on a connection of their own.
 
 What counts (the rules ``superllm usage`` and budgets share):
 
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
 from superllmd.errors import UsageError
+from superllmd.ledger.base import Conn, dialect
 
 if TYPE_CHECKING:
     from superllmd.ledger.db import Ledger
@@ -47,13 +47,20 @@ GROUPS: dict[str, str] = {
     "label": "coalesce(label, '')",
     "token": "coalesce(token, '')",
 }
+# The same keys in PostgreSQL (the session's time zone is the daemon's, see pg.py).
+_PG_TIME_GROUPS: dict[str, str] = {
+    "day": "to_char(to_timestamp(time), 'YYYY-MM-DD')",
+    "week": "to_char(date_trunc('week', to_timestamp(time)), 'YYYY-MM-DD')",
+    "month": "to_char(to_timestamp(time), 'YYYY-MM')",
+}
 _TIME_GROUPS = {"day", "week", "month"}
 
 _SENT = "(status != 'cached' AND coalesce(error_code, '') != 'budget')"
+# Counts as CASE sums: PostgreSQL cannot SUM a comparison.
 _SUMS = f"""
-    SUM({_SENT}) AS calls,
-    SUM(status = 'cached') AS cache_hits,
-    SUM(status IN ('error', 'interrupted')) AS errors,
+    SUM(CASE WHEN {_SENT} THEN 1 ELSE 0 END) AS calls,
+    SUM(CASE WHEN status = 'cached' THEN 1 ELSE 0 END) AS cache_hits,
+    SUM(CASE WHEN status IN ('error', 'interrupted') THEN 1 ELSE 0 END) AS errors,
     SUM(CASE WHEN {_SENT} THEN input_tokens ELSE 0 END) AS input_tokens,
     SUM(CASE WHEN {_SENT} THEN output_tokens ELSE 0 END) AS output_tokens,
     SUM(CASE WHEN {_SENT} THEN cached_tokens ELSE 0 END) AS cached_tokens,
@@ -63,7 +70,7 @@ _SUMS = f"""
 
 
 def spent_usd(
-    conn_or_ledger: sqlite3.Connection | Ledger,
+    conn_or_ledger: Conn | Ledger,
     since: float,
     *,
     provider: str | None = None,
@@ -76,10 +83,10 @@ def spent_usd(
     Given a Ledger (from a thread, not the event loop: use ``await ledger.spent_usd``), it
     reads through a short-lived read-only connection of its own.
     """
-    if not isinstance(conn_or_ledger, sqlite3.Connection):
-        from superllmd.ledger.db import connect
+    from superllmd.ledger import db
 
-        conn = connect(conn_or_ledger.path, readonly=True)
+    if isinstance(conn_or_ledger, db.Ledger):
+        conn = db.connect(conn_or_ledger.path, readonly=True)
         try:
             return spent_usd(conn, since, provider=provider, label=label, token=token)
         finally:
@@ -103,7 +110,7 @@ def spent_usd(
     return float(row[0]), bool(row[1])
 
 
-def recover_interrupted(conn: sqlite3.Connection) -> int:
+def recover_interrupted(conn: Conn) -> int:
     """Mark calls a dead daemon left ``in_flight`` as interrupted; how many there were.
 
     Runs at startup, before the writer starts, under the daemon lock: nothing is in flight.
@@ -127,7 +134,7 @@ def recover_interrupted(conn: sqlite3.Connection) -> int:
     return cursor.rowcount
 
 
-def prune_cache(conn: sqlite3.Connection, keep_s: float = 30 * 86400) -> int:
+def prune_cache(conn: Conn, keep_s: float = 30 * 86400) -> int:
     """Drop cached responses older than ``keep_s`` (no --cache-ttl reaches that far back in
     practice); how many went. Runs at startup, so the cache cannot grow without bound."""
     cursor = conn.execute("DELETE FROM response_cache WHERE time < ?", (time.time() - keep_s,))
@@ -135,7 +142,7 @@ def prune_cache(conn: sqlite3.Connection, keep_s: float = 30 * 86400) -> int:
 
 
 def usage_report(
-    conn: sqlite3.Connection,
+    conn: Conn,
     *,
     by: str = "day",
     since: float | None = None,
@@ -179,8 +186,11 @@ def usage_report(
     clause = " AND ".join(where)
     totals = conn.execute(f"SELECT {_SUMS} FROM calls WHERE {clause}", params).fetchone()
     order = "k" if by in _TIME_GROUPS else "cost DESC, calls DESC, k"
+    group = GROUPS[by]
+    if by in _PG_TIME_GROUPS and dialect(conn) == "postgres":
+        group = _PG_TIME_GROUPS[by]
     rows = conn.execute(
-        f"SELECT {GROUPS[by]} AS k, {_SUMS} FROM calls WHERE {clause} GROUP BY k ORDER BY {order}",
+        f"SELECT {group} AS k, {_SUMS} FROM calls WHERE {clause} GROUP BY k ORDER BY {order}",
         params,
     ).fetchall()
     return {
@@ -192,7 +202,7 @@ def usage_report(
     }
 
 
-def _figures(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
+def _figures(row: Any) -> dict[str, Any]:
     calls, hits, errors, tokens_in, tokens_out, tokens_cached, cost, unpriced = row
     return {
         "calls": int(calls or 0),

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from superllmd.errors import SuperllmError
-from superllmd.ledger.db import Ledger, Statement
+from superllmd.ledger.base import Backend, Statement
 from superllmd.orchestrator.hooks import CallInfo, CallStatus, RunInfo
 from superllmd.protocol import Event, RunResult
 from superllmd.providers.base import Completion, TokenUsage
@@ -76,7 +76,7 @@ class LedgerRecorder:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: Backend,
         *,
         log_prompts: Callable[[Mapping[str, str]], bool] = lambda _: True,
         on_run: Callable[[RunInfo, Any, str | None, bool], Sequence[Statement]] | None = None,
@@ -310,7 +310,7 @@ def _fragment_rows(run_id: str, prepared: Any, keep_text: bool) -> list[Statemen
 
 
 async def durable(
-    events: AsyncIterator[Event], ledger: Ledger | None, *, hold: bool = True
+    events: AsyncIterator[Event], ledger: Backend | None, *, hold: bool = True
 ) -> AsyncIterator[Event]:
     """Pass ``events`` on, holding each answer back until the ledger has committed its call:
     a client that saw a ``message`` may rely on the ledger having it, and one that saw a

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from superllmd.config import ConfigStore
 from superllmd.errors import ConfigError
+from superllmd.ledger.base import Backend
 from superllmd.ledger.cache import ResponseCache
 from superllmd.ledger.conversations import Conversations
 from superllmd.ledger.db import Ledger
@@ -25,16 +26,29 @@ __all__ = ["LedgerParts", "attach"]
 
 @dataclass(frozen=True, slots=True)
 class LedgerParts:
-    ledger: Ledger
+    ledger: Backend
     conversations: Conversations
     recorder: LedgerRecorder
     cache: ResponseCache
 
 
-def attach(path: Path, config: ConfigStore, caller: Caller) -> LedgerParts:
-    """Open the ledger at ``path`` and put its hooks first on ``caller``.
+def open_backend(path: Path, config: ConfigStore) -> Backend:
+    """The SQLite file at ``path``, or the PostgreSQL database ``[ledger] url`` names."""
+    try:
+        settings = config.get(os.environ).ledger
+    except ConfigError:  # the daemon reports a bad config on its own, before this
+        settings = None
+    if settings is not None and settings.url:
+        from superllmd.ledger.pg import PgLedger
 
-    Raises LedgerError (exit 3, saying what to do) when the file cannot be opened.
+        return PgLedger.open(settings.url, pool_size=settings.pool_size)
+    return Ledger.open(path)
+
+
+def attach(path: Path, config: ConfigStore, caller: Caller) -> LedgerParts:
+    """Open the ledger (``open_backend``) and put its hooks first on ``caller``.
+
+    Raises LedgerError (exit 3, saying what to do) when it cannot be opened.
     """
 
     def log_prompts(environ: Mapping[str, str]) -> bool:
@@ -43,7 +57,7 @@ def attach(path: Path, config: ConfigStore, caller: Caller) -> LedgerParts:
         except ConfigError:  # the request fails on its own config error; keep the default
             return True
 
-    ledger = Ledger.open(path)
+    ledger = open_backend(path, config)
     conversations = Conversations(ledger)
     recorder = LedgerRecorder(ledger, log_prompts=log_prompts, on_run=conversations.record)
     cache = ResponseCache(ledger, persist=log_prompts)

@@ -1,0 +1,325 @@
+"""The PostgreSQL ledger against a real server (tests/pg.py): schema, writes, reads, and the
+same answers as SQLite from the same rows."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from superllmd.config import ConfigStore
+from superllmd.errors import ConfigError
+from superllmd.ledger import history, queries
+from superllmd.ledger.base import Backend
+from superllmd.ledger.db import Ledger, LedgerError
+from superllmd.ledger.migrations import (
+    MIGRATIONS,
+    latest_version,
+    migrate,
+    migrate_postgres,
+    postgres_version,
+    user_version,
+)
+from superllmd.ledger.pg import PgLedger, conn_adapter
+from tests.pg import PgServer
+
+pytestmark = pytest.mark.postgres
+
+# Shipped PostgreSQL migrations never change either (see test_migrations.SHIPPED).
+SHIPPED_PG = {
+    1: "f681461684dea7ec3afc8ad16880cfbe3cc48941a166274ca3ed8990d086cd8d",
+    2: "fcbfedf4079985f051e06776cecdfb19c0d70e7aa4a22a41f5ebbfbe71d77227",
+    3: "f15bc54bafd24a1b2400f48142962c63ce736e585c4a4a6a932337c31f921a0f",
+    4: "23b2204ceb61f95eb1d725d9b074cbaa5fd29fda85fc00a2c1071e854804a64c",
+}
+
+
+def test_every_migration_has_both_dialects_and_shipped_ones_are_unchanged() -> None:
+    for version, migration in enumerate(MIGRATIONS, 1):
+        assert migration.sqlite.strip() and migration.postgres.strip(), version
+    for version, digest in SHIPPED_PG.items():
+        got = hashlib.sha256(MIGRATIONS[version - 1].postgres.encode()).hexdigest()
+        assert got == digest, version
+
+
+# Rows as each schema version knew them: what an old ledger holds when it is upgraded.
+def _rows_at(version: int, now: float) -> list[tuple[str, tuple[Any, ...]]]:
+    rows: list[tuple[str, tuple[Any, ...]]] = []
+    if version >= 1:
+        rows += [
+            (
+                "INSERT INTO runs (id, time, finished, mode, participants, prompt, answer, "
+                "status) VALUES (?, ?, ?, 'ask', '[\"openai/gpt\"]', 'what is up', 'the sky', "
+                "'ok')",
+                (f"r{version}", now, now + 1),
+            ),
+            (
+                "INSERT INTO calls (id, time, ended, run_id, mode, provider, model, "
+                "input_tokens, output_tokens, cost_usd, status) "
+                "VALUES (?, ?, ?, ?, 'ask', 'openai', 'gpt', 10, 5, 0.25, 'ok')",
+                (f"c{version}", now, now + 1, f"r{version}"),
+            ),
+            (
+                "INSERT INTO calls (id, time, run_id, mode, provider, model, status) "
+                "VALUES (?, ?, ?, 'ask', 'openai', 'gpt', 'in_flight')",
+                (f"c{version}-dead", now, f"r{version}"),
+            ),
+        ]
+    if version >= 2:
+        rows.append(
+            (
+                "INSERT INTO fragments (hash, created, size, content) VALUES ('h', ?, 1, 'x')",
+                (now,),
+            )
+        )
+    if version >= 4:
+        rows.append(
+            (
+                "INSERT INTO gateway_tokens (name, hash, created) VALUES ('ci', 'abc', ?)",
+                (now,),
+            )
+        )
+    return rows
+
+
+def _check_upgraded(conn: Any, version: int) -> None:
+    report = queries.usage_report(conn, by="model")
+    expected = 2 if version >= 1 else 0  # the call, and the in-flight one now interrupted
+    assert report["totals"]["calls"] == expected
+    if version >= 1:
+        assert report["totals"]["cost_usd"] == pytest.approx(0.25)
+        assert [r["run_id"] for r in history.list_runs(conn)] == [f"r{version}"]
+        assert history.search_runs(conn, "sky")[0]["run_id"] == f"r{version}"
+
+
+@pytest.mark.parametrize("version", range(latest_version()))
+def test_postgres_upgrades_from_every_earlier_version(pg_url: str, version: int) -> None:
+    with psycopg.connect(pg_url) as conn:
+        migrate_postgres(conn, target=version)
+        assert postgres_version(conn) == version
+        with conn.transaction():
+            for sql, params in _rows_at(version, time.time()):
+                conn_adapter(conn).execute(sql, params)
+    PgLedger.open(pg_url)  # migrates the rest at start
+    with psycopg.connect(pg_url) as conn:
+        assert postgres_version(conn) == latest_version()
+        reader = conn_adapter(conn)
+        # A single instance restarting marks its own leftovers; here no instance is alive.
+        queries.recover_interrupted(reader)
+        _check_upgraded(reader, version)
+
+
+@pytest.mark.parametrize("version", range(latest_version()))
+def test_sqlite_upgrades_from_every_earlier_version(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, target=version)
+    for sql, params in _rows_at(version, time.time()):
+        conn.execute(sql, params)
+    conn.close()
+    Ledger.open(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert user_version(conn) == latest_version()
+    _check_upgraded(conn, version)
+
+
+def test_instances_starting_together_migrate_once(pg_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            PgLedger.open(pg_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with psycopg.connect(pg_url) as conn:
+        assert postgres_version(conn) == latest_version()
+        assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
+
+
+def test_a_newer_schema_is_refused(pg_url: str) -> None:
+    PgLedger.open(pg_url)
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("UPDATE schema_version SET version = 999")
+    with pytest.raises(LedgerError, match="newer than this superllm knows"):
+        PgLedger.open(pg_url)
+
+
+def test_an_unreachable_database_says_so_without_the_password(pg_server: PgServer) -> None:
+    url = f"postgresql://someone:hunter2@127.0.0.1:{pg_server.port}/nosuchdb"
+    with pytest.raises(LedgerError) as caught:
+        PgLedger.open(url)
+    assert "hunter2" not in caught.value.message
+    assert "nosuchdb" in caught.value.message and "[ledger] url" in caught.value.message
+
+
+def test_the_config_takes_only_postgres_urls(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[ledger]\nurl = "mysql://x/y"\n')
+    with pytest.raises(ConfigError, match="ledger"):
+        ConfigStore(path).get({})
+    got = ConfigStore(path).get({"SUPERLLM_LEDGER__URL": "postgresql://db/superllm"})
+    assert got.ledger.url == "postgresql://db/superllm"
+
+
+# -- one workload, both backends ------------------------------------------------------------
+
+
+def _workload(ledger: Backend, now: float) -> None:
+    """What the recorder, the cache, the conversations and the tokens write, in their SQL."""
+    ledger.write(
+        "INSERT OR IGNORE INTO runs (id, time, mode, label, conversation_id, status, token) "
+        "VALUES (?, ?, ?, ?, ?, 'running', ?)",
+        ("run-a", now, "consensus", "nightly", "conv1", "ci"),
+    )
+    for i, (provider, cost, status) in enumerate(
+        [("openai", 0.5, "ok"), ("anthropic", 0.25, "ok"), ("openai", None, "error")]
+    ):
+        ledger.write(
+            "INSERT INTO calls (id, time, ended, run_id, mode, provider, model, label, "
+            "input_tokens, output_tokens, cost_usd, status, token) "
+            "VALUES (?, ?, ?, 'run-a', 'consensus', ?, 'm', 'nightly', ?, ?, ?, ?, 'ci') "
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status",
+            (f"call-{i}", now + i, now + i + 1, provider, 10 * i, 5 * i, cost, status),
+        )
+    ledger.write_many(
+        [
+            (
+                "INSERT OR REPLACE INTO runs (id, time, finished, mode, label, conversation_id, "
+                "participants, prompt, answer, status, token) "
+                "VALUES (?, ?, ?, 'consensus', 'nightly', 'conv1', '[]', ?, ?, 'ok', 'ci')",
+                ("run-a", now, now + 5, "why is the sky blue", "Rayleigh scattering, 100%"),
+            ),
+            (
+                "INSERT INTO conversations (id, created, updated, mode, model, label, title) "
+                "VALUES (?, ?, ?, 'consensus', NULL, 'nightly', 'sky') ON CONFLICT (id) DO "
+                "UPDATE SET updated = excluded.updated, model = COALESCE(excluded.model, conversations.model)",
+                ("conv1", now, now),
+            ),
+            (
+                "INSERT INTO messages (conversation_id, run_id, time, role, content) "
+                "VALUES ('conv1', 'run-a', ?, 'user', 'why is the sky blue')",
+                (now,),
+            ),
+            (
+                "INSERT INTO messages (conversation_id, run_id, time, role, content) "
+                "VALUES ('conv1', 'run-a', ?, 'assistant', 'Rayleigh')",
+                (now,),
+            ),
+        ]
+    )
+    ledger.write(
+        "INSERT OR REPLACE INTO response_cache (key, time, provider, model, text, input_tokens, "
+        "output_tokens, cached_tokens, finish_reason, response_model) "
+        "VALUES ('k1', ?, 'openai', 'm', 'cached answer', 1, 2, 0, 'stop', 'm')",
+        (now,),
+    )
+    ledger.write(
+        "INSERT OR REPLACE INTO gateway_tokens (name, hash, created, expires, revoked, "
+        "budget_daily_usd, rpm, tpm, models, last_used) "
+        "VALUES ('ci', 'h1', ?, NULL, NULL, 1.5, 60, NULL, '[]', NULL)",
+        (now,),
+    )
+
+
+def _answers(conn: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        by: queries.usage_report(conn, by=by) for by in queries.GROUPS if by != "week"
+    }
+    out["spent"] = queries.spent_usd(conn, 0, provider="openai")
+    out["runs"] = history.list_runs(conn)
+    run = history.get_run(conn, "run-a")
+    out["run"] = {k: v for k, v in run.items() if k not in ("time", "finished")}
+    out["search"] = [r["run_id"] for r in history.search_runs(conn, "sky blue")]
+    out["conversation"] = history.conversation_messages(conn, "conv1")
+    out["last"] = history.last_conversation(conn)
+    out["cache"] = history.cache_get(conn, "k1", 0)
+    return out
+
+
+def test_postgres_answers_as_sqlite_does(pg_url: str, tmp_path: Path) -> None:
+    now = time.time()
+    sqlite_ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+
+    async def on_sqlite() -> dict[str, Any]:
+        _workload(sqlite_ledger, now)
+        await sqlite_ledger.barrier()
+        answers = await sqlite_ledger.read(_answers)
+        await sqlite_ledger.aclose()
+        return answers
+
+    async def on_postgres() -> dict[str, Any]:
+        ledger = PgLedger.open(pg_url)
+        _workload(ledger, now)
+        await ledger.barrier()
+        answers = await ledger.read(_answers)
+        assert ledger.commits >= 1 and ledger.units_committed == 7
+        await ledger.aclose()
+        return answers
+
+    expected, got = asyncio.run(on_sqlite()), asyncio.run(on_postgres())
+    for key in expected:
+        if key == "runs":
+            for run in expected[key] + got[key]:
+                run.pop("time"), run.pop("finished")
+        assert got[key] == expected[key], key
+    assert got["model"]["totals"]["cost_usd"] == pytest.approx(0.75)
+
+
+def test_a_bad_write_is_dropped_alone(pg_url: str) -> None:
+    async def main() -> tuple[Any, ...]:
+        ledger = PgLedger.open(pg_url)
+        ledger.write("INSERT INTO conversations (id, created, updated) VALUES ('a', 1, 1)")
+        ledger.write("INSERT INTO conversations (id, created, updated) VALUES ('a', 1, 1)")
+        ledger.write("INSERT INTO conversations (id, created, updated) VALUES ('b', 1, 1)")
+        await ledger.barrier()
+        rows = await ledger.read(
+            lambda c: tuple(r[0] for r in c.execute("SELECT id FROM conversations ORDER BY id"))
+        )
+        await ledger.aclose()
+        return rows
+
+    assert asyncio.run(main()) == ("a", "b")
+
+
+def test_writes_wait_out_a_database_restart(pg_server: PgServer, pg_url: str) -> None:
+    """Nothing queued is lost when the database goes away: the barrier returns once the
+    rows are committed, after the server is back."""
+
+    async def main() -> int:
+        ledger = PgLedger.open(pg_url)
+        ledger.write("INSERT INTO conversations (id, created, updated) VALUES ('x0', 1, 1)")
+        await ledger.barrier()  # the pool is warm: its connections will break
+        await asyncio.to_thread(pg_server.stop, "immediate")
+        for i in range(1, 50):
+            ledger.write(
+                "INSERT INTO conversations (id, created, updated) VALUES (?, 1, 1)", (f"x{i}",)
+            )
+        restart = asyncio.create_task(asyncio.to_thread(_start_later, pg_server, 1.0))
+        await asyncio.wait_for(ledger.barrier(), 60)
+        await restart
+        count: int = await ledger.read(
+            lambda c: c.execute("SELECT count(*) FROM conversations").fetchone()[0]
+        )
+        await ledger.aclose()
+        return count
+
+    assert asyncio.run(main()) == 50
+
+
+def _start_later(server: PgServer, delay: float) -> None:
+    time.sleep(delay)
+    server.start()
