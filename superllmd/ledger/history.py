@@ -254,7 +254,8 @@ def last_conversation(conn: Conn, owner: str | None = None) -> str | None:
     the socket's own user)."""
     row = conn.execute(
         "SELECT c.id FROM conversations c WHERE EXISTS (SELECT 1 FROM runs r "
-        "WHERE r.conversation_id = c.id AND r.token IS NOT DISTINCT FROM ?) ORDER BY c.updated DESC LIMIT 1",
+        "WHERE r.conversation_id = c.id AND r.token IS NOT DISTINCT FROM ?) "
+        "ORDER BY c.updated DESC LIMIT 1",
         (owner,),
     ).fetchone()
     return None if row is None else str(row[0])

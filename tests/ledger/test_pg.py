@@ -38,6 +38,7 @@ SHIPPED_PG = {
     2: "fcbfedf4079985f051e06776cecdfb19c0d70e7aa4a22a41f5ebbfbe71d77227",
     3: "f15bc54bafd24a1b2400f48142962c63ce736e585c4a4a6a932337c31f921a0f",
     4: "23b2204ceb61f95eb1d725d9b074cbaa5fd29fda85fc00a2c1071e854804a64c",
+    5: "c5c651b77cfbd1bec332033cb3cc5f19f675f0a7d78ec82937ef388df9802a7e",
 }
 
 
@@ -206,7 +207,8 @@ def _workload(ledger: Backend, now: float) -> None:
             (
                 "INSERT INTO conversations (id, created, updated, mode, model, label, title) "
                 "VALUES (?, ?, ?, 'consensus', NULL, 'nightly', 'sky') ON CONFLICT (id) DO "
-                "UPDATE SET updated = excluded.updated, model = COALESCE(excluded.model, conversations.model)",
+                "UPDATE SET updated = excluded.updated, "
+                "model = COALESCE(excluded.model, conversations.model)",
                 ("conv1", now, now),
             ),
             (
