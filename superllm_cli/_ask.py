@@ -53,6 +53,12 @@ class AskArgs:
     no_autostart: bool = False
     binary_ok: bool = False
 
+    def bad_value(self) -> tuple[str, str] | None:
+        """(option, what to do) for a value no parser checks by its type, else None."""
+        if self.stream not in STREAM_MODES:
+            return "--stream", "use auto, always or never"
+        return None
+
 
 #: What --stream takes (checked before the body runs, by either parser).
 STREAM_MODES = ("auto", "always", "never")

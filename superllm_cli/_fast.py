@@ -1,4 +1,4 @@
-"""The fast path: the common forms of ``superllm --version`` and ``superllm ask`` without
+"""The fast path: the common forms of ``superllm --version``, ``ask`` and ``usage`` without
 importing Typer (and, through it, pydantic), which costs more than the rest of the call.
 
 Typer stays the one definition of the command line. This module reads ``fastspec.json``,
@@ -9,13 +9,15 @@ and clusters, ``--``, repeated options, environment variables, bounds. Anything 
 unknown option, ``--help``, a value it would have to coerce loosely, a bad value, a Tab
 press, ``--debug``) returns None and the caller hands the same argv to Typer, which
 answers or explains. Once parsed, the command runs the very body Typer would call
-(``_ask.ask_body`` under ``_runner.guarded``), so requests, output, autostart, the version
-check, error messages and exit codes are the same code whichever parser read the line.
+(``_ask.ask_body``, ``_usage.usage_body``, under ``_runner.guarded``), so requests,
+output, autostart, the version check, error messages and exit codes are the same code
+whichever parser read the line.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import re
@@ -26,6 +28,14 @@ __all__ = ["parse", "run"]
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+
+
+#: The commands the fast path runs: (module, its arguments' dataclass, its body), the same
+#: body the Typer command calls. Each is in the table (docgen/fastspec.py FAST_COMMANDS).
+_BODIES = {
+    "ask": ("superllm_cli._ask", "AskArgs", "ask_body"),
+    "usage": ("superllm_cli._usage", "UsageArgs", "usage_body"),
+}
 
 
 class _Typer(Exception):
@@ -169,7 +179,7 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
     spec = _spec()
     try:
         root, rest = _values(spec[""], argv)
-        if not rest or rest[0] not in spec or rest[0] in ("", "_") or root.get("version"):
+        if not rest or rest[0] not in _BODIES or rest[0] not in spec or root.get("version"):
             return None
         command, tokens = rest[0], rest[1:]
         values, _ = _values(spec[command], tokens)
@@ -198,14 +208,16 @@ def run(argv: list[str]) -> int | None:
     if root["color"] not in COLOR_MODES or root["debug"]:
         return None  # Typer explains a bad --color; --debug shows Typer's traceback
     g = Globals(color=root["color"], verbose=root["verbose"], debug=False)
-    if command == "ask":
-        from superllm_cli._ask import STREAM_MODES, AskArgs, ask_body
-
-        if values["stream"] not in STREAM_MODES or not set(values) <= set(AskArgs.__annotations__):
-            return None  # a bad --stream for Typer to explain; a parameter _ask does not know
-        args = AskArgs(**values)
-        try:
-            return guarded(g, lambda out: ask_body(out, args))
-        except ExitCode as exc:
-            return exc.code
-    return None
+    where, kind, body = _BODIES[command]
+    module = importlib.import_module(where)
+    fields = getattr(module, kind).__dataclass_fields__
+    if not set(values) <= set(fields):
+        return None  # a parameter the body does not know (the table is newer): Typer's
+    args = getattr(module, kind)(**values)
+    if args.bad_value() is not None:
+        return None  # Typer explains the value
+    try:
+        code: int = guarded(g, lambda out: getattr(module, body)(out, args))
+    except ExitCode as exc:
+        return exc.code
+    return code

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from superllm_cli._ask import (
-    STREAM_MODES,
     AskArgs,
     ask_body,
     build_request,
@@ -110,8 +109,6 @@ def ask(
     binary_ok: BinaryOk = False,
 ) -> None:
     """Ask one model. The answer streams to stdout; pipe-friendly."""
-    if stream not in STREAM_MODES:
-        raise typer.BadParameter("use auto, always or never", param_hint="--stream")
     args = AskArgs(
         prompt=prompt,
         model=model,
@@ -135,6 +132,9 @@ def ask(
         no_autostart=no_autostart,
         binary_ok=binary_ok,
     )
+    bad = args.bad_value()
+    if bad:
+        raise typer.BadParameter(bad[1], param_hint=bad[0])
     code = run(ctx, lambda out: ask_body(out, args))
     if code:
         raise typer.Exit(code)

@@ -1,46 +1,17 @@
-"""``superllm usage``: what was spent, from the daemon's ledger.
-
-On a terminal: a table with a small bar chart. In a pipe: the same table as plain text, or
-``--json`` / ``--csv``. A cost is the known sum plus how many calls were unpriced
-(``$0.1591 + 3 unpriced``), never 0 for what has no price.
-"""
+"""``superllm usage``: what was spent, from the daemon's ledger. The command line is
+defined here; what it does is in ``superllm_cli._usage`` (shared with the fast path)."""
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated
 
 import typer
 
+from superllm_cli._usage import BY, UsageArgs, format_cost, usage_body
 from superllm_cli.completion import complete_models, complete_providers
 from superllm_cli.options import NoAutostart, run
-from superllm_cli.render import Output, strip_controls
 
 __all__ = ["BY", "format_cost", "usage"]
-
-BY = ("day", "week", "month", "provider", "model", "mode", "label", "token")
-_FIGURES = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
-_HEADERS = ("CALLS", "IN", "OUT", "CACHED", "COST")
-_BAR = 20
-
-
-def format_cost(figures: dict[str, Any]) -> str:
-    """A row's cost by the one money rule (superllm_cli/money.py): the known sum plus how
-    many calls were unpriced."""
-    from superllm_cli.money import cost_of, cost_text
-
-    return cost_text(*cost_of(figures))
-
-
-def _cells(figures: dict[str, Any]) -> list[str]:
-    return [
-        str(figures["calls"]),
-        str(figures["input_tokens"]),
-        str(figures["output_tokens"]),
-        str(figures["cached_tokens"]),
-        format_cost(figures),
-    ]
 
 
 def usage(
@@ -68,90 +39,19 @@ def usage(
 ) -> None:
     """Tokens and cost: totals and a breakdown by day, week, month, provider, model, mode,
     label or gateway token."""
-    if by not in BY:
-        raise typer.BadParameter(f"use one of {', '.join(BY)}", param_hint="--by")
-
-    def body(out: Output) -> None:
-        from superllm_cli.client import Client
-
-        params = {
-            k: v
-            for k, v in (
-                ("by", by),
-                ("since", since),
-                ("until", until),
-                ("provider", provider),
-                ("model", model),
-                ("mode", mode),
-                ("label", label),
-            )
-            if v
-        }
-        client = Client(autostart=not no_autostart)
-        report = client.call("GET", "/v1/usage?" + urlencode(params))
-        if json_out:
-            out.json(report)
-        elif csv_out:
-            _csv(report)
-        elif out.rich_out:
-            _rich(report, out)
-        else:
-            _plain(report)
-
-    run(ctx, body)
-
-
-def _csv(report: dict[str, Any]) -> None:
-    import csv
-
-    by = report["by"]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow([by, *_FIGURES])
-    for row in report["rows"]:
-        writer.writerow([row[by], *("" if row[f] is None else row[f] for f in _FIGURES)])
-    totals = report["totals"]
-    writer.writerow(["total", *("" if totals[f] is None else totals[f] for f in _FIGURES)])
-
-
-def _plain(report: dict[str, Any]) -> None:
-    by = report["by"]
-    lines: list[list[str]] = [[by.upper(), *_HEADERS]]
-    lines += [[str(row[by] or "-"), *_cells(row)] for row in report["rows"]]
-    lines.append(["TOTAL", *_cells(report["totals"])])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    for line in lines:
-        cells = [line[0].ljust(widths[0])]
-        cells += [c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)]
-        sys.stdout.write(strip_controls("  ".join(cells)) + "\n")
-
-
-def _bar(value: float, top: float) -> str:
-    if top <= 0:
-        return ""
-    eighths = round(value / top * _BAR * 8)
-    full, part = divmod(eighths, 8)
-    return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
-
-
-def _rich(report: dict[str, Any], out: Output) -> None:
-    from rich.table import Table
-
-    by = report["by"]
-    rows = report["rows"]
-    # Bars follow cost where every row is priced, else tokens (which always are known).
-    priced = all(r["cost_usd"] is not None for r in rows)
-
-    def measure(row: dict[str, Any]) -> float:
-        return float(row["cost_usd"]) if priced else row["input_tokens"] + row["output_tokens"]
-
-    top = max((measure(r) for r in rows), default=0.0)
-    table = Table(show_footer=True, box=None, padding=(0, 1))
-    table.add_column(by, footer="total", style="bold")
-    totals = report["totals"]
-    for header, key, cell in zip(_HEADERS, _FIGURES, _cells(totals), strict=True):
-        table.add_column(header.lower(), footer=cell, justify="right", no_wrap=key == "cost_usd")
-    table.add_column("by cost" if priced else "by tokens", style="cyan")
-    for row in rows:
-        table.add_row(str(row[by] or "-"), *_cells(row), _bar(measure(row), top))
-    console = out._console(sys.stdout)
-    console.print(table)
+    args = UsageArgs(
+        by=by,
+        since=since,
+        until=until,
+        provider=provider,
+        model=model,
+        mode=mode,
+        label=label,
+        json_out=json_out,
+        csv_out=csv_out,
+        no_autostart=no_autostart,
+    )
+    bad = args.bad_value()
+    if bad:
+        raise typer.BadParameter(bad[1], param_hint=bad[0])
+    run(ctx, lambda out: usage_body(out, args))

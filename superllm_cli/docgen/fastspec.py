@@ -20,7 +20,7 @@ __all__ = ["FAST_COMMANDS", "SPEC_FILE", "fastspec_json", "spec"]
 SPEC_FILE = "superllm_cli/fastspec.json"
 
 #: The commands the fast path runs (the root's options are always read).
-FAST_COMMANDS = ("ask",)
+FAST_COMMANDS = ("ask", "usage")
 #: Callbacks known to do nothing unless their option is given (the fast path refuses
 #: ``--version`` among other arguments and prints it alone itself).
 _INERT_CALLBACKS = {("", "version")}

@@ -1,9 +1,10 @@
 """The fast path reads the command line exactly as Typer does, or leaves it to Typer.
 
 Each argv of the corpus goes through Typer (``CliRunner`` on the real app) and through
-``superllm_cli._fast``; both run the same ``ask_body``, here with ``Client.events``
-replaced by a recorder, so the test compares what each parser handed the body and the
-request each built. Forms the fast path does not read must come back as None (Typer's).
+``superllm_cli._fast``; both run the same body, here with ``Client.events`` (ask) and
+``Client.call`` (usage) replaced by a recorder, so the test compares what each parser
+handed the body and the request each built. Forms the fast path does not read must come
+back as None (Typer's).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from superllm_cli import _ask, _fast
+from superllm_cli import _ask, _fast, _usage
 from superllm_cli.app import app
 from superllm_cli.client import Client
 from superllm_cli.commands import ask as ask_command
+from superllm_cli.commands import usage as usage_command
 from superllm_cli.completion import COMPLETE_VAR
 from superllm_cli.docgen.fastspec import SPEC_FILE, fastspec_json
 
@@ -69,6 +71,13 @@ FAST: list[tuple[list[str], str]] = [
     (["--verbose", "--color", "never", "ask", "hi"], ""),
     (["--color=always", "ask", "hi"], ""),
     (["--color", "auto", "-v", "ask", "--json", "hi"], ""),
+    (["usage"], ""),
+    (["usage", "--by", "model", "--since", "7d"], ""),
+    (["usage", "--by=label", "--until=2026-12-01", "--label", "nightly"], ""),
+    (["usage", "--since", "0", "--provider", "fake", "--model", "fake/echo", "--mode=ask"], ""),
+    (["usage", "--json"], ""),
+    (["usage", "--csv", "--no-autostart"], ""),
+    (["-v", "usage", "--by", "token"], ""),
 ]
 
 # Forms the fast path must leave to Typer (which answers, or explains the mistake).
@@ -100,6 +109,10 @@ TYPER: list[list[str]] = [
     ["ask", "--model"],
     ["ask", "one", "two"],
     ["ask", "-5 apples"],
+    ["usage", "--by", "year"],
+    ["usage", "--help"],
+    ["usage", "extra"],
+    ["usage", "--json=yes"],
     ["consensus", "hi"],
     ["models"],
     ["daemon", "status"],
@@ -108,23 +121,46 @@ TYPER: list[list[str]] = [
 ]
 
 
-class _Recorded(Exception):
-    pass
+Args = _ask.AskArgs | _usage.UsageArgs
+Calls = list[tuple[Args, dict[str, Any]]]
+REPORT = {
+    "by": "day",
+    "rows": [
+        {
+            "day": "2026-12-04",
+            "calls": 2,
+            "input_tokens": 3,
+            "output_tokens": 4,
+            "cached_tokens": 0,
+            "cost_usd": None,
+            "unpriced_calls": 2,
+        }
+    ],
+    "totals": {
+        "calls": 2,
+        "input_tokens": 3,
+        "output_tokens": 4,
+        "cached_tokens": 0,
+        "cost_usd": None,
+        "unpriced_calls": 2,
+    },
+}
 
 
 @pytest.fixture
-def recorder(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[list[tuple[_ask.AskArgs, dict[str, Any]]]]:
-    """Every ask_body call's arguments and the request it sent (answered with a result)."""
+def recorder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Calls]:
+    """Every body's arguments and the request it sent (answered as the daemon would)."""
     monkeypatch.setenv("SUPERLLM_HOME", str(tmp_path))
     monkeypatch.delenv("SUPERLLM_LABEL", raising=False)
-    calls: list[tuple[_ask.AskArgs, dict[str, Any]]] = []
-    real_body = _ask.ask_body
+    calls: Calls = []
 
-    def body(out: Any, args: _ask.AskArgs) -> int:
-        calls.append((args, {"output": (out.color, out.verbose, out.rich_out)}))
-        return real_body(out, args)
+    def recording(real: Any) -> Any:
+        def body(out: Any, args: Any) -> int:
+            calls.append((args, {"output": (out.color, out.verbose, out.rich_out)}))
+            code: int = real(out, args)
+            return code
+
+        return body
 
     def events(self: Client, method: str, path: str, request: Any) -> Iterator[dict[str, Any]]:
         assert (method, path) == ("POST", "/v1/ask")
@@ -133,9 +169,18 @@ def recorder(
         result = {"answer": "ok", "model": "fake/echo", "usage": {}, "latency_ms": 1}
         yield {"type": "run.finished", "result": result}
 
-    monkeypatch.setattr(_ask, "ask_body", body)
-    monkeypatch.setattr(ask_command, "ask_body", body)
+    def call(self: Client, method: str, path: str, body: Any = None, timeout: Any = None) -> Any:
+        assert method == "GET" and body is None
+        calls[-1][1]["request"] = path
+        return REPORT
+
+    for module, name in ((_ask, "ask_body"), (_usage, "usage_body")):
+        body = recording(getattr(module, name))
+        monkeypatch.setattr(module, name, body)
+        command = ask_command if module is _ask else usage_command
+        monkeypatch.setattr(command, name, body)
     monkeypatch.setattr(Client, "events", events)
+    monkeypatch.setattr(Client, "call", call)
     yield calls
 
 
@@ -155,7 +200,7 @@ def _through_fast(argv: list[str], stdin: str, monkeypatch: pytest.MonkeyPatch) 
 def test_both_parsers_read_the_same_arguments_and_build_the_same_request(
     argv: list[str],
     stdin: str,
-    recorder: list[tuple[_ask.AskArgs, dict[str, Any]]],
+    recorder: Calls,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     typer_code = _through_typer(argv, stdin)
@@ -171,7 +216,7 @@ def test_both_parsers_read_the_same_arguments_and_build_the_same_request(
 
 
 def test_the_label_comes_from_the_environment_as_in_typer(
-    recorder: list[tuple[_ask.AskArgs, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+    recorder: Calls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUPERLLM_LABEL", "cron-job")
     _through_typer(["ask", "hi"], "")
@@ -183,16 +228,14 @@ def test_the_label_comes_from_the_environment_as_in_typer(
 @pytest.mark.parametrize("argv", TYPER, ids=[" ".join(a) or "(none)" for a in TYPER])
 def test_unusual_forms_are_left_to_typer(
     argv: list[str],
-    recorder: list[tuple[_ask.AskArgs, dict[str, Any]]],
+    recorder: Calls,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert _through_fast(argv, "", monkeypatch) is None
     assert recorder == []
 
 
-def test_a_tab_press_is_left_to_typer(
-    recorder: list[tuple[_ask.AskArgs, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_tab_press_is_left_to_typer(recorder: Calls, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(COMPLETE_VAR, "bash_complete")
     assert _through_fast(["ask", "hi"], "", monkeypatch) is None
     assert _through_fast(["--version"], "", monkeypatch) is None
@@ -214,7 +257,7 @@ def _spec_with(monkeypatch: pytest.MonkeyPatch, name: str, entry: list[Any]) -> 
 
 
 def test_an_option_ask_body_does_not_know_sends_every_ask_to_typer(
-    recorder: list[tuple[_ask.AskArgs, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+    recorder: Calls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Someone adds --schema to the Typer command (and regenerates the table) but not to
     # AskArgs: the fast path cannot pass it on, so it must not run the command at all.
@@ -224,7 +267,7 @@ def test_an_option_ask_body_does_not_know_sends_every_ask_to_typer(
 
 
 def test_an_option_of_a_kind_the_fast_parser_cannot_read_goes_to_typer_when_used(
-    recorder: list[tuple[_ask.AskArgs, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+    recorder: Calls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _spec_with(monkeypatch, "model", ["other", False, None, None, None, None, []])
     assert _through_fast(["ask", "--model", "x", "hi"], "", monkeypatch) is None
@@ -233,15 +276,22 @@ def test_an_option_of_a_kind_the_fast_parser_cannot_read_goes_to_typer_when_used
 def test_the_committed_table_is_what_the_app_generates() -> None:
     committed = (ROOT / SPEC_FILE).read_text(encoding="utf-8")
     assert committed == fastspec_json(), "run `python -m superllm_cli.docgen` and commit"
-    assert _fast._spec()["ask"]["fast"] is True, "ask must stay on the fast path"
+    for name in ("ask", "usage"):
+        assert _fast._spec()[name]["fast"] is True, f"{name} must stay on the fast path"
 
 
-def test_ask_args_have_one_field_per_parameter_of_the_command() -> None:
-    params = inspect.signature(ask_command.ask).parameters
+@pytest.mark.parametrize(
+    ("name", "function", "args"),
+    [("ask", ask_command.ask, _ask.AskArgs), ("usage", usage_command.usage, _usage.UsageArgs)],
+)
+def test_the_body_arguments_have_one_field_per_parameter_of_the_command(
+    name: str, function: Any, args: type[Args]
+) -> None:
+    params = inspect.signature(function).parameters
     command = {n: p.default for n, p in params.items() if n != "ctx"}
-    fields = {f.name: f.default for f in dataclasses.fields(_ask.AskArgs)}
+    fields = {f.name: f.default for f in dataclasses.fields(args)}
     assert fields == command
-    assert set(_fast._spec()["ask"]["params"]) == set(fields)
+    assert set(_fast._spec()[name]["params"]) == set(fields)
 
 
 def _modules_after(argv: list[str], home: Path) -> tuple[int, set[str]]:
@@ -265,7 +315,12 @@ def _modules_after(argv: list[str], home: Path) -> tuple[int, set[str]]:
 
 
 @pytest.mark.parametrize(
-    ("argv", "code"), [(["--version"], 0), (["ask", "--no-autostart", "-m", "fake/echo", "hi"], 3)]
+    ("argv", "code"),
+    [
+        (["--version"], 0),
+        (["ask", "--no-autostart", "-m", "fake/echo", "hi"], 3),
+        (["usage", "--no-autostart"], 3),
+    ],
 )
 def test_the_fast_path_imports_no_typer_pydantic_or_rich(
     argv: list[str], code: int, tmp_path: Path
