@@ -44,8 +44,12 @@ class _Typer(Exception):
 
 @functools.cache
 def _spec() -> dict[str, Any]:
-    with open(os.path.join(os.path.dirname(__file__), "fastspec.json"), "rb") as handle:
-        spec: dict[str, Any] = json.loads(handle.read())
+    """The table, or an empty one (everything to Typer) if an install lost or broke it."""
+    try:
+        with open(os.path.join(os.path.dirname(__file__), "fastspec.json"), "rb") as handle:
+            spec: dict[str, Any] = json.loads(handle.read())
+    except (OSError, ValueError):
+        return {}
     return spec
 
 
@@ -177,6 +181,8 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
     """(command, root option values, command parameter values) when the fast path can run
     ``argv``; None when it is for Typer."""
     spec = _spec()
+    if "" not in spec:
+        return None
     try:
         root, rest = _values(spec[""], argv)
         if not rest or rest[0] not in _BODIES or rest[0] not in spec or root.get("version"):

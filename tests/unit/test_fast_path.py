@@ -241,6 +241,13 @@ def test_a_tab_press_is_left_to_typer(recorder: Calls, monkeypatch: pytest.Monke
     assert _through_fast(["--version"], "", monkeypatch) is None
 
 
+def test_without_its_table_the_fast_path_leaves_everything_to_typer(
+    recorder: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_fast, "_spec", dict)
+    assert _through_fast(["ask", "hi"], "", monkeypatch) is None
+
+
 def test_version_is_printed_as_typer_prints_it(monkeypatch: pytest.MonkeyPatch) -> None:
     typer_out = CliRunner().invoke(app, ["--version"]).output
     assert _through_fast(["--version"], "", monkeypatch) == 0
