@@ -36,9 +36,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from superllmd.budget_cap import Cap, fit_output, too_small
+from superllmd.budget_cap import Cap, Used, fit_output, too_small
 from superllmd.budget_rules import (
     Budget,
     NoHistory,
@@ -54,6 +54,9 @@ from superllmd.errors import BudgetExceeded, SuperllmError
 from superllmd.orchestrator.hooks import CallInfo, CallStatus, RunInfo
 from superllmd.protocol import Event, RunResult
 from superllmd.providers.base import Completion, TokenUsage
+
+if TYPE_CHECKING:
+    from superllmd.ledger.shared import SharedBudgets, Tally
 
 __all__ = [
     "DEFAULT_OUTPUT_TOKENS",
@@ -103,6 +106,7 @@ class _Hold:
     amount: float
     warn_at: float
     started: float  # a call counts in the day it started, as the ledger counts it
+    shared: bool = False  # reserved in the database (ledger/shared.py), released there
 
 
 class BudgetManager:
@@ -120,8 +124,11 @@ class BudgetManager:
         *,
         clock: Callable[[], float] = time.time,
         tz: tzinfo | None = None,
+        shared: SharedBudgets | None = None,
     ) -> None:
         self._spend = spend
+        # With the PostgreSQL ledger: budgets checked and reserved in the database.
+        self._shared = shared
         self._settings = settings
         self._clock = clock
         self._tz = tz
@@ -148,14 +155,42 @@ class BudgetManager:
             return None
         if estimate <= 0:  # a free model (local) costs no budget anything
             return None
+        if self._shared is not None:  # several instances: check and reserve in the database
+            now = self._clock()
+            keys = [self._key(b.scope, b.name, b.period, now) for b in budgets]
+            async with self._shared.hold(keys) as held:
+                tallies: list[Used] = [held.tallies[k] for k in keys]
+                estimate = self._fit(call, budgets, tallies, settings, estimate)
+                held.reserve(call.call_id, estimate)
+            _book(call.run).reserved += estimate
+            call.scratch[_HOLD] = _Hold(budgets, keys, estimate, settings.warn_at, now, True)
+            return None
         keys = await self._ready(budgets)
         # No await from here on: the check, the cap and the reservation are one step.
+        estimate = self._fit(call, budgets, [self._tallies[k] for k in keys], settings, estimate)
+        for key in keys:
+            self._tallies[key].reserved += estimate
+        _book(call.run).reserved += estimate
+        call.scratch[_HOLD] = _Hold(budgets, keys, estimate, settings.warn_at, self._clock())
+        return None
+
+    def _fit(
+        self,
+        call: CallInfo,
+        budgets: list[Budget],
+        tallies: Sequence[Used],
+        settings: BudgetSettings,
+        estimate: float,
+    ) -> float:
+        """What the call may reserve under the tightest budget: its estimate, or the
+        estimate with ``max_tokens`` capped to fit; BudgetExceeded when not even
+        ``min_output_tokens`` fit."""
         book = _book(call.run)
-        limits: list[tuple[str, float, _Tally, Budget | None]] = [
-            (b.title, b.limit, self._tallies[k], b) for b, k in zip(budgets, keys, strict=True)
+        limits: list[tuple[str, float, Used, Budget | None]] = [
+            (b.title, b.limit, t, b) for b, t in zip(budgets, tallies, strict=True)
         ]
-        if max_cost is not None:
-            limits.append(("--max-cost", max_cost, book, None))
+        if call.run.max_cost is not None:
+            limits.append(("--max-cost", call.run.max_cost, book, None))
         title, limit, used, budget = min(limits, key=lambda x: x[1] - x[2].spent - x[2].reserved)
         left = max(limit - used.spent - used.reserved, 0.0)
         if estimate > left + _SLACK:
@@ -169,11 +204,7 @@ class BudgetManager:
             call.request = dataclasses.replace(call.request, max_tokens=fits)
             estimate = self.estimate(call) or 0.0
             _note_cap(book, Cap(fits, title, left))
-        for key in keys:
-            self._tallies[key].reserved += estimate
-        book.reserved += estimate
-        call.scratch[_HOLD] = _Hold(budgets, keys, estimate, settings.warn_at, self._clock())
-        return None
+        return estimate
 
     def _unpriced(self, call: CallInfo, budgets: list[Budget], settings: BudgetSettings) -> None:
         """An unpriced model under a budget: refused with ``block_unpriced``, else let through
@@ -218,7 +249,9 @@ class BudgetManager:
     ) -> None:
         hold: _Hold | None = call.scratch.pop(_HOLD, None)
         book = call.run.scratch.get(_HOLD)
-        if hold is not None:
+        if hold is not None and hold.shared and self._shared is not None:
+            self._shared.release(call.call_id)
+        elif hold is not None:
             for key in hold.keys:
                 if (tally := self._tallies.get(key)) is not None:
                     tally.reserved = max(tally.reserved - hold.amount, 0.0)
@@ -281,8 +314,15 @@ class BudgetManager:
     async def status(self, settings: BudgetSettings) -> list[dict[str, Any]]:
         """Every configured budget with its limit, spent, reserved and what is left."""
         budgets = all_budgets(settings)
-        keys = await self._ready(budgets)
-        tallies = [self._tallies[key] for key in keys]
+        tallies: Sequence[_Tally | Tally]
+        if self._shared is not None:
+            now = self._clock()
+            keys = [self._key(b.scope, b.name, b.period, now) for b in budgets]
+            found = await self._shared.tallies(keys)
+            tallies = [found[key] for key in keys]
+        else:
+            keys = await self._ready(budgets)
+            tallies = [self._tallies[key] for key in keys]
         return [
             {
                 "budget": b.title,

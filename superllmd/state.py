@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from superllmd.budget import BudgetManager, NoHistory
 from superllmd.config import BudgetSettings, ConfigStore, Settings
@@ -14,6 +15,9 @@ from superllmd.gateway.limits import TokenLimits
 from superllmd.gateway.tokens import TokenStore
 from superllmd.ledger import wiring
 from superllmd.ledger.base import Backend
+
+if TYPE_CHECKING:
+    from superllmd.ledger.shared import SharedBudgets
 from superllmd.ledger.conversations import Conversations
 from superllmd.orchestrator.run import Caller
 from superllmd.paths import Paths
@@ -73,7 +77,9 @@ class DaemonState:
         # The ledger's hooks go first on the call path (ledger/wiring.py says why).
         parts = wiring.attach(paths.ledger, config, caller) if open_ledger else None
         # Without a ledger, spending counts from the daemon's start.
-        budget = BudgetManager(parts.ledger if parts else NoHistory(), budgets)
+        budget = BudgetManager(
+            parts.ledger if parts else NoHistory(), budgets, shared=_shared_budgets(parts)
+        )
         caller.hooks.append(budget)
         caller.run_hooks.append(budget)
         token_limits = TokenLimits()
@@ -126,3 +132,14 @@ class DaemonState:
         await self.http.aclose()
         if self.ledger is not None:
             await self.ledger.aclose()
+
+
+def _shared_budgets(parts: wiring.LedgerParts | None) -> SharedBudgets | None:
+    """Budgets reserved in the database when the ledger is PostgreSQL (several instances)."""
+    if parts is None or parts.ledger.dialect != "postgres":
+        return None
+    from superllmd.ledger.pg import PgLedger
+    from superllmd.ledger.shared import SharedBudgets
+
+    assert isinstance(parts.ledger, PgLedger)
+    return SharedBudgets(parts.ledger)

@@ -359,6 +359,36 @@ WHERE prompt IS NOT NULL AND request IS NOT NULL
     AND request::jsonb ->> 'prompt' = prompt;
 """
 
+# Budget reservations in the database (ledger/shared.py): what calls in flight on every
+# gateway instance hold against each budget key, each with a lease its instance renews.
+# Only the PostgreSQL ledger uses them (one SQLite daemon holds its reservations in memory);
+# the table exists in both so the two schemas stay one.
+_V6_RESERVATIONS = """
+CREATE TABLE reservations (
+    call_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    amount REAL NOT NULL,
+    instance TEXT NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (call_id, key)
+);
+CREATE INDEX reservations_key ON reservations (key, expires);
+CREATE INDEX reservations_instance ON reservations (instance);
+"""
+
+_PG_V6_RESERVATIONS = """
+CREATE TABLE reservations (
+    call_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    amount DOUBLE PRECISION NOT NULL,
+    instance TEXT NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (call_id, key)
+);
+CREATE INDEX reservations_key ON reservations (key, expires);
+CREATE INDEX reservations_instance ON reservations (instance);
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -366,6 +396,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V3_SEARCH, _PG_V3_SEARCH),
     Migration(_V4_GATEWAY_TOKENS, _PG_V4_GATEWAY_TOKENS),
     Migration(_V5_PROMPTS_ONCE, _PG_V5_PROMPTS_ONCE),
+    Migration(_V6_RESERVATIONS, _PG_V6_RESERVATIONS),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

@@ -35,7 +35,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -348,6 +348,15 @@ class PgLedger:
             else:
                 keep.append((target, future))
         self._waiters = keep
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A pooled connection in a transaction, committed when the block ends (the shared
+        budgets' check-and-reserve, ledger/shared.py). Raises psycopg's OperationalError
+        when the database does not answer."""
+        pool = await self._ready()
+        async with pool.connection() as conn, conn.transaction():
+            yield conn
 
     # -- reading --------------------------------------------------------------------------
 

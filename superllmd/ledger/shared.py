@@ -1,0 +1,183 @@
+"""Budgets held in PostgreSQL, so several gateway instances share one daily budget.
+
+One instance keeps its budgets in memory (budget.py): check and reserve happen with no
+``await`` between them, which is atomic on one event loop. Several instances need the same
+step atomic across processes, so with the PostgreSQL ledger it runs in the database, in one
+transaction per call:
+
+1. take a transaction-level advisory lock per budget key (scope, name, period, start), in
+   sorted order so two instances never wait on each other in a circle;
+2. read what settled calls of every instance cost in the period (the ``calls`` table) and
+   what live reservations hold (the ``reservations`` table);
+3. let the budget manager decide (fit, cap, or refuse) exactly as it does in memory;
+4. insert the reservation, one row per budget key, and commit, which releases the locks.
+
+Settling deletes the call's reservation through the ledger's write queue, queued after the
+recorder's settled row, so the two commit together or the row first: another instance
+counts a finished call either as reserved or as spent, never as neither. The overshoot of N
+instances is so bounded by one call's estimate, as for one.
+
+A reservation has a lease (``expires``): each instance renews the leases of its own every
+``lease_s / 3`` seconds, so the reservations of an instance that was killed stop counting
+within ``lease_s`` and are deleted by whichever instance next sweeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from superllmd.errors import DaemonError
+
+if TYPE_CHECKING:
+    from superllmd.ledger.pg import PgLedger
+
+__all__ = ["DEFAULT_LEASE_S", "Held", "SharedBudgets", "SharedKey", "key_name"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_S = 60.0
+
+#: (scope, name, period, period start), as budget.py keys its tallies.
+SharedKey = tuple[str, str | None, str, float]
+
+
+def key_name(key: SharedKey) -> str:
+    scope, name, period, start = key
+    return f"{scope}|{name or ''}|{period}|{start:.0f}"
+
+
+_FILTERS = {"provider": "provider", "label": "label", "token": "token"}
+
+
+@dataclass
+class Tally:
+    """A budget's period as the database has it, under the lock."""
+
+    spent: float = 0.0
+    reserved: float = 0.0
+    unpriced: bool = False
+
+
+@dataclass
+class Held:
+    """Inside ``SharedBudgets.hold``: the tallies read, and what to reserve on commit."""
+
+    tallies: dict[SharedKey, Tally]
+    reservation: tuple[str, float] | None = field(default=None)
+
+    def reserve(self, call_id: str, amount: float) -> None:
+        self.reservation = (call_id, amount)
+
+
+class SharedBudgets:
+    """Estimate-reserve-settle in PostgreSQL for the budget manager."""
+
+    def __init__(
+        self,
+        ledger: PgLedger,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ledger = ledger
+        self.lease_s = lease_s
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._clock = clock
+        self._renewer: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def hold(self, keys: Sequence[SharedKey]) -> AsyncIterator[Held]:
+        """Lock ``keys``, read their tallies, and insert what the body reserves, atomically
+        across every instance. DaemonError when the database does not answer (the call is
+        then refused before anything is sent)."""
+        import psycopg
+
+        self._start_renewing()
+        now = self._clock()
+        unique = sorted(set(keys), key=key_name)
+        try:
+            async with self.ledger.transaction() as conn:
+                for key in unique:
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key_name(key),)
+                    )
+                held = Held({key: await self._tally(conn, key, now) for key in unique})
+                yield held
+                if held.reservation is not None:
+                    call_id, amount = held.reservation
+                    async with conn.cursor() as cursor:
+                        await cursor.executemany(
+                            "INSERT INTO reservations (call_id, key, amount, instance, expires) "
+                            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            [
+                                (call_id, key_name(k), amount, self.instance, now + self.lease_s)
+                                for k in unique
+                            ],
+                        )
+        except psycopg.OperationalError as exc:
+            raise DaemonError(
+                f"the budgets cannot be checked: the ledger database {self.ledger.where} does "
+                f"not answer ({str(exc).strip().splitlines()[0]}); nothing was sent, retry "
+                "once it is back"
+            ) from None
+
+    async def _tally(self, conn: Any, key: SharedKey, now: float) -> Tally:
+        scope, name, _, since = key
+        where = "time >= %s AND status != 'in_flight'"
+        params: list[Any] = [since]
+        if scope in _FILTERS:
+            where += f" AND {_FILTERS[scope]} = %s"
+            params.append(name)
+        cursor = await conn.execute(
+            "SELECT coalesce(SUM(cost_usd), 0), coalesce(MAX(unpriced), 0) FROM calls "
+            f"WHERE {where}",
+            params,
+        )
+        spent, unpriced = await cursor.fetchone()
+        cursor = await conn.execute(
+            "SELECT coalesce(SUM(amount), 0) FROM reservations WHERE key = %s AND expires > %s",
+            (key_name(key), now),
+        )
+        (reserved,) = await cursor.fetchone()
+        return Tally(float(spent), float(reserved), bool(unpriced))
+
+    async def tallies(self, keys: Sequence[SharedKey]) -> dict[SharedKey, Tally]:
+        """The tallies of ``keys`` now, reserving nothing (``superllm budget show``); sees
+        every call this instance has settled."""
+        await self.ledger.barrier()
+        async with self.hold(keys) as held:
+            return held.tallies
+
+    def release(self, call_id: str) -> None:
+        """Settle: the call's reservation goes, in the write queue after its settled row."""
+        self.ledger.write("DELETE FROM reservations WHERE call_id = ?", (call_id,))
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def _start_renewing(self) -> None:
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew_forever())
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            now = self._clock()
+            # Renew ours, and sweep what dead instances left (expired well before now).
+            self.ledger.write(
+                "UPDATE reservations SET expires = ? WHERE instance = ?",
+                (now + self.lease_s, self.instance),
+            )
+            self.ledger.write("DELETE FROM reservations WHERE expires < ?", (now - self.lease_s,))
+
+    def stop(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
