@@ -78,6 +78,7 @@ class AskOptions(TypedDict, total=False):
     messages: list[Turn]  # earlier turns of a chat, given whole instead of a conversation
     stop: list[str]  # stop sequences
     json_output: bool  # ask the model for a JSON object
+    stream: bool  # the daemon streams the answer (default); False: it comes whole
 
 
 class RunOptions(AskOptions, total=False):
@@ -119,7 +120,7 @@ class Call(Generic[R]):
 
 def _run(route: str, body: dict[str, Any]) -> Call[RunResult]:
     clean = {k: v for k, v in body.items() if v is not None}
-    clean["stream"] = True
+    clean.setdefault("stream", True)
     return Call("POST", f"/v1/{route}", clean, env="forward", run=True)
 
 

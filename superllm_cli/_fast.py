@@ -188,6 +188,10 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
         if not rest or rest[0] not in _BODIES or rest[0] not in spec or root.get("version"):
             return None
         command, tokens = rest[0], rest[1:]
+        if command == "ask":  # -p KEY VALUE, as Typer's ParamCommand reads it
+            from superllm_cli.flags import join_params
+
+            tokens = join_params(tokens)
         values, _ = _values(spec[command], tokens)
     except _Typer:
         return None

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from superllm_cli._runner import COLOR_MODES
 from superllm_cli.commands import (
     ask,
     budget,
@@ -30,8 +29,7 @@ from superllm_cli.commands import (
 )
 from superllm_cli.completion import COMPLETE_VAR
 from superllm_cli.examples import OVERVIEW, attach
-from superllm_cli.options import Globals
-from superllm_cli.render import ColorMode
+from superllm_cli.options import ColorChoice, ColorOpt, Globals, ParamCommand
 from superllmd import __version__
 
 __all__ = ["app", "main", "typer_main"]
@@ -55,9 +53,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    color: Annotated[
-        str, typer.Option("--color", help="auto, always or never (NO_COLOR is honoured).")
-    ] = "auto",
+    color: ColorOpt = ColorChoice.auto,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Status lines on stderr.")
     ] = False,
@@ -67,16 +63,13 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    if color not in COLOR_MODES:
-        raise typer.BadParameter("use auto, always or never", param_hint="--color")
-    mode: ColorMode = "always" if color == "always" else "never" if color == "never" else "auto"
-    ctx.obj = Globals(color=mode, verbose=verbose, debug=debug)
+    ctx.obj = Globals(color=color.mode, verbose=verbose, debug=debug)
     if ctx.invoked_subcommand is None and not ctx.resilient_parsing:
         sys.stdout.write(OVERVIEW)
         raise typer.Exit(0)
 
 
-app.command(name="ask")(ask.ask)
+app.command(name="ask", cls=ParamCommand)(ask.ask)
 app.command(name="chat")(chat.chat)
 app.command(name="models")(models.models)
 app.command(name="embed")(models.embed)
@@ -85,7 +78,7 @@ app.command(name="log")(log.log)
 app.command(name="tui")(tui.tui)
 app.command(name="mcp")(mcp.mcp)
 for _command in (modes.consensus, modes.debate, modes.redteam, modes.chain, modes.mapreduce):
-    app.command()(_command)
+    app.command(cls=ParamCommand)(_command)
 app.add_typer(daemon.app, name="daemon")
 app.add_typer(config.app, name="config")
 app.add_typer(providers.app, name="providers")

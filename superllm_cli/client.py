@@ -247,6 +247,11 @@ class Client(_Core):
         finally:
             response.close()
 
+    def run_events(self, call: Call[Any]) -> Iterator[dict[str, Any]]:
+        """Send one run call (see ``_calls``) and yield its raw events: what the CLI shows."""
+        method, path, body = self._prepare(call)
+        return self.events(method, path, body)
+
     def execute(self, call: Call[R]) -> R:
         """Send one prepared call (see ``_calls``) and read its answer."""
         method, path, body = self._prepare(call)

@@ -58,6 +58,7 @@ class Template:
     prompt: str = "$input"
     system: str | None = None
     model: str | None = None
+    models: list[str] = field(default_factory=list)  # the modes' default participants
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
@@ -71,7 +72,7 @@ def template_dir(config_dir: Path) -> Path:
 def _from(name: str, data: dict[str, Any], path: Path | None) -> Template:
     from superllmd.errors import ConfigError
 
-    known = {"prompt", "system", "model", "description", "options", "defaults"}
+    known = {"prompt", "system", "model", "models", "description", "options", "defaults"}
     if unknown := sorted(set(data) - known):
         where = path or f"built-in {name}"
         raise ConfigError(f"template {where}: unknown key {unknown[0]!r}; use {sorted(known)}")
@@ -80,6 +81,7 @@ def _from(name: str, data: dict[str, Any], path: Path | None) -> Template:
         prompt=str(data.get("prompt", "$input")),
         system=data.get("system"),
         model=data.get("model"),
+        models=[str(m) for m in data.get("models", [])],
         description=str(data.get("description", "")),
         options=dict(data.get("options", {})),
         defaults={str(k): str(v) for k, v in dict(data.get("defaults", {})).items()},
@@ -141,6 +143,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
@@ -149,7 +153,7 @@ def _toml_value(value: Any) -> str:
 def to_toml(template: Template) -> str:
     """The TOML text of ``template``, as ``templates save`` writes it."""
     lines = []
-    for key in ("description", "system", "prompt", "model"):
+    for key in ("description", "system", "prompt", "model", "models"):
         value = getattr(template, key)
         if value:
             lines.append(f"{key} = {_toml_value(value)}")

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from superllm_cli.commands.ask import Cid, Continue
 from superllm_cli.completion import complete_models
-from superllm_cli.options import Label, NoAutostart, run
+from superllm_cli.options import Cid, Continue, Label, NoAutostart, run
 from superllm_cli.render import Output
 
 __all__ = ["chat"]

@@ -258,3 +258,17 @@ def test_consensus_medoid_on_the_local_model(cli: Cli) -> None:
     assert data["strategy"] == "medoid" and data["calls"] == 2
     assert data["report"]["medoid"] in {"local/smollm2", "local/smollm2#2"}
     assert 0.0 <= data["agreement"] <= 1.0
+
+
+def test_the_run_token_budget_and_its_deprecated_spelling(cli: Cli) -> None:
+    panel = models("oracle@1", "oracle@2", "noisy-0-spread@3")
+    new = cli("debate", "--json", "--token-budget", "1", *panel, ITEM.prompt)
+    assert new.returncode == 0, new.stderr
+    assert as_json(new)["stopped"] == "max tokens (1) reached"
+    assert "deprecated" not in new.stderr
+    # The modes' old --max-tokens (the run budget) still works for a release, and says so.
+    old = cli("debate", "--json", "--max-tokens", "1", *panel, ITEM.prompt)
+    assert old.returncode == 0, old.stderr
+    assert as_json(old)["stopped"] == "max tokens (1) reached"
+    assert "--max-tokens in the modes is deprecated" in old.stderr
+    assert "--token-budget" in old.stderr
