@@ -19,7 +19,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "ask": (
         'superllm ask "Explain CRDTs in two sentences"',
-        "git diff | superllm ask -t review -p lang=python",
+        "git diff | superllm ask -t review -p lang python",
         'superllm ask -c "And in one sentence?"',
     ),
     "chat": (
@@ -73,6 +73,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "debate": (
         'superllm debate --rounds 3 "Is 1001 prime?"',
         'superllm debate --require-agreement --threshold 0.9 "Is P = NP decidable?"',
+        "git diff | superllm debate -t review -p lang python",
     ),
     "redteam": (
         'superllm redteam "Is this SQL injection-safe? $(cat q.py)"',
@@ -160,6 +161,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "templates save": (
         "superllm templates save terse -s 'Answer in one sentence.'",
         "superllm templates save fr --prompt 'In French: $input' -m openai/gpt-4.1-mini",
+        "superllm templates save panel --models openai/gpt-4.1,anthropic/claude-sonnet-4-5",
     ),
     "completions": (
         "superllm completions bash > ~/.local/share/bash-completion/completions/superllm",

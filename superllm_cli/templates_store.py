@@ -1,16 +1,19 @@
 """Prompt templates: a system prompt, a prompt with ``$input`` and named ``$params``, a model.
 
 Stored as TOML in the config folder (``templates/NAME.toml``); a few built-ins ship with
-superllm and a file of the same name replaces one. Used with ``-t NAME`` on ``ask``::
+superllm and a file of the same name replaces one. Used with ``-t NAME`` on ``ask`` and on
+the modes (``consensus``, ``debate``, ...), where ``models`` names the default participants::
 
     # templates/review.toml
     description = "Review code for bugs"
     system = "You are a careful reviewer."
     prompt = "Review this $lang code and list real bugs only:\\n\\n$input"
     model = "openai/gpt-4.1-mini"        # optional: the default model
+    models = ["openai/gpt-4.1", "anthropic/claude-sonnet-4-5"]   # optional: for the modes
     options = { temperature = 0.2 }      # optional: model options
 
-    $ git diff | superllm ask -t review -p lang=python
+    $ git diff | superllm ask -t review -p lang python
+    $ git diff | superllm consensus -t review -p lang python
 
 Stdlib only: the CLI renders templates itself, before the request goes to the daemon.
 """
@@ -40,6 +43,21 @@ BUILTINS: dict[str, dict[str, Any]] = {
         "description": "Explain the input to a newcomer",
         "system": "You explain clearly, with one small example.",
         "prompt": "Explain this to someone new to the subject:\n\n$input",
+    },
+    "commit": {
+        "description": "Write a commit message for a diff",
+        "system": "You write concise, conventional git commit messages.",
+        "prompt": (
+            "Write a commit message for this diff: a summary line under 72 characters, a "
+            "blank line, then why the change was made. Output only the message.\n\n$input"
+        ),
+        "options": {"temperature": 0.2},
+    },
+    "proofread": {
+        "description": "Fix spelling and grammar, keeping the meaning and the voice",
+        "system": "You are a meticulous copy editor. You change as little as possible.",
+        "prompt": "Correct the spelling and grammar of this text; output only the text:\n\n$input",
+        "options": {"temperature": 0},
     },
     "translate": {
         "description": "Translate the input into $to (default: English)",

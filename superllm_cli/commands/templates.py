@@ -1,4 +1,5 @@
-"""``superllm templates list|show|edit|save``: prompt templates used with ``ask -t NAME``."""
+"""``superllm templates list|show|edit|save``: prompt templates used with ``-t NAME`` on
+``ask`` and the modes."""
 
 from __future__ import annotations
 
@@ -59,17 +60,30 @@ def save(
     ] = "$input",
     system: Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")] = None,
     model: Annotated[str | None, typer.Option("-m", "--model", help="Default model.")] = None,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Default participants of the modes: a,b,c.")
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("-o", "--option", help="Model option key=value; repeat.")
+    ] = None,
     description: Annotated[str, typer.Option("--description", help="One line.")] = "",
 ) -> None:
     """Save a template to the config folder (replacing one of that name)."""
 
     def body(out: Output) -> None:
+        from superllm_cli.request import parse_options
         from superllm_cli.templates_store import Template, template_dir, to_toml
         from superllmd.paths import ensure_private_dir, get_paths
 
         config_dir = get_paths().config_dir
         made = Template(
-            name=name, prompt=prompt, system=system, model=model, description=description
+            name=name,
+            prompt=prompt,
+            system=system,
+            model=model,
+            models=[m.strip() for m in (models or "").split(",") if m.strip()],
+            options=parse_options(option or []),
+            description=description,
         )
         folder = template_dir(config_dir)
         ensure_private_dir(folder)
