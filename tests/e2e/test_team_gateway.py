@@ -1,0 +1,275 @@
+"""A team gateway: two or three real ``superllm serve`` instances, one PostgreSQL ledger.
+
+Each instance has its own SUPERLLM_HOME (socket, config, log) and the same ``[ledger] url``;
+the upstream is the fake OpenAI server behind the priced ``openai/gpt-4.1-mini``, with some
+latency so that calls overlap. Each instance reaches it with a key of its own, so the fake
+can say which instance sent each request. What must hold: one daily budget across all
+instances (a race of 64 calls overshoots by at most one call's estimate), nothing a client
+was answered is missing from the ledger after a kill -9, and a database restart under load
+ends with calls either answered and recorded or refused cleanly, the instances reconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from superllmd.testing.server import FakeRequest, Writer
+from tests.e2e.conftest import SUPERLLM, base_env, kill_daemons, write_config
+from tests.fakes.openai import FakeOpenAI
+from tests.pg import PgServer
+
+pytestmark = pytest.mark.postgres
+
+MODEL = "openai/gpt-4.1-mini"
+MAX_TOKENS = 50
+
+
+class SlowUpstream(FakeOpenAI):
+    """The fake OpenAI with a fixed latency per chat request."""
+
+    latency = 0.15
+
+    async def chat(self, request: FakeRequest, w: Writer) -> None:
+        await asyncio.sleep(self.latency)
+        await super().chat(request, w)
+
+    def served_by(self, key: str) -> int:
+        return sum(
+            1
+            for r in self.requests
+            if r.path.endswith("/chat/completions")
+            and r.headers.get("authorization") == f"Bearer {key}"
+        )
+
+
+@pytest.fixture
+def upstream() -> Iterator[SlowUpstream]:
+    server = SlowUpstream(delay=0.0).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Instance:
+    """One ``superllm serve`` process."""
+
+    def __init__(self, name: str, upstream: SlowUpstream, pg_url: str) -> None:
+        self.name = name
+        self.key = f"sk-{name}"
+        self.home = Path(tempfile.mkdtemp(prefix="slt", dir="/tmp"))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        write_config(
+            self.home,
+            f'[providers.openai]\nbase_url = "{upstream.base_url}"\n'
+            f'api_key_cmd = "echo {self.key}"\n[ledger]\nurl = "{pg_url}"\n',
+        )
+        self.env = base_env(self.home)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Instance:
+        assert SUPERLLM
+        self.process = subprocess.Popen(
+            [SUPERLLM, "serve", "--port", str(self.port)],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return self
+            assert self.process.poll() is None, f"instance {self.name} exited"
+            time.sleep(0.05)
+        raise AssertionError(f"instance {self.name} did not open its port")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        assert SUPERLLM
+        return subprocess.run(
+            [SUPERLLM, *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        kill_daemons(self.home)
+        import shutil
+
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture
+def team(upstream: SlowUpstream, pg_url: str) -> Iterator[list[Instance]]:
+    instances = [Instance(n, upstream, pg_url) for n in ("a", "b", "c")]
+    try:
+        for instance in instances:
+            instance.start()
+        yield instances
+    finally:
+        for instance in instances:
+            instance.stop()
+
+
+def _token(instance: Instance, *args: str) -> str:
+    created = instance.cli("serve", "token", "create", "team", *args)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip()
+
+
+def _ask(url: str, token: str, i: int) -> tuple[int, Any]:
+    try:
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            headers={"authorization": f"Bearer {token}"},
+            json={
+                "model": MODEL,
+                "max_tokens": MAX_TOKENS,
+                "messages": [{"role": "user", "content": f"question {i} " + "lorem " * 40}],
+            },
+            timeout=60,
+        )
+    except httpx.HTTPError as exc:
+        return -1, repr(exc)
+    return response.status_code, response.json()
+
+
+def _ledger(pg_url: str, sql: str) -> Any:
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute(sql).fetchone()
+
+
+def _each_estimate() -> float:
+    """One call's worst case, as the budget reserves it (input bound, MAX_TOKENS out)."""
+    from pathlib import Path as P
+
+    from superllmd.budget import BudgetManager
+    from superllmd.config import ProviderSettings
+    from superllmd.orchestrator.hooks import CallInfo, RunInfo
+    from superllmd.providers._http import HttpClients
+    from superllmd.providers.base import ChatRequest, KindContext, Message
+    from superllmd.providers.keys import KeyResolver
+    from superllmd.providers.openai import OpenAIKind
+    from superllmd.providers.registry import Target
+
+    kind = OpenAIKind(KindContext(HttpClients(), KeyResolver(use_keyring=False), P("/x")))
+    target = Target(
+        kind.create("openai", ProviderSettings(base_url="http://x/v1"), {"OPENAI_API_KEY": "x"}),
+        "gpt-4.1-mini",
+    )
+    text = "question 63 " + "lorem " * 40
+    request = ChatRequest("gpt-4.1-mini", (Message("user", text),), max_tokens=MAX_TOKENS)
+    each = BudgetManager.estimate(CallInfo(RunInfo("p", "ask"), target, request, "p", "p", 0, 1))
+    assert each is not None
+    return each
+
+
+def test_a_budget_race_of_64_calls_over_three_instances(
+    team: list[Instance], upstream: SlowUpstream, pg_url: str
+) -> None:
+    each = _each_estimate()
+    limit = 10.5 * each
+    token = _token(team[0], "--budget-daily", f"{limit:.10f}")
+    with ThreadPoolExecutor(64) as pool:
+        results = list(pool.map(lambda i: _ask(team[i % 3].url, token, i), range(64)))
+    statuses = [status for status, _ in results]
+    assert set(statuses) <= {200, 402}, results
+    answered = statuses.count(200)
+    assert answered >= 10  # the budget is used, not refused wholesale
+    spent, calls = _ledger(
+        pg_url, "SELECT coalesce(sum(cost_usd), 0), count(*) FROM calls WHERE status = 'ok'"
+    )
+    assert spent <= limit + each, f"spent {spent} of {limit} (+{each})"
+    # Every instance took part, and the ledger has exactly what the fake served.
+    assert all(upstream.served_by(i.key) > 0 for i in team)
+    assert calls == answered == sum(upstream.served_by(i.key) for i in team)
+    assert _ledger(pg_url, "SELECT count(*) FROM reservations") == (0,)
+
+
+def test_kill_9_of_one_instance_under_load_loses_nothing_answered(
+    team: list[Instance], upstream: SlowUpstream, pg_url: str
+) -> None:
+    token = _token(team[0])
+    a, b = team[0], team[1]
+    with ThreadPoolExecutor(48) as pool:
+        futures = [pool.submit(_ask, (a, b)[i % 2].url, token, i) for i in range(48)]
+        deadline = time.monotonic() + 30
+        while upstream.served_by(b.key) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        b.kill()
+        results = [f.result() for f in futures]
+    from_a = [r for i, r in enumerate(results) if i % 2 == 0]
+    from_b = [r for i, r in enumerate(results) if i % 2 == 1]
+    assert all(status == 200 for status, _ in from_a), from_a
+    answered_b = [body["id"] for status, body in from_b if status == 200]
+    assert any(status == -1 for status, _ in from_b)  # the kill cut some off
+    total_ok = _ledger(pg_url, "SELECT count(*) FROM calls WHERE status = 'ok'")[0]
+    # What the survivor served is all there; of the killed one, at least every call whose
+    # answer reached its client (and no more than the fake served it).
+    assert total_ok >= upstream.served_by(a.key) + len(answered_b)
+    assert total_ok <= upstream.served_by(a.key) + upstream.served_by(b.key)
+    # The survivor still answers, and its ledger counts that too.
+    assert _ask(a.url, token, 99)[0] == 200
+
+
+def test_a_database_restart_under_load(
+    team: list[Instance], upstream: SlowUpstream, pg_url: str, pg_server: PgServer
+) -> None:
+    token = _token(team[0], "--budget-daily", "100")
+    a, b = team[0], team[1]
+    upstream.latency = 0.8  # the restart finds calls on their way to and from the upstream
+    with ThreadPoolExecutor(40) as pool:
+        futures = [pool.submit(_ask, (a, b)[i % 2].url, token, i) for i in range(40)]
+        deadline = time.monotonic() + 30
+        while upstream.served_by(a.key) + upstream.served_by(b.key) < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        pg_server.restart("immediate")
+        in_flight = sum(not f.done() for f in futures)
+        results = [f.result() for f in futures]
+    assert in_flight >= 10
+    statuses = [status for status, _ in results]
+    # Answered, or refused cleanly with an error body (never a dropped connection).
+    assert set(statuses) <= {200, 503}, results
+    for status, body in results:
+        if status == 503:
+            assert "ledger database" in body["error"]["message"], body
+    answered = statuses.count(200)
+    served = upstream.served_by(a.key) + upstream.served_by(b.key)
+    ok = _ledger(pg_url, "SELECT count(*) FROM calls WHERE status = 'ok'")[0]
+    assert ok == answered == served
+    # Both instances reconnected by themselves.
+    after = [_ask(i.url, token, 100 + n)[0] for n, i in enumerate((a, b))]
+    assert after == [200, 200]
