@@ -124,6 +124,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "superllm providers remove mylab",
     ),
     "providers new": ("superllm providers new mylab", "superllm providers new mylab --dir ~/src"),
+    "providers search": ("superllm providers search ollama", "superllm providers search --json"),
+    "providers install": (
+        "superllm providers install superllm-provider-acme",
+        "superllm providers install superllm-provider-acme==1.2.0",
+    ),
     "keys": ("superllm keys set openai", "superllm keys list"),
     "keys set": ("superllm keys set openai", "pass show openai | superllm keys set openai"),
     "keys remove": ("superllm keys remove openai", "superllm keys remove anthropic"),

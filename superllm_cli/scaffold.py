@@ -36,7 +36,8 @@ _LAYOUT = {
     "pyproject.toml.tmpl": "pyproject.toml",
     "README.md.tmpl": "README.md",
     "package/__init__.py.tmpl": "{{module}}/__init__.py",
-    "tests/fake.py.tmpl": "tests/fake_{{snake}}.py",
+    "package/fake.py.tmpl": "{{module}}/fake.py",
+    "package/conformance.py.tmpl": "{{module}}/conformance.py",
     "tests/test_conformance.py.tmpl": "tests/test_conformance.py",
 }
 

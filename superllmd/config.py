@@ -33,6 +33,7 @@ __all__ = [
     "ConfigStore",
     "DaemonSettings",
     "McpSettings",
+    "PluginSettings",
     "PriceOverride",
     "ProviderBudget",
     "ProviderSettings",
@@ -167,6 +168,23 @@ class McpSettings(_Section):
     allowed_paths: list[str] = Field(default_factory=list)
 
 
+class PluginSettings(_Section):
+    """``[plugins]``: where ``superllm providers search`` and ``install`` find packages."""
+
+    index_url: str = Field(
+        default="https://pypi.org/simple/",
+        description="A package index with the standard simple API (PEP 503/691), such as "
+        "a private mirror; `providers search` lists its superllm-provider-* packages.",
+    )
+
+    @field_validator("index_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("index_url must be an http:// or https:// URL")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything in config.toml; see DESIGN.md for an example file."""
 
@@ -181,6 +199,7 @@ class Settings(BaseSettings):
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     mcp: McpSettings = Field(default_factory=McpSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
 
     @field_validator("prices")
     @classmethod

@@ -1,11 +1,15 @@
-"""``superllm providers list|check|add|remove|new``: the providers the daemon can talk to.
+"""``superllm providers list|check|add|remove|new|search|install``: the providers the daemon
+can talk to.
 
 ``list`` needs no key: the CLI sends only the *names* of its set environment variables (plus
 its ``SUPERLLM_*`` settings), enough to say "the key would come from $GROQ_API_KEY" without
 any key leaving this process. ``check`` calls providers, so it forwards the environment with
 the request, as ``ask`` does. ``add`` and ``remove`` manage single-file plugins, which the
 daemon validates, keeps in its config dir and loads at every start; ``new`` writes a
-provider package from a template, without the daemon (superllm_cli/scaffold.py).
+provider package from a template, without the daemon (superllm_cli/scaffold.py). ``search``
+and ``install`` find ``superllm-provider-*`` packages on the package index of ``[plugins]
+index_url`` and install one where superllm runs (superllm_cli/plugin_index.py,
+plugin_install.py).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ __all__ = [
     "format_table",
 ]
 
-app = typer.Typer(help="List, check, add and scaffold the LLM providers.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, check, add, find, install and scaffold the LLM providers.", no_args_is_help=True
+)
 
 
 def _key_text(row: Mapping[str, Any]) -> str:
@@ -247,5 +253,91 @@ def new(
             sys.stdout.write(strip_controls(str(path)) + "\n")
         where = directory / f"superllm-{name}"
         out.status(f"next: cd {where} && pip install -e '.[test]' && pytest")
+
+    run(ctx, body)
+
+
+def _index_url(autostart: bool) -> str:
+    """``[plugins] index_url``, as the daemon reads it for this shell's settings."""
+    from superllm_cli.client import Client
+
+    client = Client(autostart=autostart)
+    answer = client.call("GET", client.query("/v1/config"))
+    return str(answer["settings"]["plugins"]["index_url"])
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    word: Annotated[str, typer.Argument(help="Part of the name; empty: every plugin.")] = "",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Provider plugins (packages named superllm-provider-*) on the package index.
+
+    The index is [plugins] index_url (default https://pypi.org/simple/).
+    """
+
+    def body(out: Output) -> None:
+        import dataclasses
+
+        from superllm_cli.plugin_index import search as search_index
+
+        index_url = _index_url(not no_autostart)
+        found = search_index(word, index_url)
+        if json_out:
+            out.json([dataclasses.asdict(p) for p in found])
+            return
+        if not found:
+            sys.stderr.write(
+                strip_controls(f"no superllm-provider-* package matches {word!r} on {index_url}")
+                + "\n"
+            )
+            return
+        rows = [(p.name, p.version or "-", p.summary or "") for p in found]
+        for line in _table(("PACKAGE", "VERSION", "SUMMARY"), rows):
+            sys.stdout.write(strip_controls(line.rstrip()) + "\n")
+
+    run(ctx, body)
+
+
+@app.command()
+def install(
+    ctx: typer.Context,
+    requirement: Annotated[
+        str, typer.Argument(help="superllm-provider-NAME, optionally ==VERSION.")
+    ],
+    no_autostart: NoAutostart = False,
+) -> None:
+    """Install a provider plugin where superllm runs, check it, and restart the daemon.
+
+    Uses pip with superllm's own Python (pipx inject or uv tool install --with when superllm
+    was installed by pipx or uv), then runs the plugin conformance checks; a plugin that
+    fails them is uninstalled again. Exits 4 when the checks fail.
+    """
+
+    def body(out: Output) -> None:
+        from superllm_cli import plugin_install
+        from superllm_cli.client import Client
+        from superllmd.errors import ProviderError
+
+        name = plugin_install.check_requirement(requirement)
+        installer = plugin_install.plan(requirement, _index_url(not no_autostart))
+        out.status(f"installing with: {installer.command}")
+        plugin_install.run_install(installer)
+        results = plugin_install.run_checks(name)
+        failed = [r for r in results if not r.get("ok")]
+        for r in failed:
+            sys.stderr.write(strip_controls(f"superllm: FAIL {r['check']}: {r['detail']}") + "\n")
+        if failed:
+            undo = plugin_install.uninstall_plan(name, installer)
+            if undo is not None:
+                plugin_install.run_install(plugin_install.Plan(installer.manager, undo, ""))
+            where = "uninstalled it again" if undo else "it is still installed; remove it yourself"
+            raise ProviderError(f"{name} failed {len(failed)} of {len(results)} checks; {where}")
+        sys.stdout.write(strip_controls(f"installed {name}: {len(results)} checks passed") + "\n")
+        # The daemon answered for the index URL, so one runs: restart it to load the plugin.
+        Client(autostart=not no_autostart).restart()
+        out.status("daemon restarted; `superllm providers list` shows the new providers")
 
     run(ctx, body)

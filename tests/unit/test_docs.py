@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.conftest import BIN, base_env, kill_daemons, write_config
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.pypi_index import FakeIndex, Release
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -82,6 +83,8 @@ def docs_env(fake_openai: FakeOpenAI) -> Iterator[dict[str, str]]:
     import tempfile
 
     anthropic = FakeAnthropic().start()
+    # `providers search` in the docs reads this index instead of pypi.org.
+    index = FakeIndex([Release("superllm-provider-acme", "1.2.0", "Acme's models")]).start()
     home = Path(tempfile.mkdtemp(prefix="sd", dir="/tmp"))
     write_config(
         home,
@@ -90,6 +93,7 @@ def docs_env(fake_openai: FakeOpenAI) -> Iterator[dict[str, str]]:
         f'[providers.anthropic]\nbase_url = "{anthropic.base_url}"\napi_key_cmd = "echo sk-a"\n',
     )
     env = base_env(home)
+    env["SUPERLLM_PLUGINS__INDEX_URL"] = index.url
     env["HOME"] = str(home / "user")
     env["PATH"] = f"{BIN}:/usr/bin:/bin"
     (home / "user").mkdir()
@@ -99,6 +103,7 @@ def docs_env(fake_openai: FakeOpenAI) -> Iterator[dict[str, str]]:
         subprocess.run([str(BIN / "superllm"), "daemon", "stop"], env=env, capture_output=True)
         kill_daemons(home)
         anthropic.stop()
+        index.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 

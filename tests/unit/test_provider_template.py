@@ -24,7 +24,8 @@ EXPECTED = {
     "pyproject.toml",
     "README.md",
     "superllm_acme_ai/__init__.py",
-    "tests/fake_acme_ai.py",
+    "superllm_acme_ai/fake.py",
+    "superllm_acme_ai/conformance.py",
     "tests/test_conformance.py",
 }
 
@@ -44,7 +45,7 @@ def test_writes_every_file_with_placeholders_filled(package: Path) -> None:
     source = (package / "superllm_acme_ai/__init__.py").read_text()
     assert "class AcmeAiKind(ProviderKind)" in source and 'name = "acme-ai"' in source
     assert '"ACME_AI_API_KEY"' in source
-    assert "superllm-acme-ai" in (package / "README.md").read_text()
+    assert "superllm-provider-acme-ai" in (package / "README.md").read_text()
 
 
 def test_the_generated_package_passes_its_own_conformance_tests(package: Path) -> None:
@@ -65,10 +66,12 @@ def test_the_generated_package_declares_its_entry_point(
     package: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
-    assert project["name"] == f"superllm-{NAME}"
+    assert project["name"] == f"superllm-provider-{NAME}", "what `providers search` finds"
     assert any(d.startswith("superllm-cli") for d in project["dependencies"])
     entry = project["entry-points"]["superllm.providers"]
     assert entry == {NAME: "superllm_acme_ai:AcmeAiKind"}
+    checks = project["entry-points"]["superllm.conformance"]
+    assert checks == {NAME: "superllm_acme_ai.conformance:DIALECT"}, "for providers install"
 
     monkeypatch.syspath_prepend(str(package))
     module_name, _, attr = entry[NAME].partition(":")
