@@ -18,6 +18,7 @@ from superllmd.ledger.base import Backend
 
 if TYPE_CHECKING:
     from superllmd.ledger.shared import SharedBudgets
+    from superllmd.ledger.shared_limits import SharedLimits
 from superllmd.ledger.conversations import Conversations
 from superllmd.orchestrator.run import Caller
 from superllmd.paths import Paths
@@ -82,7 +83,7 @@ class DaemonState:
         )
         caller.hooks.append(budget)
         caller.run_hooks.append(budget)
-        token_limits = TokenLimits()
+        token_limits = TokenLimits(shared=_shared_limits(parts))
         caller.hooks.append(token_limits)
         return cls(
             paths=paths,
@@ -143,3 +144,14 @@ def _shared_budgets(parts: wiring.LedgerParts | None) -> SharedBudgets | None:
 
     assert isinstance(parts.ledger, PgLedger)
     return SharedBudgets(parts.ledger)
+
+
+def _shared_limits(parts: wiring.LedgerParts | None) -> SharedLimits | None:
+    """Tokens' rpm and tpm counted in the database when the ledger is PostgreSQL."""
+    if parts is None or parts.ledger.dialect != "postgres":
+        return None
+    from superllmd.ledger.pg import PgLedger
+    from superllmd.ledger.shared_limits import SharedLimits
+
+    assert isinstance(parts.ledger, PgLedger)
+    return SharedLimits(parts.ledger)

@@ -79,7 +79,7 @@ class TokenAuth:
                     "the token is unknown, revoked or expired; create a new one with "
                     "`superllm serve token create NAME`"
                 )
-            headers = self.limits.admit(token)
+            headers = await self.limits.check(token)
         except SuperllmError as exc:
             await _refuse(scope, receive, send, exc)
             return

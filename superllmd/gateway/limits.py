@@ -6,6 +6,9 @@ Caller), so ``tpm`` refuses the next request once the minute's calls have used i
 what OpenAI's own limits do. Refusals are 429 with ``retry-after``; every answer carries
 ``x-ratelimit-limit-requests``, ``-remaining-requests``, ``-reset-requests`` and the same
 three for tokens, for the limits the token has.
+
+With the PostgreSQL ledger the windows are shared by every instance (``shared``, see
+ledger/shared_limits.py), and ``check`` reads and counts them in the database.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from superllmd.errors import GatewayRateLimited, SuperllmError
 from superllmd.gateway import GatewayToken
 from superllmd.orchestrator.hooks import CallInfo, CallStatus
 from superllmd.providers.base import Completion
+
+if TYPE_CHECKING:
+    from superllmd.ledger.shared_limits import SharedLimits
 
 __all__ = ["TokenLimits"]
 
@@ -46,9 +53,41 @@ def _reset(seconds: float) -> str:
 class TokenLimits:
     """Per-token windows; also a CallHook that counts each settled call's tokens."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, shared: SharedLimits | None = None
+    ) -> None:
         self._clock = clock
         self._windows: dict[str, _Window] = {}
+        self.shared = shared
+
+    async def check(self, token: GatewayToken) -> list[tuple[bytes, bytes]]:
+        """``admit``, across every instance when the windows are shared."""
+        if self.shared is None or (token.rpm is None and token.tpm is None):
+            return self.admit(token)
+        now = time.time()
+        seen = await self.shared.admit(token.name, now, token.rpm, token.tpm)
+        if token.rpm is not None and seen.requests >= token.rpm:
+            wait = _WINDOW - (now - (seen.oldest_request or now))
+            raise self._refuse(token, f"{token.rpm} requests per minute", wait)
+        if token.tpm is not None and seen.tokens >= token.tpm:
+            wait = _WINDOW - (now - (seen.oldest_tokens or now))
+            raise self._refuse(token, f"{token.tpm} tokens per minute", wait)
+        out: list[tuple[bytes, bytes]] = []
+        if token.rpm is not None:
+            reset = _WINDOW - (now - (seen.oldest_request or now))
+            out += [
+                (b"x-ratelimit-limit-requests", str(token.rpm).encode()),
+                (b"x-ratelimit-remaining-requests", str(token.rpm - seen.requests - 1).encode()),
+                (b"x-ratelimit-reset-requests", _reset(reset).encode()),
+            ]
+        if token.tpm is not None:
+            reset = _WINDOW - (now - (seen.oldest_tokens or now))
+            out += [
+                (b"x-ratelimit-limit-tokens", str(token.tpm).encode()),
+                (b"x-ratelimit-remaining-tokens", str(token.tpm - seen.tokens).encode()),
+                (b"x-ratelimit-reset-tokens", _reset(reset).encode()),
+            ]
+        return out
 
     def admit(self, token: GatewayToken) -> list[tuple[bytes, bytes]]:
         """Count one request, or raise GatewayRateLimited; the headers for the answer."""
@@ -118,6 +157,8 @@ class TokenLimits:
         if name is None or completion is None or status == "cached":
             return
         used = completion.usage.input_tokens + completion.usage.output_tokens
+        if self.shared is not None:
+            self.shared.add_tokens(name, time.time(), used)
         window = self._windows.setdefault(name, _Window())
         window.tokens.append((self._clock(), used))
         window.token_sum += used

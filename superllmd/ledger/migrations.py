@@ -389,6 +389,29 @@ CREATE INDEX reservations_key ON reservations (key, expires);
 CREATE INDEX reservations_instance ON reservations (instance);
 """
 
+# Gateway tokens' requests and tokens per minute across instances (ledger/shared_limits.py):
+# one row per admitted request (requests = 1) or settled call (tokens = its tokens). Only the
+# PostgreSQL ledger uses it; the table exists in both so the two schemas stay one.
+_V7_RATE_EVENTS = """
+CREATE TABLE rate_events (
+    token TEXT NOT NULL,
+    time REAL NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX rate_events_token ON rate_events (token, time);
+"""
+
+_PG_V7_RATE_EVENTS = """
+CREATE TABLE rate_events (
+    token TEXT NOT NULL,
+    time DOUBLE PRECISION NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX rate_events_token ON rate_events (token, time);
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -397,6 +420,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V4_GATEWAY_TOKENS, _PG_V4_GATEWAY_TOKENS),
     Migration(_V5_PROMPTS_ONCE, _PG_V5_PROMPTS_ONCE),
     Migration(_V6_RESERVATIONS, _PG_V6_RESERVATIONS),
+    Migration(_V7_RATE_EVENTS, _PG_V7_RATE_EVENTS),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

@@ -273,3 +273,9 @@ def test_a_database_restart_under_load(
     # Both instances reconnected by themselves.
     after = [_ask(i.url, token, 100 + n)[0] for n, i in enumerate((a, b))]
     assert after == [200, 200]
+
+
+def test_a_tokens_rpm_holds_across_instances(team: list[Instance]) -> None:
+    token = _token(team[0], "--rpm", "6")
+    statuses = [_ask(team[i % 3].url, token, i)[0] for i in range(10)]
+    assert statuses == [200] * 6 + [429] * 4
