@@ -59,6 +59,7 @@ from superllmd.providers import (
     ProviderSettings,
     ProviderTimeout,
     RateLimited,
+    ServedModel,
     ServerError,
     TextDelta,
     TokenUsage,
@@ -303,12 +304,14 @@ async def check_non_json_error(h: Harness) -> None:
 
 async def check_served_models(h: Harness) -> None:
     """``served_models`` is what the server lists (with the key sent as for a call), or, for
-    a dialect without a list endpoint, the configured models; never an empty guess."""
+    a dialect without ``lists_models``, what ``list_models`` offers; never an empty guess."""
     provider = h.provider(models=["configured-one"])
     served = await provider.served_models()
+    assert isinstance(served, list), served
+    assert all(isinstance(m, ServedModel) and isinstance(m.id, str) and m.id for m in served)
     ids = [m.id for m in served]
     if not h.dialect.lists_models:
-        assert ids == ["configured-one"], ids
+        assert ids == await provider.list_models(), ids
         return
     expected = list(getattr(h.fake, "models", ()))
     assert expected, "a fake for a listing dialect names its models in `models`"

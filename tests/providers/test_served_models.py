@@ -13,6 +13,7 @@ import pytest
 
 from superllmd.errors import ModelNotFound, ProtocolError, ServerError
 from superllmd.listings import ServedModel
+from superllmd.providers.base import Provider
 from superllmd.testing.server import FakeRequest, FakeServer, Writer
 from tests.providers.conformance import Harness, run_check
 from tests.providers.test_conformance import dialect
@@ -179,5 +180,15 @@ def test_a_server_that_cannot_list_raises_the_provider_error(
                 await provider.served_models()
         finally:
             server.server.stop()
+
+    run("openai-compatible", check, tmp_path)
+
+
+def test_the_default_offers_what_list_models_does(tmp_path: Path) -> None:
+    async def check(h: Harness) -> None:
+        provider = h.provider(models=["configured"])
+        # A plugin that overrides neither gets the configured models, and asks no server.
+        assert await Provider.served_models(provider) == [ServedModel("configured")]
+        assert not h.fake.requests
 
     run("openai-compatible", check, tmp_path)
