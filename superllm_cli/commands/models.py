@@ -28,9 +28,12 @@ def _caps(row: dict[str, Any]) -> str:
     return ",".join(n.removesuffix("_output") for n in names if row.get(n)) or "-"
 
 
-def refresh_listings(ids: list[str], *, timeout: float, autostart: bool) -> list[dict[str, Any]]:
+def refresh_listings(
+    ids: list[str], *, timeout: float, autostart: bool, out: Output | None = None
+) -> list[dict[str, Any]]:
     """Ask the daemon to fetch and cache the model lists of ``ids`` (or every configured
-    provider); one line on stderr for each provider that could not list."""
+    provider); one line on stderr for each provider that could not list (and, as a status
+    line, for each that did)."""
     from superllm_cli.client import Client
 
     client = Client(autostart=autostart)
@@ -39,6 +42,8 @@ def refresh_listings(ids: list[str], *, timeout: float, autostart: bool) -> list
         "POST", "/v1/models/refresh", body, timeout=timeout + 30
     )
     for r in results:
+        if r.get("ok") and out is not None:
+            out.status(f"{r['id']}: {r['count']} models listed ({r['latency_ms']} ms)")
         if not r.get("ok"):
             error = r.get("error") or {}
             reason = error.get("message") or error.get("code") or "no reason given"
@@ -98,7 +103,7 @@ def models(
         autostart = not no_autostart
         if refresh:
             ids = [provider] if provider else []
-            results = refresh_listings(ids, timeout=timeout, autostart=autostart)
+            results = refresh_listings(ids, timeout=timeout, autostart=autostart, out=out)
             if results and not any(r.get("ok") for r in results):
                 raise ProviderError(f"no provider could list its models ({len(results)} tried)")
         client = Client(autostart=autostart)
@@ -107,7 +112,7 @@ def models(
         rows = client.call("GET", client.query("/v1/models", params))
         if provider and not refresh and not rows and not capability and max_price is None:
             # Nothing known for it (a plain OpenAI-compatible server, Ollama): ask it.
-            results = refresh_listings([provider], timeout=timeout, autostart=autostart)
+            results = refresh_listings([provider], timeout=timeout, autostart=autostart, out=out)
             if not any(r.get("ok") for r in results):
                 raise ProviderError(f"{provider} offers no known model and could not list its own")
             rows = client.call("GET", client.query("/v1/models", params))

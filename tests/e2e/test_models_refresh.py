@@ -124,8 +124,9 @@ def test_a_provider_that_cannot_list_is_reported_and_the_others_still_shown(
         config.read_text() + f'\n[providers.broken]\nkind = "openai-compatible"\n'
         f'base_url = "http://127.0.0.1:{closed_port()}/v1"\n'
     )
-    done = vendors("models", "--refresh")
+    done = vendors("-v", "models", "--refresh")
     assert done.returncode == 0, done.stderr
+    assert "anthropic: 2 models listed" in done.stderr, "-v says what each provider listed"
     warnings = [line for line in done.stderr.splitlines() if "could not list" in line]
     assert len(warnings) == 1, done.stderr
     assert "broken" in warnings[0] and "127.0.0.1" in warnings[0]
