@@ -18,7 +18,9 @@ from superllm_cli.render import Output, strip_controls
 
 __all__ = ["BY", "UsageArgs", "format_cost", "usage_body"]
 
-BY = ("day", "week", "month", "provider", "model", "mode", "label", "token")
+BY = (
+    "day", "week", "month", "provider", "model", "mode", "label", "token", "user", "team",
+)  # fmt: skip
 _FIGURES = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
 _HEADERS = ("CALLS", "IN", "OUT", "CACHED", "COST")
 _BAR = 20

@@ -149,6 +149,26 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "serve token list": ("superllm serve token list", "superllm serve token list --json"),
     "serve token revoke": ("superllm serve token revoke ci", "superllm serve token list"),
+    "serve user": (
+        "superllm serve user create ana --team platform --budget-daily 5",
+        "superllm serve user list",
+    ),
+    "serve user create": (
+        "superllm serve user create ana --team platform --budget-daily 5",
+        "superllm serve token create ana-laptop --user ana",
+    ),
+    "serve user list": ("superllm serve user list", "superllm serve user list --json"),
+    "serve user rm": ("superllm serve user rm ana", "superllm serve user list"),
+    "serve team": (
+        "superllm serve team create platform --budget-daily 20",
+        "superllm serve team list",
+    ),
+    "serve team create": (
+        "superllm serve team create platform --budget-daily 20",
+        "superllm usage --by team",
+    ),
+    "serve team list": ("superllm serve team list", "superllm serve team list --json"),
+    "serve team rm": ("superllm serve team rm platform", "superllm serve team list"),
     "budget set": (
         "superllm budget set --daily 2 --monthly 30",
         "superllm budget set --provider openai --daily 1",

@@ -144,8 +144,14 @@ class BudgetManager:
         settings = self._settings(call.run.environ)
         provider, label = call.target.provider.id, call.run.label
         budgets = [b for b in all_budgets(settings) if b.applies(provider, label)]
-        if call.run.token is not None and call.run.token_daily_usd is not None:
-            budgets.append(Budget("token", call.run.token, "day", call.run.token_daily_usd))
+        run = call.run
+        for scope, name, limit in (
+            ("token", run.token, run.token_daily_usd),
+            ("user", run.user, run.user_daily_usd),
+            ("team", run.team, run.team_daily_usd),
+        ):
+            if name is not None and limit is not None:
+                budgets.append(Budget(scope, name, "day", limit))  # type: ignore[arg-type]
         max_cost = call.run.max_cost
         if not budgets and max_cost is None:
             return None
@@ -366,8 +372,8 @@ class BudgetManager:
     async def _load(self, key: _Key) -> None:
         scope, name, _, since = key
         try:
-            # Only a token budget names its token, so older spend sources still fit.
-            by_token = {"token": name} if scope == "token" else {}
+            # Only these budgets name their scope, so older spend sources still fit.
+            by_token = {scope: name} if scope in ("token", "user", "team") else {}
             spent, unpriced = await self._spend.spent_usd(
                 since,
                 provider=name if scope == "provider" else None,
@@ -396,8 +402,11 @@ class BudgetManager:
     def _settle(self, call: CallInfo, cost: float | None, started: float) -> None:
         scopes: list[tuple[Scope, str | None]] = [("global", None)]
         scopes += [("provider", call.target.provider.id), ("label", call.run.label)]
-        if call.run.token is not None:
-            scopes.append(("token", call.run.token))
+        for scope, name in (("token", call.run.token), ("user", call.run.user)):
+            if name is not None:
+                scopes.append((scope, name))  # type: ignore[arg-type]
+        if call.run.team is not None:
+            scopes.append(("team", call.run.team))
         for scope, name in scopes:
             for period in ("day", "month"):
                 key = self._key(scope, name, period, started)

@@ -21,7 +21,7 @@ __all__ = [
     "usd",
 ]
 
-Scope = Literal["global", "provider", "label", "token"]
+Scope = Literal["global", "provider", "label", "token", "user", "team"]
 Period = Literal["day", "month"]
 
 
@@ -36,6 +36,8 @@ class SpendSource(Protocol):
         provider: str | None = None,
         label: str | None = None,
         token: str | None = None,
+        user: str | None = None,
+        team: str | None = None,
     ) -> tuple[float, bool]: ...
 
 
@@ -52,6 +54,8 @@ class NoHistory:
         provider: str | None = None,
         label: str | None = None,
         token: str | None = None,
+        user: str | None = None,
+        team: str | None = None,
     ) -> tuple[float, bool]:
         return 0.0, False
 
@@ -60,6 +64,7 @@ class NoHistory:
 class Budget:
     """One limit: a scope (everything, one provider, one label, one gateway token) over one
     period. Token budgets come with the token (``superllm serve token create --budget-daily``),
+    user and team budgets with the user and the team (``superllm serve user|team create``),
     not from ``[budgets]``."""
 
     scope: Scope
@@ -75,6 +80,11 @@ class Budget:
 
     @property
     def raise_hint(self) -> str:
+        if self.scope in ("user", "team"):
+            return (
+                f"superllm serve {self.scope} create {self.name}` again with a higher "
+                "`--budget-daily"
+            )
         if self.scope == "token":
             return (
                 f"superllm serve token revoke {self.name}` and create it again with a higher "

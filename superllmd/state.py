@@ -12,6 +12,7 @@ from superllmd.budget import BudgetManager, NoHistory
 from superllmd.config import BudgetSettings, ConfigStore, Settings
 from superllmd.gateway.bus import EventBus
 from superllmd.gateway.limits import TokenLimits
+from superllmd.gateway.people import People
 from superllmd.gateway.tokens import TokenStore
 from superllmd.ledger import wiring
 from superllmd.ledger.base import Backend
@@ -52,6 +53,7 @@ class DaemonState:
     wait_other_doors: Callable[[], Awaitable[None]] | None = None
     # The TCP door's tokens and their per-minute windows (superllmd/gateway).
     tokens: TokenStore = field(default_factory=lambda: TokenStore(None))
+    people: People = field(default_factory=lambda: People(None))
     token_limits: TokenLimits = field(default_factory=TokenLimits)
     bus: EventBus = field(default_factory=EventBus)
 
@@ -84,6 +86,7 @@ class DaemonState:
         caller.hooks.append(budget)
         caller.run_hooks.append(budget)
         token_limits = TokenLimits(shared=_shared_limits(parts))
+        tokens = TokenStore(parts.ledger if parts else None)
         caller.hooks.append(token_limits)
         return cls(
             paths=paths,
@@ -100,7 +103,8 @@ class DaemonState:
             ledger=parts.ledger if parts else None,
             conversations=parts.conversations if parts else Conversations(None),
             latency=latency,
-            tokens=TokenStore(parts.ledger if parts else None),
+            tokens=tokens,
+            people=People(parts.ledger if parts else None, on_change=tokens.invalidate),
             token_limits=token_limits,
         )
 

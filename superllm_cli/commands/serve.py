@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from superllm_cli.commands.serve_people import team_app, user_app
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output
 
@@ -26,6 +27,8 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Create, list and revoke gateway tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
+app.add_typer(team_app, name="team")
 
 
 @app.callback()
@@ -78,6 +81,9 @@ def create(
     expires: Annotated[
         str | None, typer.Option("--expires", help="When it stops working: 2026-12-31, 30d.")
     ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="The user it belongs to (serve user create).")
+    ] = None,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Create a token and print it (once: only its hash is kept)."""
@@ -92,6 +98,7 @@ def create(
             "tpm": tpm,
             "models": list(models or []),
             "expires": _expiry(expires),
+            "user": user,
         }
         answer = Client(autostart=not no_autostart).call("POST", "/v1/gateway/tokens", request)
         sys.stdout.write(answer["token"] + "\n")

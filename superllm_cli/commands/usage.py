@@ -17,7 +17,10 @@ __all__ = ["BY", "format_cost", "usage"]
 def usage(
     ctx: typer.Context,
     by: Annotated[
-        str, typer.Option("--by", help="day, week, month, provider, model, mode, label, token.")
+        str,
+        typer.Option(
+            "--by", help="day, week, month, provider, model, mode, label, token, user, team."
+        ),
     ] = "day",
     since: Annotated[
         str | None, typer.Option("--since", help="7d, 12h, today, 2025-01-31, or 0 for all time.")
@@ -38,7 +41,7 @@ def usage(
     no_autostart: NoAutostart = False,
 ) -> None:
     """Tokens and cost: totals and a breakdown by day, week, month, provider, model, mode,
-    label or gateway token."""
+    label, gateway token, or a team gateway's user or team."""
     args = UsageArgs(
         by=by,
         since=since,

@@ -24,6 +24,7 @@ class TokenRequest(TypedDict, total=False):
     tpm: Annotated[int, Field(ge=1)] | None
     models: list[str]
     expires: float | None
+    user: str | None
 
 
 _CREATE = TypeAdapter(TokenRequest)
@@ -41,6 +42,7 @@ async def create_token(request: Request) -> Response:
         tpm=body.get("tpm"),
         models=body.get("models"),
         expires=body.get("expires"),
+        user=body.get("user"),
     )
     return JSONResponse({"name": name, "token": secret})
 

@@ -42,6 +42,11 @@ class GatewayToken:
     tpm: int | None = None
     models: tuple[str, ...] = ()
     expires: float | None = None
+    # The user the token belongs to, that user's team, and their daily budgets.
+    user: str | None = None
+    team: str | None = None
+    user_daily: float | None = None
+    team_daily: float | None = None
 
     def allows(self, *names: str | None) -> bool:
         """Whether any of ``names`` (a requested name, the model it resolved to) matches one

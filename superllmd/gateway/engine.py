@@ -213,3 +213,5 @@ def _for_token(info: RunInfo, token: GatewayToken | None) -> None:
     if token is not None:
         info.token = token.name
         info.token_daily_usd = token.budget_daily
+        info.user, info.user_daily_usd = token.user, token.user_daily
+        info.team, info.team_daily_usd = token.team, token.team_daily

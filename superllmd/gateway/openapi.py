@@ -167,6 +167,12 @@ _NATIVE: list[Spec] = [
         None,
     ),
     ("delete", "/v1/gateway/tokens/{name}", "Revoke a token", None, _ANY, None, None),
+    ("get", "/v1/gateway/users", "A team gateway's users", None, _ANY, None, None),
+    ("post", "/v1/gateway/users", "Create or change a user", _ANY, _ANY, None, None),
+    ("delete", "/v1/gateway/users/{name}", "Remove a user", None, _ANY, None, None),
+    ("get", "/v1/gateway/teams", "A team gateway's teams", None, _ANY, None, None),
+    ("post", "/v1/gateway/teams", "Create or change a team", _ANY, _ANY, None, None),
+    ("delete", "/v1/gateway/teams/{name}", "Remove an empty team", None, _ANY, None, None),
 ]
 _NATIVE_ERROR = {"type": "object", "properties": {"error": {"type": "object"}}}
 

@@ -51,6 +51,10 @@ class TokenStore:
         self._cache: dict[str, _Cached] = {}
         self._last_used: dict[str, float] = {}
 
+    def invalidate(self) -> None:
+        """Forget cached lookups: a token's user or team changed."""
+        self._cache.clear()
+
     def _need(self) -> Backend:
         if self._ledger is None:
             raise UsageError("gateway tokens need the ledger, and this daemon runs without one")
@@ -65,9 +69,19 @@ class TokenStore:
         tpm: int | None = None,
         models: list[str] | None = None,
         expires: float | None = None,
+        user: str | None = None,
     ) -> str:
-        """A new token's secret (shown once); UsageError if the name is taken."""
+        """A new token's secret (shown once); UsageError if the name is taken or ``user``
+        is not one (``superllm serve user create``)."""
         ledger = self._need()
+        if user is not None:
+            known = await ledger.read(
+                lambda c: c.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchall()
+            )
+            if not known:
+                raise UsageError(
+                    f"no user {user!r}; create it first (`superllm serve user create {user}`)"
+                )
         if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
             raise UsageError(f"token name {name!r}: use 1-64 letters, digits, '-', '_' or '.'")
         existing = await ledger.read(
@@ -82,8 +96,8 @@ class TokenStore:
             )
         secret = PREFIX + secrets.token_urlsafe(32)
         ledger.write(
-            f"INSERT OR REPLACE INTO gateway_tokens ({_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL)",
+            f"INSERT OR REPLACE INTO gateway_tokens ({_COLUMNS}, user_name) "
+            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, ?)",
             (
                 name,
                 hash_secret(secret),
@@ -93,6 +107,7 @@ class TokenStore:
                 rpm,
                 tpm,
                 json.dumps(list(models or [])),
+                user,
             ),
         )
         await ledger.barrier()
@@ -122,7 +137,8 @@ class TokenStore:
             start = period_start("day", self._clock())
             rows = conn.execute(
                 "SELECT t.name, t.created, t.expires, t.revoked, t.budget_daily_usd, t.rpm, "
-                "t.tpm, t.models, t.last_used, "
+                "t.tpm, t.models, t.last_used, t.user_name, "
+                "(SELECT u.team FROM users u WHERE u.name = t.user_name), "
                 "(SELECT coalesce(SUM(cost_usd), 0) FROM calls WHERE token = t.name "
                 " AND time >= ? AND status != 'in_flight'), "
                 "(SELECT coalesce(SUM(cost_usd), 0) FROM calls WHERE token = t.name "
@@ -140,6 +156,8 @@ class TokenStore:
                 "tpm",
                 "models",
                 "last_used",
+                "user",
+                "team",
                 "spent_today_usd",
                 "spent_usd",
             ]
@@ -176,14 +194,18 @@ class TokenStore:
             return None
         rows = await self._ledger.read(
             lambda c: c.execute(
-                "SELECT name, hash, expires, budget_daily_usd, rpm, tpm, models "
-                "FROM gateway_tokens WHERE hash = ? AND revoked IS NULL",
+                "SELECT t.name, t.hash, t.expires, t.budget_daily_usd, t.rpm, t.tpm, t.models, "
+                "t.user_name, u.team, u.budget_daily_usd, m.budget_daily_usd "
+                "FROM gateway_tokens t LEFT JOIN users u ON u.name = t.user_name "
+                "LEFT JOIN teams m ON m.name = u.team WHERE t.hash = ? AND t.revoked IS NULL",
                 (digest,),
             ).fetchall()
         )
         if not rows:
             return None
-        name, stored, expires, budget, rpm, tpm, models = rows[0]
+        name, stored, expires, budget, rpm, tpm, models, user, team, user_daily, team_daily = rows[
+            0
+        ]
         if not hmac.compare_digest(str(stored), digest):
             return None
         return GatewayToken(
@@ -193,6 +215,10 @@ class TokenStore:
             tpm=tpm,
             models=tuple(json.loads(models or "[]")),
             expires=expires,
+            user=user,
+            team=team,
+            user_daily=user_daily,
+            team_daily=team_daily,
         )
 
     def _touch(self, name: str, now: float) -> None:

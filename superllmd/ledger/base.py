@@ -89,6 +89,8 @@ class Backend(Protocol):
         provider: str | None = None,
         label: str | None = None,
         token: str | None = None,
+        user: str | None = None,
+        team: str | None = None,
     ) -> tuple[float, bool]:
         """What settled calls cost since ``since``, and whether one of them was unpriced."""
         ...

@@ -293,12 +293,16 @@ class Ledger:
         provider: str | None = None,
         label: str | None = None,
         token: str | None = None,
+        user: str | None = None,
+        team: str | None = None,
     ) -> tuple[float, bool]:
         """What settled calls cost since ``since`` (unix time), and whether any of them was
         unpriced; sees every call settled before this was awaited."""
         await self.barrier()
         return await self.read(
-            lambda conn: queries.spent_usd(conn, since, provider=provider, label=label, token=token)
+            lambda conn: queries.spent_usd(
+                conn, since, provider=provider, label=label, token=token, user=user, team=team
+            )
         )
 
 

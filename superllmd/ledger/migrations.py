@@ -412,6 +412,43 @@ CREATE TABLE rate_events (
 CREATE INDEX rate_events_token ON rate_events (token, time);
 """
 
+# Teams and users of a team gateway: a token may belong to a user, a user to a team, and
+# each may have a daily budget. Usage and budgets find a call's user and team through its
+# token.
+_V8_TEAMS_AND_USERS = """
+CREATE TABLE teams (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    budget_daily_usd REAL
+);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    team TEXT,
+    created REAL NOT NULL,
+    budget_daily_usd REAL
+);
+CREATE INDEX users_team ON users (team);
+ALTER TABLE gateway_tokens ADD COLUMN user_name TEXT;
+CREATE INDEX gateway_tokens_user ON gateway_tokens (user_name);
+"""
+
+_PG_V8_TEAMS_AND_USERS = """
+CREATE TABLE teams (
+    name TEXT PRIMARY KEY,
+    created DOUBLE PRECISION NOT NULL,
+    budget_daily_usd DOUBLE PRECISION
+);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    team TEXT,
+    created DOUBLE PRECISION NOT NULL,
+    budget_daily_usd DOUBLE PRECISION
+);
+CREATE INDEX users_team ON users (team);
+ALTER TABLE gateway_tokens ADD COLUMN user_name TEXT;
+CREATE INDEX gateway_tokens_user ON gateway_tokens (user_name);
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -421,6 +458,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V5_PROMPTS_ONCE, _PG_V5_PROMPTS_ONCE),
     Migration(_V6_RESERVATIONS, _PG_V6_RESERVATIONS),
     Migration(_V7_RATE_EVENTS, _PG_V7_RATE_EVENTS),
+    Migration(_V8_TEAMS_AND_USERS, _PG_V8_TEAMS_AND_USERS),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

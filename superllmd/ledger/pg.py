@@ -387,11 +387,15 @@ class PgLedger:
         provider: str | None = None,
         label: str | None = None,
         token: str | None = None,
+        user: str | None = None,
+        team: str | None = None,
     ) -> tuple[float, bool]:
         """What settled calls cost since ``since`` (unix time), every instance's calls."""
         await self.barrier()
         return await self.read(
-            lambda conn: queries.spent_usd(conn, since, provider=provider, label=label, token=token)
+            lambda conn: queries.spent_usd(
+                conn, since, provider=provider, label=label, token=token, user=user, team=team
+            )
         )
 
 

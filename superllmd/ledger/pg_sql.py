@@ -28,6 +28,8 @@ KEYS: dict[str, str] = {
     "run_fragments": "run_id, position",
     "response_cache": "key",
     "gateway_tokens": "name",
+    "users": "name",
+    "teams": "name",
 }
 
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\s", re.IGNORECASE)

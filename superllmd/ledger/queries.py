@@ -46,7 +46,20 @@ GROUPS: dict[str, str] = {
     "mode": "mode",
     "label": "coalesce(label, '')",
     "token": "coalesce(token, '')",
+    # A call's user and team are its token's (migration 8).
+    "user": "coalesce((SELECT t.user_name FROM gateway_tokens t WHERE t.name = calls.token), '')",
+    "team": (
+        "coalesce((SELECT u.team FROM gateway_tokens t JOIN users u ON u.name = t.user_name "
+        "WHERE t.name = calls.token), '')"
+    ),
 }
+
+#: The calls of a user's tokens, of a team's users' tokens.
+USER_CALLS = "token IN (SELECT t.name FROM gateway_tokens t WHERE t.user_name = ?)"
+TEAM_CALLS = (
+    "token IN (SELECT t.name FROM gateway_tokens t JOIN users u ON u.name = t.user_name "
+    "WHERE u.team = ?)"
+)
 # The same keys in PostgreSQL (the session's time zone is the daemon's, see pg.py).
 _PG_TIME_GROUPS: dict[str, str] = {
     "day": "to_char(to_timestamp(time), 'YYYY-MM-DD')",
@@ -76,9 +89,12 @@ def spent_usd(
     provider: str | None = None,
     label: str | None = None,
     token: str | None = None,
+    user: str | None = None,
+    team: str | None = None,
 ) -> tuple[float, bool]:
     """USD spent by calls that started at or after ``since`` (unix time), and whether any of
-    them used an unpriced model (then the sum understates the truth).
+    them used an unpriced model (then the sum understates the truth); ``user`` and ``team``
+    keep the calls made with their tokens.
 
     Given a Ledger (from a thread, not the event loop: use ``await ledger.spent_usd``), it
     reads through a short-lived read-only connection of its own.
@@ -88,7 +104,9 @@ def spent_usd(
     if isinstance(conn_or_ledger, db.Ledger):
         conn = db.connect(conn_or_ledger.path, readonly=True)
         try:
-            return spent_usd(conn, since, provider=provider, label=label, token=token)
+            return spent_usd(
+                conn, since, provider=provider, label=label, token=token, user=user, team=team
+            )
         finally:
             conn.close()
     where = ["time >= ?", "status != 'in_flight'"]
@@ -102,6 +120,10 @@ def spent_usd(
     if token is not None:
         where.append("token = ?")
         params.append(token)
+    for clause, value in ((USER_CALLS, user), (TEAM_CALLS, team)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
     row = conn_or_ledger.execute(
         "SELECT coalesce(SUM(cost_usd), 0), coalesce(MAX(unpriced), 0) FROM calls WHERE "
         + " AND ".join(where),

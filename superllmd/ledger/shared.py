@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from superllmd.errors import DaemonError
+from superllmd.ledger import queries
 
 if TYPE_CHECKING:
     from superllmd.ledger.pg import PgLedger
@@ -136,6 +137,10 @@ class SharedBudgets:
         params: list[Any] = [since]
         if scope in _FILTERS:
             where += f" AND {_FILTERS[scope]} = %s"
+            params.append(name)
+        elif scope in ("user", "team"):
+            clause = queries.USER_CALLS if scope == "user" else queries.TEAM_CALLS
+            where += " AND " + clause.replace("?", "%s")
             params.append(name)
         cursor = await conn.execute(
             "SELECT coalesce(SUM(cost_usd), 0), coalesce(MAX(unpriced), 0) FROM calls "

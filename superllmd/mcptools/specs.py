@@ -29,7 +29,9 @@ __all__ = [
 # so that listing tools imports no orchestrator code.
 STRATEGIES: Final = ("vote", "synthesize", "council", "rank", "medoid", "usc")
 CAPABILITIES: Final = ("vision", "tools", "json", "embeddings", "streaming")
-USAGE_BY: Final = ("day", "week", "month", "provider", "model", "mode", "label", "token")
+USAGE_BY: Final = (
+    "day", "week", "month", "provider", "model", "mode", "label", "token", "user", "team",
+)  # fmt: skip
 ANSWER_TYPES: Final = ("numeric", "choice", "boolean", "short", "code", "free")
 BUILTIN_CHAINS: Final = {
     "refine": (

@@ -59,6 +59,11 @@ class RunInfo:
     # on every ledger row of the run, and its daily budget is one more budget the run obeys.
     token: str | None = None
     token_daily_usd: float | None = None
+    # The user and team the token belongs to, and their daily budgets (team gateways).
+    user: str | None = None
+    user_daily_usd: float | None = None
+    team: str | None = None
+    team_daily_usd: float | None = None
     started_at: float = field(default_factory=time.time)
     # Hook-private bookkeeping for the whole run (e.g. what it has reserved and spent).
     scratch: dict[str, Any] = field(default_factory=dict)

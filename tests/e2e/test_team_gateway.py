@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -279,3 +280,62 @@ def test_a_tokens_rpm_holds_across_instances(team: list[Instance]) -> None:
     token = _token(team[0], "--rpm", "6")
     statuses = [_ask(team[i % 3].url, token, i)[0] for i in range(10)]
     assert statuses == [200] * 6 + [429] * 4
+
+
+def test_teams_and_users_budgets_and_usage_across_instances(
+    team: list[Instance], upstream: SlowUpstream, pg_url: str
+) -> None:
+    """Two users of one team, each with a token, on different instances: the team's daily
+    budget holds for both together, and usage splits by user and by team."""
+    each = _each_estimate()
+    limit = 4.5 * each
+    admin = team[0]
+    for args in (
+        ("team", "create", "platform", "--budget-daily", f"{limit:.10f}"),
+        ("user", "create", "ana", "--team", "platform"),
+        ("user", "create", "bo", "--team", "platform"),
+        ("user", "create", "cy"),
+    ):
+        done = admin.cli("serve", *args)
+        assert done.returncode == 0, done.stderr
+    tokens = {}
+    for user in ("ana", "bo", "cy"):
+        made = admin.cli("serve", "token", "create", f"{user}-key", "--user", user)
+        assert made.returncode == 0, made.stderr
+        tokens[user] = made.stdout.strip()
+    bad = admin.cli("serve", "token", "create", "x", "--user", "nobody")
+    assert bad.returncode == 2 and "no user 'nobody'" in bad.stderr
+
+    def ask(i: int) -> tuple[int, Any]:
+        user = ("ana", "bo")[i % 2]
+        return _ask(team[i % 3].url, tokens[user], i)
+
+    with ThreadPoolExecutor(24) as pool:
+        statuses = [status for status, _ in pool.map(ask, range(24))]
+    assert set(statuses) == {200, 402}, statuses
+    spent = _ledger(pg_url, "SELECT coalesce(sum(cost_usd), 0) FROM calls WHERE status = 'ok'")[0]
+    assert spent <= limit + each
+    assert _ask(team[1].url, tokens["cy"], 99)[0] == 200  # cy is in no team: not limited
+
+    by_user = json.loads(admin.cli("usage", "--json", "--by", "user").stdout)
+    calls = {row["user"]: row["calls"] for row in by_user["rows"]}
+    assert calls["ana"] + calls["bo"] == statuses.count(200) and calls["cy"] == 1
+    by_team = json.loads(admin.cli("usage", "--json", "--by", "team").stdout)
+    teams = {row["team"]: row["calls"] for row in by_team["rows"]}
+    assert teams == {"platform": statuses.count(200), "": 1}
+
+    listed = json.loads(team[2].cli("serve", "user", "list", "--json").stdout)["users"]
+    assert [(u["name"], u["team"], u["tokens"]) for u in listed] == [
+        ("ana", "platform", 1),
+        ("bo", "platform", 1),
+        ("cy", None, 1),
+    ]
+    teams_listed = json.loads(team[2].cli("serve", "team", "list", "--json").stdout)["teams"]
+    assert teams_listed[0]["users"] == 2
+    # What the team spent is its users' calls, before cy's.
+    assert teams_listed[0]["spent_today_usd"] == pytest.approx(spent)
+    refused = team[2].cli("serve", "team", "rm", "platform")
+    assert refused.returncode == 2 and "has 2 users" in refused.stderr
+    for name in ("ana", "bo"):
+        assert team[2].cli("serve", "user", "rm", name).returncode == 0
+    assert team[2].cli("serve", "team", "rm", "platform").returncode == 0
