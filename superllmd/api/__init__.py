@@ -15,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from superllmd import __version__
 from superllmd.api import (
-    ask,
     budgets,
     checks,
     config,
@@ -134,7 +133,6 @@ def native_routes() -> list[Route]:
     return [
         Route("/v1/health", guard(health.health), methods=["GET"]),
         Route("/v1/providers", guard(providers.list_providers), methods=["GET"]),
-        Route("/v1/ask", guard(ask.ask), methods=["POST"]),
         Route("/v1/models", guard(models.list_models), methods=["GET"]),
         Route("/v1/models/refresh", guard(listings.refresh_models), methods=["POST"]),
         Route("/v1/embed", guard(embed.embed), methods=["POST"]),

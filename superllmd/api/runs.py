@@ -1,6 +1,9 @@
-"""``POST /v1/consensus|debate|adversarial|chain|mapreduce``: several models at once."""
+"""``POST /v1/ask|consensus|debate|adversarial|chain|mapreduce``: every mode, one route."""
 
 from __future__ import annotations
+
+import functools
+from typing import Any
 
 from pydantic import TypeAdapter
 from starlette.requests import Request
@@ -11,18 +14,23 @@ from superllmd.errors import SuperllmError, UsageError
 from superllmd.gateway import token_of
 from superllmd.gateway.engine import DEFAULT_PANEL, run_events
 from superllmd.orchestrator.modes import MODES
-from superllmd.protocol import RunRequest
+from superllmd.protocol import AskRequest, RunRequest
 
 __all__ = ["DEFAULT_PANEL", "run"]
 
-_RUN = TypeAdapter(RunRequest)
+
+@functools.cache
+def _adapter(single: bool) -> TypeAdapter[Any]:
+    # Built on first use: each costs milliseconds, and a daemon may never see some modes.
+    return TypeAdapter(AskRequest if single else RunRequest)
 
 
 async def run(request: Request) -> Response:
     mode = request.url.path.rsplit("/", 1)[-1]
-    if mode not in MODES:
+    spec = MODES.get(mode)
+    if spec is None:
         raise UsageError(f"no mode at {request.url.path}")
-    body = await read_body(request, _RUN)
+    body = await read_body(request, _adapter(spec.single))
     stream = wants_stream(request)
     events = await run_events(state_of(request), mode, body, token_of(request), hold=stream)
     if stream:
@@ -33,4 +41,6 @@ async def run(request: Request) -> Response:
             result = event["result"]
     if result is None:
         raise SuperllmError("the run ended without a result; see `superllm daemon logs`")
-    return JSONResponse(result)
+    # One model that failed is a bad gateway; a panel's result carries what it agreed on.
+    status = 502 if spec.single and result.get("error") is not None else 200
+    return JSONResponse(result, status_code=status)

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from superllmd.errors import GatewayForbidden, UsageError
 from superllmd.gateway import GatewayToken
 from superllmd.ledger.conversations import check_attachments
 from superllmd.ledger.recorder import SCRATCH_KEY, durable
-from superllmd.orchestrator.ask import AskRun
 from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.hooks import RunInfo
 from superllmd.orchestrator.modes import MODES, mode_function
@@ -54,58 +53,50 @@ DEFAULT_PANEL = "panel"
 async def ask_events(
     state: DaemonState, body: AskRequest, token: GatewayToken | None, *, hold: bool = True
 ) -> AsyncIterator[Event]:
-    """Prepare one ask (a model, an alias or a fallback chain) and return its events."""
-    environ = _environ(body, token)
-    settings = state.settings(environ)
-    # The conversation's history, fragments folded into the prompt, images checked.
-    prepared = await state.conversations.prepare(body, token.name if token else None)
-    # A continued conversation keeps its model unless the request names one.
-    name = body.get("model") or prepared.model
-    targets = await state.resolve(name, settings, environ or {})
-    _check_models(token, name, targets)
-    prepared = dataclasses.replace(prepared, model=name or targets[0].name)
-    body["prompt"] = prepared.prompt
-    check_attachments(prepared, targets)
-    run = AskRun(
-        body,
-        targets,
-        state.caller,
-        history=prepared.history,
-        conversation_id=prepared.conversation_id,
-        attachments=prepared.attachments,
-    )
-    run.info.scratch[SCRATCH_KEY] = prepared
-    _for_token(run.info, token)
-    return _publish(state, token, run.events(), hold)
+    """Prepare one ask (a model, an alias or a fallback chain) and return its events: the
+    ``ask`` mode of ``run_events``."""
+    return await run_events(state, "ask", body, token, hold=hold)
 
 
 async def run_events(
     state: DaemonState,
     mode: str,
-    body: RunRequest,
+    body: RunRequest | AskRequest,
     token: GatewayToken | None,
     *,
     hold: bool = True,
 ) -> AsyncIterator[Event]:
-    """Prepare one multi-model run (``consensus``, ``debate``, ... as in MODES) and return
-    its events."""
+    """Prepare one run of a mode (``ask``, ``consensus``, ``debate``, ... as in MODES) and
+    return its events."""
     spec = MODES.get(mode)
     if spec is None:
         raise UsageError(f"no mode {mode!r}: use one of {', '.join(MODES)}")
     environ = _environ(body, token) or {}
     settings = state.settings(environ or None)
-    panel = await participants(body, state, settings, environ, token)
-    judge_name = body.get("judge")
-    judge = (await state.resolve(judge_name, settings, environ))[0] if judge_name else None
-    if judge is not None:
-        _check_models(token, judge_name, [judge])
+    owner = token.name if token else None
+    judge: Target | None = None
+    embedder: Target | None = None
+    if spec.single:
+        # The conversation's history, fragments folded into the prompt, images checked.
+        prepared = await state.conversations.prepare(body, owner)
+        # A continued conversation keeps its model unless the request names one.
+        name = cast(AskRequest, body).get("model") or prepared.model
+        panel = await state.resolve(name, settings, environ)
+        _check_models(token, name, panel)
+        prepared = dataclasses.replace(prepared, model=name or panel[0].name)
+    else:
+        request = cast(RunRequest, body)
+        panel = await participants(request, state, settings, environ, token)
+        judge_name = request.get("judge")
+        judge = (await state.resolve(judge_name, settings, environ))[0] if judge_name else None
+        if judge is not None:
+            _check_models(token, judge_name, [judge])
+        prepared = await state.conversations.prepare(body, owner)
+        embedding = settings.default_embedding_model
+        embedder = (await state.resolve(embedding, settings, environ))[0] if embedding else None
     fn = mode_function(spec)
-    # The conversation's history, fragments folded into the prompt, images checked.
-    prepared = await state.conversations.prepare(body, token.name if token else None)
     body["prompt"] = prepared.prompt
     check_attachments(prepared, [*panel, *([judge] if judge else [])])
-    embedding = settings.default_embedding_model
-    embedder = (await state.resolve(embedding, settings, environ))[0] if embedding else None
 
     def resolve(name: str) -> Target:  # models a mode names as it runs (chain steps)
         target = state.targets(name, settings, environ)[0]
@@ -114,7 +105,7 @@ async def run_events(
 
     ctx = RunContext(
         spec.mode,
-        body,
+        cast(RunRequest, body),  # an ask's request is a run's with ``model``, read by no mode
         panel,
         state.caller,
         judge=judge,
@@ -123,6 +114,7 @@ async def run_events(
         conversation_id=prepared.conversation_id,
         attachments=prepared.attachments,
         embedder=embedder,
+        single=spec.single,
     )
     ctx.info.scratch[SCRATCH_KEY] = prepared
     _for_token(ctx.info, token)

@@ -13,8 +13,8 @@ image, sent only to models that take images.
 Example (what a route does before building its run)::
 
     prepared = await state.conversations.prepare(body)
-    run = AskRun({**body, "prompt": prepared.prompt}, targets, caller,
-                 history=prepared.history, conversation_id=prepared.conversation_id)
+    ctx = RunContext("ask", {**body, "prompt": prepared.prompt}, targets, caller,
+                     history=prepared.history, conversation_id=prepared.conversation_id)
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""The context a multi-model mode runs in.
+"""The context every mode runs in, ``ask`` included.
 
 A mode is ``async def run(ctx: RunContext) -> None``: it calls models through ``ctx`` (which
 streams their events to the client as they happen), records its decisions with
 ``ctx.round_finished`` and ``ctx.report``, and sets ``ctx.answer``. ``run_mode`` drives it
 and produces the event stream, ending in ``run.finished`` with the result; the whole stream
-is kept as the run's transcript.
+is kept as the run's transcript. A mode that fails as a whole raises the error tree.
+
+A ``single`` context is one model's run (``ask``): its participants are a fallback chain of
+which only the first is announced, the mode sets ``ctx.model`` to the one that answered, and
+the result has ``model`` instead of the panel's keys (agreement, rounds, strategy, report).
 
 Identity hygiene (ORCHESTRATION.md §4.1): when one model sees others' output, use
 ``ctx.anonymise`` — "Response A/B/..." in an order shuffled per recipient with the run's
@@ -68,8 +72,10 @@ class RunContext:
         history: Sequence[Message] = (),
         conversation_id: str | None = None,
         attachments: Sequence[Attachment] = (),
+        single: bool = False,
     ) -> None:
         self.run_id = new_run_id()
+        self.single = single
         # The embedding model free-text agreement uses, when one is configured.
         self.embedder = embedder
         # A conversation's earlier turns and the run's images: every call of the run gets
@@ -104,6 +110,9 @@ class RunContext:
         self.outcomes: list[CallOutcome] = []
         self.transcript: list[Event] = []
         self.answer: str | None = None
+        self.model: str | None = None  # a single run's model that answered
+        # The result, once ``run_mode`` has finished the run.
+        self.finished: RunResult | None = None
         self.agreement: float | None = None
         # (participants with a valid answer, panel size) behind ``agreement``, if it has one.
         self.valid: tuple[int, int] | None = None
@@ -149,6 +158,7 @@ class RunContext:
         temperature: float | None = None,
         max_tokens: int | None = None,
         json_output: bool = False,
+        stop: Sequence[str] = (),
     ) -> ChatRequest:
         options: Mapping[str, Any] = self.request.get("options") or {}
         return ChatRequest(
@@ -156,6 +166,7 @@ class RunContext:
             messages=self._with_context(messages),
             temperature=temperature if temperature is not None else self.request.get("temperature"),
             max_tokens=max_tokens or self.request.get("max_tokens"),
+            stop=tuple(stop),
             json_output=json_output,
             options=options,
         )
@@ -181,6 +192,7 @@ class RunContext:
         temperature: float | None = None,
         max_tokens: int | None = None,
         json_output: bool = False,
+        stop: Sequence[str] = (),
     ) -> CallOutcome:
         """One call, counted against the run's budget; its events go to the client live.
 
@@ -195,6 +207,7 @@ class RunContext:
             temperature=temperature,
             max_tokens=max_tokens,
             json_output=json_output,
+            stop=stop,
         )
         async with self._slots:
             remaining = self.budget.remaining_time()
@@ -277,16 +290,20 @@ class RunContext:
     def result(self) -> RunResult:
         result = base_result(self.run_id, self.mode, self.outcomes, self._started)
         result["answer"] = self.answer
+        result["participants"] = [o.result() for o in self.outcomes if o.role == "participant"]
+        result["conversation_id"] = self.info.conversation_id
+        if self.single:
+            result["model"] = self.model or self.participants[0].name
+            result["error"] = None
+            return result
         result["agreement"] = self.agreement
         result["strategy"] = self.strategy
         result["rounds"] = self.rounds
-        result["participants"] = [o.result() for o in self.outcomes if o.role == "participant"]
         result["judge"] = self.judge_result
         result["report"] = self.report
         result["stopped"] = self.stopped
         if self.report.get("warnings"):  # a mode's degradations reach stderr, not only --json
             result["warnings"] = [str(w) for w in self.report["warnings"]]
-        result["conversation_id"] = self.info.conversation_id
         if self.valid is not None:
             result["n_valid"], result["n"] = self.valid
         if self.request.get("require_agreement"):
@@ -322,7 +339,8 @@ async def run_mode(ctx: RunContext, fn: ModeFn) -> AsyncIterator[Event]:
             "type": "run.started",
             "run_id": ctx.run_id,
             "mode": ctx.mode,
-            "participants": [t.name for t in ctx.participants],
+            # A single run's later participants are fallbacks: events name one once it is called.
+            "participants": [t.name for t in ctx.participants[: 1 if ctx.single else None]],
         }
     )
 
@@ -351,6 +369,7 @@ async def run_mode(ctx: RunContext, fn: ModeFn) -> AsyncIterator[Event]:
     if "error" in ctx.report:  # a run-level failure outranks a missed agreement
         error = ctx.report["error"]
         result["error"] = {"code": error["code"], "message": error["message"]}
+    ctx.finished = result
     finished: Event = {"type": "run.finished", "run_id": ctx.run_id, "result": result}
     ctx.transcript.append(finished)
     await ctx.caller.run_finished(ctx.info, ctx.request, result, ctx.transcript)

@@ -17,11 +17,15 @@ class ModeSpec:
     mode: Mode
     module: str  # superllmd.orchestrator.<module>, exposing ``async def run(ctx)``
     route: str
+    # One model answers (a fallback chain after it): its request names ``model``, not a
+    # panel, and its result reports that model instead of agreement (context.RunContext).
+    single: bool = False
 
 
 MODES: dict[str, ModeSpec] = {
     spec.route: spec
     for spec in (
+        ModeSpec("ask", "ask", "ask", single=True),
         ModeSpec("consensus", "consensus", "consensus"),
         ModeSpec("debate", "debate", "debate"),
         ModeSpec("redteam", "adversarial", "adversarial"),

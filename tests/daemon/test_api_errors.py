@@ -136,22 +136,22 @@ def test_non_ascii_version_header(client: TestClient) -> None:
 def test_unexpected_exception_in_a_route_is_an_error_body(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from superllmd.orchestrator.ask import AskRun
+    from superllmd.gateway import engine
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug, with the prompt 'private words' in its message")
 
-    async def broken_later(self: AskRun) -> AsyncIterator[dict[str, str]]:
+    async def broken_later(*args: object) -> AsyncIterator[dict[str, str]]:
         yield {"type": "run.started", "run_id": "r1"}
         broken()
 
-    monkeypatch.setattr(AskRun, "events", broken)
+    monkeypatch.setattr(engine, "run_mode", broken)
     with caplog.at_level(logging.ERROR, logger="superllmd"):
         answer = client.post("/v1/ask", json={"prompt": "hi", "model": "fake/echo"})
         error = _error(answer)
         assert answer.status_code == 500 and error["code"] == "internal"
         assert "RuntimeError" in error["message"] and "private words" not in error["message"]
-        monkeypatch.setattr(AskRun, "events", broken_later)  # mid-stream, after the status
+        monkeypatch.setattr(engine, "run_mode", broken_later)  # mid-stream, after the status
         streamed = client.post(
             "/v1/ask", json={"prompt": "hi", "model": "fake/echo"}, headers={"accept": NDJSON}
         )

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from superllmd.config import ProviderSettings
-from superllmd.orchestrator.ask import AskRun
+from superllmd.orchestrator import ask
+from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.run import Caller, CallOutcome, RetryPolicy
 from superllmd.providers._http import HttpClients
 from superllmd.providers.base import ChatRequest, KindContext, Message
@@ -131,13 +132,16 @@ def test_fallback_chain_moves_on_when_a_provider_is_down(fake: FakeOpenAI) -> No
         http = HttpClients()
         targets = [_target(fake, http, "error-503"), _target(fake, http, "echo")]
         caller = Caller(sleep=_Sleeps())
-        ask = AskRun({"prompt": "hello", "stream": True}, targets, caller)
-        events = [e async for e in ask.events()]
+        ctx = RunContext("ask", {"prompt": "hello", "stream": True}, targets, caller, single=True)
+        events = [e async for e in run_mode(ctx, ask.run)]
         await http.aclose()
-        assert ask.result is not None
-        assert ask.result["answer"] == "echo: hello" and ask.result["model"] == "fake/echo"
-        assert ask.result["error"] is None
-        assert [p["model"] for p in ask.result["participants"]] == ["fake/error-503", "fake/echo"]
+        result = ctx.finished
+        assert result is not None
+        assert result["answer"] == "echo: hello" and result["model"] == "fake/echo"
+        assert result["error"] is None
+        assert [p["model"] for p in result["participants"]] == ["fake/error-503", "fake/echo"]
+        assert events[0]["type"] == "run.started"
+        assert events[0]["participants"] == ["fake/error-503"]  # the fallback is not announced
         types = [e["type"] for e in events]
         assert types.count("retry") == 2 and "error" in types  # every attempt is visible
 
@@ -148,12 +152,15 @@ def test_fallback_chain_stops_on_a_bad_request(fake: FakeOpenAI) -> None:
     async def run() -> None:
         http = HttpClients()
         targets = [_target(fake, http, "error-400"), _target(fake, http, "echo")]
-        ask = AskRun({"prompt": "hello"}, targets, Caller(sleep=_Sleeps()))
-        _ = [e async for e in ask.events()]
+        ctx = RunContext("ask", {"prompt": "hello"}, targets, Caller(sleep=_Sleeps()), single=True)
+        events = [e async for e in run_mode(ctx, ask.run)]
         await http.aclose()
-        assert ask.result is not None and ask.result["error"] is not None
-        assert ask.result["error"]["code"] == "bad_request"
-        assert len(ask.result["participants"]) == 1  # the fallback was not tried
+        result = ctx.finished
+        assert result is not None and result["error"] is not None
+        assert result["error"]["code"] == "bad_request" and result["model"] == "fake/error-400"
+        assert len(result["participants"]) == 1  # the fallback was not tried
+        run_errors = [e for e in events if e["type"] == "error" and e["participant"] is None]
+        assert [e["code"] for e in run_errors] == ["bad_request"]
 
     asyncio.run(run())
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from superllmd.config import ProviderSettings
 from superllmd.errors import UsageError
 from superllmd.ledger.conversations import Conversations, check_attachments, fragment_hash
-from superllmd.orchestrator.ask import AskRun
-from superllmd.orchestrator.context import RunContext
+from superllmd.orchestrator import ask
+from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.run import Caller
+from superllmd.protocol import Event
 from superllmd.providers.base import (
     Attachment,
     Capabilities,
@@ -23,6 +24,7 @@ from superllmd.providers.base import (
     Message,
     Provider,
     StreamItem,
+    TokenUsage,
 )
 from superllmd.providers.registry import Target
 
@@ -33,9 +35,11 @@ class Seeing(Provider):
     """A provider whose dialect sends images, for a model with vision."""
 
     takes_attachments = True
+    seen: list[ChatRequest]
 
     async def complete(self, request: ChatRequest) -> Completion:
-        raise NotImplementedError
+        self.seen = [*getattr(self, "seen", []), request]
+        return Completion("seen", TokenUsage(1, 1))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         nothing: tuple[StreamItem, ...] = ()
@@ -48,6 +52,10 @@ class Seeing(Provider):
 
 def _target(model: str) -> Target:
     return Target(Seeing("seeing", ProviderSettings()), model)
+
+
+async def _drain(events: AsyncIterator[Event]) -> list[Event]:
+    return [e async for e in events]
 
 
 def _prepare(body: dict[str, Any]) -> Any:
@@ -78,20 +86,26 @@ def test_images_go_only_to_models_that_take_them() -> None:
     check_attachments(prepared, [_target("eyes")])
     with pytest.raises(UsageError, match="seeing/blind cannot take images"):
         check_attachments(prepared, [_target("eyes"), _target("blind")])
-    run = AskRun(
-        {"prompt": "q", "system": "s"},
-        [_target("eyes")],
+    target = _target("eyes")
+    ctx = RunContext(
+        "ask",
+        {"prompt": "q", "system": "s", "stream": False},
+        [target],
         Caller(),
         history=[Message("user", "before"), Message("assistant", "answer")],
         attachments=prepared.attachments,
+        single=True,
     )
-    assert [(m.role, m.content) for m in run.messages] == [
+    events = asyncio.run(_drain(run_mode(ctx, ask.run)))
+    assert events[-1]["type"] == "run.finished" and events[-1]["result"]["answer"] == "seen"
+    (sent,) = cast(Seeing, target.provider).seen
+    assert [(m.role, m.content) for m in sent.messages] == [
         ("system", "s"),
         ("user", "before"),
         ("assistant", "answer"),
         ("user", "q"),
     ]
-    assert run.messages[-1].attachments == (Attachment("image/png", IMAGE["data"]),)
+    assert sent.messages[-1].attachments == (Attachment("image/png", IMAGE["data"]),)
 
 
 def test_every_call_of_a_mode_gets_the_history_and_images() -> None:

@@ -14,7 +14,8 @@ from superllmd.config import ConfigStore, ProviderSettings
 from superllmd.ledger import history
 from superllmd.ledger.recorder import SCRATCH_KEY, durable
 from superllmd.ledger.wiring import LedgerParts, attach
-from superllmd.orchestrator.ask import AskRun
+from superllmd.orchestrator import ask as ask_mode
+from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.run import Caller
 from superllmd.protocol import AskRequest
 from superllmd.providers._http import HttpClients
@@ -55,23 +56,25 @@ class World:
         try:
             prepared = await self.parts.conversations.prepare(body)
             body["prompt"] = prepared.prompt
-            run = AskRun(
-                body,
+            run = RunContext(
+                "ask",
+                body,  # type: ignore[arg-type]
                 [self.target(model, http)],
                 self.caller,
                 history=prepared.history,
                 conversation_id=prepared.conversation_id,
+                single=True,
             )
             run.info.scratch[SCRATCH_KEY] = prepared
             seen = 0
-            events = durable(run.events(), self.parts.ledger)
+            events = durable(run_mode(run, ask_mode.run), self.parts.ledger)
             async for _ in events:
                 seen += 1
                 if stop_after is not None and seen >= stop_after:
                     break
             await events.aclose()  # type: ignore[attr-defined]
             await self.parts.ledger.barrier()
-            return run.result
+            return run.finished
         finally:
             await http.aclose()
 
