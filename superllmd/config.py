@@ -123,6 +123,22 @@ class DaemonSettings(_Section):
     max_panel: int = Field(default=32, gt=0, le=1000)
     # Largest request body the daemon reads (prompts, fragments, images), in megabytes.
     max_request_mb: float = Field(default=32.0, gt=0)
+    # Largest prompt a run takes: its text, fragments, system prompt and the history sent
+    # with it, in megabytes of UTF-8 (a bigger input is for `superllm mapreduce`).
+    max_prompt_mb: float = Field(
+        default=8.0, gt=0, description="Largest prompt (text, fragments, history), in MB."
+    )
+    # Each door (the socket, the TCP door): seconds for a request's headers to arrive, and
+    # then its body; connections open at once (superllmd/doors.py).
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a request's headers may take to arrive."
+    )
+    body_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds a request's body may take after its headers."
+    )
+    max_connections: int = Field(
+        default=512, gt=0, description="Connections open at once, per door."
+    )
     # The gateway's TCP door ("127.0.0.1:8765"); none unless set. A non-loopback host needs
     # allow_remote; tls_cert and tls_key (PEM files) make it HTTPS.
     listen: str | None = None

@@ -30,6 +30,7 @@ from contextlib import contextmanager, nullcontext
 from typing import IO, Any
 
 from superllmd import __version__
+from superllmd.doors import guard
 from superllmd.errors import ConfigError, SuperllmError
 from superllmd.launch import (
     EXIT_ALREADY_RUNNING,
@@ -96,6 +97,7 @@ def _peer_checked(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
                 uid = peer_uid(sock)
                 if uid is not None and uid != os.getuid():
                     log.warning("refused a connection from uid %s", uid)
+                    self.transport = transport  # what connection_lost closes
                     transport.close()
                     return
             super().connection_made(transport)
@@ -112,6 +114,7 @@ class Daemon:
         self._socket_id: tuple[int, int] | None = None  # (device, inode) of the socket we bound
         self._activated = False  # the socket came from a service manager (LISTEN_FDS)
         self.listen: Any = None  # gateway.listen.Listen, when the TCP door is open
+        self.door_settings: Any = None  # config.DaemonSettings, from phase 2
 
     # phase 1
     def acquire(self) -> bool:
@@ -138,6 +141,7 @@ class Daemon:
 
         self.idle_timeout = parse_duration(settings.daemon.idle_timeout)
         self.grace_period = settings.daemon.grace_period
+        self.door_settings = settings.daemon  # header/body timeouts, connections per door
         from superllmd.gateway.listen import parse_listen
 
         self.listen = parse_listen(settings.daemon)
@@ -184,6 +188,7 @@ class Daemon:
         )
         config.load()
         config.http_protocol_class = _peer_checked(config.http_protocol_class)
+        guard(config, self.door_settings, "socket")  # timeouts, connections (doors.py)
         server = uvicorn.Server(config)
         # uvicorn re-raises a caught SIGTERM once it has drained, which would kill us before
         # phase 6; our handlers only ask it to drain, and we exit normally afterwards.
@@ -202,7 +207,7 @@ class Daemon:
         if self.listen is not None:  # the gateway's TCP door, beside the socket
             from superllmd.gateway.listen import bind_tcp, tcp_server
 
-            door = tcp_server(state, self.listen, self.grace_period)
+            door = tcp_server(state, self.listen, self.grace_period, self.door_settings)
             door_sock = bind_tcp(self.listen)
             done = asyncio.Event()
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from superllmd.errors import GatewayForbidden, UsageError
 from superllmd.gateway import GatewayToken
-from superllmd.ledger.conversations import check_attachments
+from superllmd.ledger.conversations import check_attachments, check_prompt_size
 from superllmd.ledger.recorder import SCRATCH_KEY, durable
 from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.hooks import RunInfo
@@ -95,6 +95,7 @@ async def run_events(
         embedding = settings.default_embedding_model
         embedder = (await state.resolve(embedding, settings, environ))[0] if embedding else None
     fn = mode_function(spec)
+    check_prompt_size(prepared, body.get("system"), settings.daemon.max_prompt_mb)
     body["prompt"] = prepared.prompt
     check_attachments(prepared, [*panel, *([judge] if judge else [])])
 

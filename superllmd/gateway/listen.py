@@ -97,10 +97,12 @@ def bind_tcp(listen: Listen) -> socket.socket:
     return sock
 
 
-def tcp_server(state: Any, listen: Listen, grace_period: float) -> Any:
-    """The uvicorn server of the TCP door (serve it with ``sockets=[bind_tcp(...)]``)."""
+def tcp_server(state: Any, listen: Listen, grace_period: float, doors: Any = None) -> Any:
+    """The uvicorn server of the TCP door (serve it with ``sockets=[bind_tcp(...)]``), with
+    the door limits of ``doors`` (a ``config.DaemonSettings``; its defaults if None)."""
     import uvicorn
 
+    from superllmd.doors import guard
     from superllmd.gateway.routes import create_tcp_app
 
     config = uvicorn.Config(
@@ -117,6 +119,7 @@ def tcp_server(state: Any, listen: Listen, grace_period: float) -> Any:
         config.load()
     except (OSError, ValueError) as exc:  # an unreadable certificate or key
         raise ConfigError(f"daemon.tls_cert / daemon.tls_key: {exc}") from None
+    guard(config, doors, "TCP door")  # timeouts, connections (superllmd/doors.py)
     server = uvicorn.Server(config)
     server.capture_signals = nullcontext  # type: ignore[method-assign,assignment]
     return server

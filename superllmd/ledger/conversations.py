@@ -36,7 +36,14 @@ from superllmd.orchestrator.hooks import RunInfo
 from superllmd.providers.base import Attachment, Message
 from superllmd.providers.registry import Target
 
-__all__ = ["Conversations", "Prepared", "check_attachments", "fragment_hash"]
+__all__ = [
+    "Conversations",
+    "Prepared",
+    "PromptTooLarge",
+    "check_attachments",
+    "check_prompt_size",
+    "fragment_hash",
+]
 
 HOT = 64  # conversations kept in memory
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -242,6 +249,29 @@ def _attachment(raw: Mapping[str, str]) -> Attachment:
     if size > MAX_IMAGE_BYTES:
         raise UsageError(f"{name}: images up to {MAX_IMAGE_BYTES // 2**20} MiB, not {size}")
     return Attachment(media_type, data)
+
+
+class PromptTooLarge(UsageError):
+    """A run's prompt is bigger than ``daemon.max_prompt_mb``."""
+
+    http_status = 413
+
+
+def check_prompt_size(prepared: Prepared, system: str | None, limit_mb: float) -> None:
+    """Refuse, before any call and before anything is stored, a run whose text (prompt,
+    fragments, system prompt and the history sent with it) is over ``limit_mb``."""
+    texts = [prepared.prompt, system or "", *(m.content for m in prepared.history)]
+    size = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+    if size > limit_mb * 1024 * 1024:
+        raise PromptTooLarge(
+            f"the prompt is {_size(size)}, more than daemon.max_prompt_mb "
+            f"({limit_mb:g}); send less (`superllm mapreduce` splits a long input), or raise "
+            "it with `superllm config set daemon.max_prompt_mb N`"
+        )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.0f} kB" if n < 1024 * 1024 else f"{n / 1048576:.1f} MB"
 
 
 def check_attachments(prepared: Prepared, targets: Sequence[Target]) -> None:
