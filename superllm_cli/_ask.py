@@ -27,6 +27,7 @@ class AskArgs(Common):
     model: str | None = None
     max_tokens: int | None = None
     stream: str = "auto"
+    schema: str | None = None
 
     def bad_value(self) -> tuple[str, str] | None:
         """(option, what to do) for a value no parser checks by its type, else None."""
@@ -44,23 +45,43 @@ def ask_body(out: Output, args: AskArgs) -> int:
     ``--json``/``--stream-json``, which say nothing on stderr; other failures raise)."""
     from superllm_cli import _calls
     from superllm_cli.client import Client
+    from superllm_cli.flags import shaped
     from superllm_cli.request import prepare
 
+    schema = None
+    if args.schema is not None:
+        from superllm_cli.schema import load_schema
+
+        schema = load_schema(args.schema)
     client = Client(autostart=not args.no_autostart)
     ready = prepare(args, args.prompt, client.paths.config_dir)
     options = ready.options
     if args.max_tokens is not None:
         options["max_tokens"] = args.max_tokens
+    if schema is not None:
+        options["json_schema"] = schema
     options["stream"] = args.stream != "never"
     chosen = args.model or (ready.models[0] if ready.models else None)
     events = client.run_events(_calls.ask(ready.text, model=chosen, **options))
     quiet = args.json_out or args.stream_json
-    result = _consume(events, out, json_out=args.json_out, stream_json=args.stream_json)
+    # A validated or extracted answer is printed whole, once checked: a pipe never gets
+    # half of one, nor JSON that the schema then refuses.
+    whole = schema is not None or args.extract or args.extract_last
+    result = _consume(
+        events, out, json_out=args.json_out, stream_json=args.stream_json, whole=whole
+    )
+    if whole and not quiet and result.get("answer") and not result.get("error"):
+        out.answer(shaped(args, result["answer"]))
     return _finish(result, out, quiet=quiet)
 
 
 def _consume(
-    events: Iterator[dict[str, Any]], out: Output, *, json_out: bool, stream_json: bool
+    events: Iterator[dict[str, Any]],
+    out: Output,
+    *,
+    json_out: bool,
+    stream_json: bool,
+    whole: bool = False,
 ) -> dict[str, Any]:
     finished: dict[str, Any] = {}
 
@@ -69,14 +90,14 @@ def _consume(
             if stream_json:
                 out.json_line(event)
             kind = event.get("type")
-            if kind == "delta" and not (json_out or stream_json):
+            if kind == "delta" and not (json_out or stream_json or whole):
                 yield event["text"]
             elif kind == "error" and event.get("participant") and not (json_out or stream_json):
                 out.status(f"{event['participant']} failed: {event['message']}")
             elif kind == "run.finished":
                 finished.update(event["result"])
 
-    if json_out or stream_json:
+    if json_out or stream_json or whole:
         for _ in deltas():
             pass
         if json_out:

@@ -79,6 +79,7 @@ class AskOptions(TypedDict, total=False):
     stop: list[str]  # stop sequences
     json_output: bool  # ask the model for a JSON object
     stream: bool  # the daemon streams the answer (default); False: it comes whole
+    json_schema: dict[str, Any] | None  # the answer is JSON for this schema, validated
 
 
 class RunOptions(AskOptions, total=False):

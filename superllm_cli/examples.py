@@ -68,7 +68,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "consensus": (
         'superllm consensus -m openai/gpt-4.1 -m gemini/gemini-2.5-pro "Is 1001 prime?"',
         'superllm consensus --models openai/gpt-4.1,gemini/gemini-2.5-pro --strategy vote "2+2?"',
-        'superllm consensus --quorum 2 --json "Capital of Australia?"',
+        "superllm consensus --schema 'capital str, population int' \"France?\"",
     ),
     "debate": (
         'superllm debate --rounds 3 "Is 1001 prime?"',

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
         CacheTtl,
         Cid,
         Continue,
+        Extract,
+        ExtractLast,
         Fragments,
         JsonOut,
         Judge,
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
         TokenBudget,
     )
 
-__all__ = ["PARAM_OPTIONS", "Common", "RunFlags", "join_params"]
+__all__ = ["PARAM_OPTIONS", "Common", "RunFlags", "join_params", "shaped"]
 
 #: The names of the template-parameter option, whose value is two words (``-p KEY VALUE``).
 PARAM_OPTIONS = ("-p", "--param")
@@ -59,6 +61,8 @@ class Common:
     param: Params = None
     json_out: JsonOut = False
     stream_json: StreamJson = False
+    extract: Extract = False
+    extract_last: ExtractLast = False
     max_cost: MaxCost = None
     continue_: Continue = False
     cid: Cid = None
@@ -69,6 +73,15 @@ class Common:
     label: Label = None
     no_autostart: NoAutostart = False
     binary_ok: BinaryOk = False
+
+
+def shaped(flags: Common, answer: str) -> str:
+    """The answer as ``-x/--extract`` or ``--extract-last`` asks to print it."""
+    if not (flags.extract or flags.extract_last):
+        return answer
+    from superllm_cli.schema import extract_block
+
+    return extract_block(answer, last=flags.extract_last and not flags.extract)
 
 
 @dataclass

@@ -151,6 +151,20 @@ BinaryOk = Annotated[
         "--binary-ok", help="Send stdin even if it is not UTF-8 text (bad bytes replaced)."
     ),
 ]
+Extract = Annotated[
+    bool, typer.Option("-x", "--extract", help="Print only the answer's first fenced code block.")
+]
+ExtractLast = Annotated[
+    bool, typer.Option("--extract-last", help="Print only the answer's last fenced code block.")
+]
+SchemaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        metavar="SCHEMA",
+        help="Answer as JSON for this schema: a JSON Schema file, or 'name str, age int: years'.",
+    ),
+]
 _CAP_HELP = "Most tokens per answer (the output cap)."
 # ask: --max-tokens is the output cap; --max-output is the same, the modes' spelling.
 MaxTokens = Annotated[

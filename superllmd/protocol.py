@@ -140,6 +140,9 @@ class _Request(TypedDict, total=False):
     messages: list[Turn]
     stop: list[str]
     json_output: bool
+    # A JSON Schema the answer must match: sent in each provider's native structured-output
+    # form where it has one, and the answer validated against it (ask and consensus).
+    json_schema: dict[str, Any] | None
 
 
 class AskRequest(_Request, total=False):
@@ -268,6 +271,8 @@ class RunResult(TypedDict):
     # the priced calls and how many calls had no price.
     known_cost_usd: NotRequired[float]
     unpriced_calls: NotRequired[int]
+    # With ``json_schema``: the answer parsed (the JSON object ``answer`` holds as text).
+    parsed: NotRequired[Any]
 
 
 class CapInfo(TypedDict):

@@ -12,7 +12,15 @@ import typer
 from superllm_cli._ask import AskArgs, ask_body
 from superllm_cli.completion import complete_models
 from superllm_cli.flags import Common
-from superllm_cli.options import MaxTokens, Prompt, StreamMode, StreamOpt, run, with_flags
+from superllm_cli.options import (
+    MaxTokens,
+    Prompt,
+    SchemaOpt,
+    StreamMode,
+    StreamOpt,
+    run,
+    with_flags,
+)
 
 __all__ = ["ask"]
 
@@ -31,12 +39,20 @@ def ask(
     model: Model = None,
     max_tokens: MaxTokens = None,
     stream: StreamOpt = StreamMode.auto,
+    schema: SchemaOpt = None,
     *,
     flags: Common,
 ) -> None:
     """Ask one model. The answer streams to stdout; pipe-friendly."""
     common = {f.name: getattr(flags, f.name) for f in fields(Common)}
-    args = AskArgs(prompt=prompt, model=model, max_tokens=max_tokens, stream=stream.value, **common)
+    args = AskArgs(
+        prompt=prompt,
+        model=model,
+        max_tokens=max_tokens,
+        stream=stream.value,
+        schema=schema,
+        **common,
+    )
     code = run(ctx, lambda out: ask_body(out, args))
     if code:
         raise typer.Exit(code)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from superllm_cli.flags import shaped
 from superllm_cli.options import (
     AnswerType,
     Prompt,
@@ -20,6 +21,7 @@ from superllm_cli.options import (
     Require,
     Rounds,
     RunFlags,
+    SchemaOpt,
     StrategyOpt,
     Threshold,
     Tui,
@@ -29,7 +31,7 @@ from superllm_cli.options import (
 from superllm_cli.render import Output
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from superllmd.protocol import Mode
 
@@ -56,6 +58,7 @@ def _send(
     *,
     tui: bool = False,
     workflow: Path | None = None,
+    schema: str | None = None,
     **knobs: Any,
 ) -> None:
     def body(out: Output) -> None:
@@ -65,6 +68,10 @@ def _send(
         from superllm_cli.runview import consume_run, print_failures, print_warnings, summary
         from superllmd.errors import DaemonError, from_dict
 
+        if schema is not None:
+            from superllm_cli.schema import load_schema
+
+            knobs["json_schema"] = load_schema(schema)
         client = Client(autostart=not flags.no_autostart)
         reader = _chain_input if mode == "chain" else None
         ready = prepare(flags, prompt, client.paths.config_dir, read=reader)
@@ -80,9 +87,10 @@ def _send(
             open_run(call.path.removeprefix("/v1/"), request, out, autostart=not flags.no_autostart)
             return
         quiet = flags.json_out or flags.stream_json
-        result = consume_run(
-            client.run_events(call), out, json_out=flags.json_out, stream_json=flags.stream_json
-        )
+        events = client.run_events(call)
+        if not quiet:
+            events = _shaped_answer(events, flags)
+        result = consume_run(events, out, json_out=flags.json_out, stream_json=flags.stream_json)
         if not result:
             raise DaemonError("the daemon ended the run without a result")
         if not quiet:
@@ -98,6 +106,16 @@ def _send(
     run(ctx, body)
 
 
+def _shaped_answer(events: Iterator[dict[str, Any]], flags: RunFlags) -> Iterator[dict[str, Any]]:
+    """The events, the final answer as -x/--extract-last would print it."""
+    for event in events:
+        if event.get("type") == "run.finished" and event["result"].get("answer"):
+            result = {**event["result"], "answer": shaped(flags, event["result"]["answer"])}
+            yield {**event, "result": result}
+        else:
+            yield event
+
+
 @with_flags(RunFlags)
 def consensus(
     ctx: typer.Context,
@@ -108,11 +126,13 @@ def consensus(
     require_agreement: Require = False,
     answer_type: AnswerType = None,
     samples: Samples = None,
+    schema: SchemaOpt = None,
     tui: Tui = False,
     *,
     flags: RunFlags,
 ) -> None:
-    """Ask several models in parallel and merge their answers."""
+    """Ask several models in parallel and merge their answers (with --schema: JSON objects,
+    voted field by field)."""
     _send(
         ctx,
         "consensus",
@@ -125,6 +145,7 @@ def consensus(
         require_agreement=require_agreement or None,
         answer_type=answer_type,
         samples=samples,
+        schema=schema,
     )
 
 

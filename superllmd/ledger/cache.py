@@ -52,6 +52,7 @@ def cache_key(provider_id: str, request: ChatRequest) -> str | None:
         "max_tokens": request.max_tokens,
         "stop": list(request.stop),
         "json_output": request.json_output,
+        "json_schema": request.json_schema,
         "options": dict(request.options),
     }
     raw = json.dumps(shape, sort_keys=True, separators=(",", ":"), default=str)

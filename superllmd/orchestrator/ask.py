@@ -10,6 +10,7 @@ from __future__ import annotations
 from superllmd.errors import ProviderError, SuperllmError
 from superllmd.orchestrator.context import RunContext
 from superllmd.orchestrator.run import CallOutcome, messages_of
+from superllmd.orchestrator.structured import InvalidOutput, checked_schema, structured_answer
 
 __all__ = ["falls_back", "run"]
 
@@ -24,6 +25,8 @@ def falls_back(error: SuperllmError) -> bool:
 async def run(ctx: RunContext) -> None:
     request = ctx.request
     messages = messages_of(request.get("system"), request["prompt"])
+    given = request.get("json_schema")
+    schema = None if given is None else checked_schema(given)
     last: CallOutcome | None = None
     for target in ctx.participants:
         last = await ctx.call(
@@ -31,7 +34,13 @@ async def run(ctx: RunContext) -> None:
             messages,
             stop=request.get("stop") or (),
             json_output=request.get("json_output", False),
+            json_schema=schema,
         )
+        if schema is not None and last.error is None and last.completion is not None:
+            try:  # the answer is checked whichever provider gave it (--schema)
+                ctx.parsed = structured_answer(last.completion.text, schema, target.name)
+            except InvalidOutput as exc:
+                last.error = exc
         if last.error is None or not falls_back(last.error):
             break
     if last is None:  # models resolve to one target at least; an empty chain is a bug

@@ -90,6 +90,11 @@ def _strategy(ctx: RunContext, answer_type: AnswerType) -> str:
 
 async def run(ctx: RunContext) -> None:
     """Run a consensus: one parallel round, then the strategy."""
+    if ctx.request.get("json_schema") is not None:  # JSON answers, voted field by field
+        from superllmd.orchestrator import structured_vote
+
+        await structured_vote.run(ctx)
+        return
     answer_type = answer_type_of(ctx)
     strategy = _strategy(ctx, answer_type)
     ctx.strategy = strategy

@@ -120,6 +120,7 @@ class RunContext:
         self.rounds = 0
         self.report: dict[str, Any] = {}
         self.judge_result: dict[str, Any] | None = None
+        self.parsed: Any = None  # with json_schema: the answer as a parsed object
         self.stopped: str | None = None
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._slots = asyncio.Semaphore(concurrency)
@@ -159,6 +160,7 @@ class RunContext:
         max_tokens: int | None = None,
         json_output: bool = False,
         stop: Sequence[str] = (),
+        json_schema: Mapping[str, Any] | None = None,
     ) -> ChatRequest:
         options: Mapping[str, Any] = self.request.get("options") or {}
         return ChatRequest(
@@ -169,6 +171,7 @@ class RunContext:
             stop=tuple(stop),
             json_output=json_output,
             options=options,
+            json_schema=json_schema,
         )
 
     def _with_context(self, messages: Sequence[Message]) -> tuple[Message, ...]:
@@ -193,6 +196,7 @@ class RunContext:
         max_tokens: int | None = None,
         json_output: bool = False,
         stop: Sequence[str] = (),
+        json_schema: Mapping[str, Any] | None = None,
     ) -> CallOutcome:
         """One call, counted against the run's budget; its events go to the client live.
 
@@ -208,6 +212,7 @@ class RunContext:
             max_tokens=max_tokens,
             json_output=json_output,
             stop=stop,
+            json_schema=json_schema,
         )
         async with self._slots:
             remaining = self.budget.remaining_time()
@@ -292,6 +297,8 @@ class RunContext:
         result["answer"] = self.answer
         result["participants"] = [o.result() for o in self.outcomes if o.role == "participant"]
         result["conversation_id"] = self.info.conversation_id
+        if self.parsed is not None:
+            result["parsed"] = self.parsed
         if self.single:
             result["model"] = self.model or self.participants[0].name
             result["error"] = None

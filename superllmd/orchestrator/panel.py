@@ -9,7 +9,7 @@ never from the run (ORCHESTRATION.md §4.1).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast, get_args
 
@@ -113,6 +113,7 @@ async def ask_panel(
     temperature: float | None = None,
     quorum: int | None = None,
     require_one: bool = True,
+    json_schema: Mapping[str, Any] | None = None,
 ) -> list[Reply]:
     """Ask panel ``members`` (indices into ``ctx.participants``) in parallel.
 
@@ -130,6 +131,7 @@ async def ask_panel(
             participant=labels[i],
             round_=round_,
             temperature=temperature,
+            json_schema=json_schema,
         )
 
     first = len(ctx.outcomes)

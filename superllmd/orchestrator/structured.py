@@ -49,9 +49,11 @@ __all__ = [
     "ask_json",
     "check_reply",
     "check_schema",
+    "checked_schema",
     "gather_all",
     "obj",
     "parse_json",
+    "structured_answer",
     "validate",
 ]
 
@@ -386,3 +388,31 @@ async def gather_all(ctx: RunContext, calls: Sequence[Awaitable[T]]) -> list[T |
             raise budget
         ctx.stopped = budget.reason
     return out
+
+
+def checked_schema(schema: Any) -> dict[str, Any]:
+    """A request's ``json_schema``, refused (UsageError) when it is not one the validator
+    checks fully: an answer is only called valid when every keyword was checked."""
+    from superllmd.errors import UsageError
+
+    try:
+        check_schema(schema)
+    except SchemaError as exc:
+        raise UsageError(f"--schema: {exc}") from None
+    return dict(schema)
+
+
+def structured_answer(text: str, schema: Mapping[str, Any], who: str) -> Any:
+    """``text`` parsed, when it is JSON matching ``schema``; InvalidOutput (exit 4) naming
+    what is wrong otherwise."""
+    try:
+        value = parse_json(text)
+    except ValueError as exc:
+        raise InvalidOutput(f"{who} did not answer with JSON ({exc})") from None
+    errors = validate(value, schema)
+    if errors:
+        shown = "; ".join(errors[:3]) + (
+            f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        )
+        raise InvalidOutput(f"{who}'s answer does not match the schema: {shown}")
+    return value

@@ -112,9 +112,16 @@ class AnthropicProvider(HttpProvider):
                     {"type": "text", "text": last_but_one["content"], "cache_control": _EPHEMERAL}
                 ]
         prefill = ""
+        if request.json_schema is not None and "output_config" not in request.options:
+            schema = dict(request.json_schema)
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
         # No schema to give output_config, so prefill "{": the reply continues a JSON object.
         # A caller's own prefill (a trailing assistant turn) or output_config wins.
-        wants_prefill = request.json_output and "output_config" not in request.options
+        wants_prefill = (
+            request.json_output
+            and request.json_schema is None
+            and "output_config" not in request.options
+        )
         if wants_prefill and (not messages or messages[-1]["role"] != "assistant"):
             prefill = "{"
             messages.append({"role": "assistant", "content": prefill})

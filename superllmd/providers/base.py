@@ -73,6 +73,9 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     json_output: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: A JSON Schema for the answer: each dialect sends it in its native structured-output
+    #: form (and implies ``json_output``); None: free text.
+    json_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

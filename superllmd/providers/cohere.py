@@ -80,7 +80,10 @@ class CohereProvider(HttpProvider):
             body["max_tokens"] = request.max_tokens
         if request.stop:
             body["stop_sequences"] = list(request.stop)
-        if request.json_output:
+        if request.json_schema is not None:
+            schema = dict(request.json_schema)
+            body["response_format"] = {"type": "json_object", "json_schema": schema}
+        elif request.json_output:
             body["response_format"] = {"type": "json_object"}
         body.update(request.options)
         return body

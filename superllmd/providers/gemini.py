@@ -119,8 +119,10 @@ class GeminiProvider(HttpProvider):
             config["maxOutputTokens"] = request.max_tokens
         if request.stop:
             config["stopSequences"] = list(request.stop)
-        if request.json_output:
+        if request.json_output or request.json_schema is not None:
             config["responseMimeType"] = "application/json"
+        if request.json_schema is not None:  # plain JSON Schema (responseSchema is OpenAPI's)
+            config["responseJsonSchema"] = dict(request.json_schema)
         for name, value in request.options.items():
             camel = _camel(name)
             if camel in _TOP_LEVEL:

@@ -217,6 +217,8 @@ class LocalProvider(Provider):
             kwargs["temperature"] = request.temperature
         if request.stop:
             kwargs["stop"] = list(request.stop)
+        if request.json_schema is not None:  # llama.cpp turns the schema into a grammar
+            kwargs["response_format"] = {"type": "json_object", "schema": dict(request.json_schema)}
         return kwargs
 
     async def complete(self, request: ChatRequest) -> Completion:

@@ -105,7 +105,9 @@ class OllamaProvider(HttpProvider):
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": stream,
         }
-        if request.json_output:
+        if request.json_schema is not None:
+            body["format"] = dict(request.json_schema)
+        elif request.json_output:
             body["format"] = "json"
         for name, value in request.options.items():
             if name in _TOP_LEVEL:

@@ -87,7 +87,10 @@ class OpenAIProvider(HttpProvider):
             body[self.max_tokens_field] = request.max_tokens
         if request.stop:
             body["stop"] = list(request.stop)
-        if request.json_output:
+        if request.json_schema is not None:
+            schema = {"name": "answer", "schema": dict(request.json_schema)}
+            body["response_format"] = {"type": "json_schema", "json_schema": schema}
+        elif request.json_output:
             body["response_format"] = {"type": "json_object"}
         body.update(request.options)
         if stream:

@@ -34,6 +34,7 @@ from typing import Any
 from tests.fakes.listing import page
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
+from tests.fakes.structured import native_schema, structured_text
 
 __all__ = ["FakeAnthropic"]
 
@@ -183,7 +184,11 @@ class FakeAnthropic:
         if problem:
             self.error(w, 400, problem)
             return
-        text = echo_reply(body)
+        schema, problem = native_schema(body, "anthropic")
+        if problem:
+            self.error(w, 400, problem)
+            return
+        text = echo_reply(body) if schema is None else structured_text(schema, behaviour)
         usage = self.usage(body, text, behaviour)
         if behaviour == "slow":
             await asyncio.sleep(self.delay)

@@ -29,6 +29,7 @@ from typing import Any
 from tests.fakes.listing import page
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
+from tests.fakes.structured import native_schema, structured_text
 
 __all__ = ["FakeCohere"]
 
@@ -137,7 +138,11 @@ class FakeCohere:
             key = request.headers.get("authorization", "").removeprefix("Bearer ")
             self.error(w, 401, f"invalid api token: {key}")
             return
-        text = echo_reply(body)
+        schema, problem = native_schema(body, "cohere")
+        if problem:
+            self.error(w, 400, problem)
+            return
+        text = echo_reply(body) if schema is None else structured_text(schema, behaviour)
         usage = self.usage(body, text)
         if behaviour == "slow":
             await asyncio.sleep(self.delay)

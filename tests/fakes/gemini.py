@@ -39,6 +39,7 @@ from typing import Any
 
 from tests.fakes.listing import page
 from tests.fakes.server import FakeRequest, FakeServer, Writer
+from tests.fakes.structured import native_schema, structured_text
 
 __all__ = ["FakeGemini"]
 
@@ -198,8 +199,14 @@ class FakeGemini:
         if problem:
             w.respond(400, error_body(400, problem))
             return
+        schema, problem = native_schema(body, "gemini")
+        if problem:
+            w.respond(400, error_body(400, problem))
+            return
         users = [c for c in body.get("contents", []) if c.get("role") == "user"]
         text = f"echo: {_text(users[-1]) if users else ''}"
+        if schema is not None:
+            text = structured_text(schema, behaviour)
         usage = self.usage(body, text, 3 if behaviour == "thinking" else 0)
         if behaviour == "slow":
             await asyncio.sleep(self.delay)

@@ -83,6 +83,8 @@ def _model(name: str, *, chat: bool) -> dict[str, Any]:
 
 
 class FakeMistral(FakeOpenAI):
+    vendor = "mistral"
+
     def __init__(self, *, delay: float = 0.05) -> None:
         super().__init__(delay=delay, path_prefix="/v1")
         self.models = ["mistral-fake", "echo"]

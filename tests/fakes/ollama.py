@@ -25,6 +25,7 @@ import json
 
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
+from tests.fakes.structured import native_schema, structured_text
 
 __all__ = ["FakeOllama"]
 
@@ -112,7 +113,11 @@ class FakeOllama:
             key = request.headers.get("authorization", "").removeprefix("Bearer ")
             w.respond(401, {"error": f"unauthorized: invalid key {key}"})
             return
-        text = echo_reply(body)
+        schema, problem = native_schema(body, "ollama")
+        if problem:
+            w.respond(400, {"error": problem})
+            return
+        text = echo_reply(body) if schema is None else structured_text(schema, behaviour)
         stats = {
             "total_duration": 4883583458,
             "load_duration": 1334875,

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.server import FakeRequest, FakeServer, Writer
+from tests.fakes.structured import native_schema, structured_text
 
 __all__ = ["FakeOpenAI", "echo_reply"]
 
@@ -60,6 +61,8 @@ _ERRORS = {
 
 
 class FakeOpenAI:
+    vendor = "openai"  # whose structured-output field it reads (tests.fakes.structured)
+
     def __init__(self, *, delay: float = 0.05, path_prefix: str = "/v1") -> None:
         self.delay = delay
         self.prefix = path_prefix
@@ -170,7 +173,11 @@ class FakeOpenAI:
                 },
             )
             return
-        text = self.reply(body)
+        schema, problem = native_schema(body, self.vendor)
+        if problem:
+            w.respond(400, {"error": {"message": problem, "type": "invalid_request_error"}})
+            return
+        text = self.reply(body) if schema is None else structured_text(schema, behaviour)
         usage = self.usage(body, text)
         if body.get("stream"):
             await self.stream(w, body, text, usage, behaviour)

@@ -64,6 +64,8 @@ FAST: list[tuple[list[str], str]] = [
     (["ask", "--label", "nightly", "--no-autostart", "hi"], ""),
     (["ask", "--binary-ok", "hi"], "text"),
     (["ask", "-t", "translate", "-p", "to", "French", "hi"], ""),
+    (["ask", "-x", "--schema", "name str, age int", "hi"], ""),
+    (["ask", "-cx", "--extract-last", "hi"], ""),
     (["ask", "-t", "translate", "--param", "to=French", "hi"], ""),
     (["ask", "-t", "translate", "-p", "to", "a=b", "--", "-p"], ""),
     (["ask", "--", "-not an option"], ""),
@@ -96,8 +98,8 @@ TYPER: list[list[str]] = [
     ["--color"],
     ["ask", "--stream", "sometimes", "hi"],
     ["ask", "--unknown", "hi"],
-    ["ask", "-x", "hi"],
-    ["ask", "-cx", "hi"],
+    ["ask", "-X", "hi"],
+    ["ask", "-cX", "hi"],
     ["ask", "-vc", "hi"],
     ["ask", "--json=1", "hi"],
     ["ask", "--temperature", "3", "hi"],
@@ -269,11 +271,11 @@ def _spec_with(monkeypatch: pytest.MonkeyPatch, name: str, entry: list[Any]) -> 
 def test_an_option_ask_body_does_not_know_sends_every_ask_to_typer(
     recorder: Calls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Someone adds --schema to the Typer command (and regenerates the table) but not to
+    # Someone adds --tools to the Typer command (and regenerates the table) but not to
     # AskArgs: the fast path cannot pass it on, so it must not run the command at all.
-    _spec_with(monkeypatch, "schema", ["str", False, None, None, None, None, []])
+    _spec_with(monkeypatch, "tools", ["str", False, None, None, None, None, []])
     assert _through_fast(["ask", "hi"], "", monkeypatch) is None
-    assert _through_fast(["ask", "--schema", "x.json", "hi"], "", monkeypatch) is None
+    assert _through_fast(["ask", "--tools", "x.json", "hi"], "", monkeypatch) is None
 
 
 def test_an_option_of_a_kind_the_fast_parser_cannot_read_goes_to_typer_when_used(
