@@ -139,6 +139,13 @@ class DaemonSettings(_Section):
     max_connections: int = Field(
         default=512, gt=0, description="Connections open at once, per door."
     )
+    # The circuit breaker per provider (superllmd/providers/breaker.py); read at start.
+    breaker_threshold: int = Field(
+        default=5, gt=0, description="Failures in a row that cool a provider down."
+    )
+    breaker_cooldown: float = Field(
+        default=30.0, gt=0, description="Seconds a cooled-down provider is skipped."
+    )
     # The gateway's TCP door ("127.0.0.1:8765"); none unless set. A non-loopback host needs
     # allow_remote; tls_cert and tls_key (PEM files) make it HTTPS.
     listen: str | None = None

@@ -393,6 +393,9 @@ class Health(TypedDict):
     # variables the registry names for its providers; ``env_tag`` names this list.
     env_names: NotRequired[list[str]]
     env_tag: NotRequired[str]
+    # Each provider that has been called: its circuit (closed, open, half_open), failures in
+    # a row, times opened, seconds until a trial call (superllmd/providers/breaker.py).
+    circuits: NotRequired[dict[str, dict[str, Any]]]
 
 
 # -- the answers of the reading routes (what the SDK returns) --------------------------------

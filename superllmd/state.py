@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from superllmd.budget import BudgetManager, NoHistory
 from superllmd.config import BudgetSettings, ConfigStore, Settings
+from superllmd.errors import ConfigError
 from superllmd.gateway.bus import EventBus
 from superllmd.gateway.limits import TokenLimits
 from superllmd.gateway.people import People
@@ -25,6 +26,7 @@ from superllmd.orchestrator.run import Caller
 from superllmd.paths import Paths
 from superllmd.providers._http import HttpClients
 from superllmd.providers.base import KindContext
+from superllmd.providers.breaker import CircuitBreaker
 from superllmd.providers.keys import KeyResolver
 from superllmd.providers.limits import ProviderLimits
 from superllmd.providers.registry import Registry, Target
@@ -76,7 +78,7 @@ class DaemonState:
         def budgets(environ: Mapping[str, str]) -> BudgetSettings:
             return config.get(environ or os.environ).budgets
 
-        caller = Caller(limits=ProviderLimits(), latency=latency)
+        caller = Caller(limits=ProviderLimits(), latency=latency, breaker=_breaker(config))
         # The ledger's hooks go first on the call path (ledger/wiring.py says why).
         parts = wiring.attach(paths.ledger, config, caller) if open_ledger else None
         # Without a ledger, spending counts from the daemon's start.
@@ -88,6 +90,8 @@ class DaemonState:
         token_limits = TokenLimits(shared=_shared_limits(parts))
         tokens = TokenStore(parts.ledger if parts else None)
         caller.hooks.append(token_limits)
+        if caller.breaker is not None:
+            caller.hooks.append(caller.breaker)
         return cls(
             paths=paths,
             config=config,
@@ -159,3 +163,13 @@ def _shared_limits(parts: wiring.LedgerParts | None) -> SharedLimits | None:
 
     assert isinstance(parts.ledger, PgLedger)
     return SharedLimits(parts.ledger)
+
+
+def _breaker(config: ConfigStore) -> CircuitBreaker:
+    """The circuit breaker with ``[daemon] breaker_*`` as the daemon started (defaults when
+    the file is bad: the daemon reports that on its own)."""
+    try:
+        daemon = config.get(os.environ).daemon
+    except ConfigError:
+        return CircuitBreaker()
+    return CircuitBreaker(daemon.breaker_threshold, daemon.breaker_cooldown)

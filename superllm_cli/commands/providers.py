@@ -67,13 +67,25 @@ def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
             (
                 str(r["id"]),
                 str(r["kind"]),
-                "yes" if r.get("configured") else "no",
+                _ready_text(r),
                 _key_text(r),
                 str(r.get("base_url") or "-"),
             )
             for r in rows
         ],
     )
+
+
+def _ready_text(row: Mapping[str, Any]) -> str:
+    """yes / no, or why a configured provider is being skipped: its circuit is open after
+    failing again and again (retried after a pause), or half-open (one trial call)."""
+    circuit = row.get("circuit") or {}
+    state = circuit.get("state", "closed")
+    if not row.get("configured"):
+        return "no"
+    if state == "open":
+        return f"cooling ({circuit.get('retry_in_s', 0):g}s)"
+    return "trial" if state == "half_open" else "yes"
 
 
 def fetch_providers(*, autostart: bool) -> list[Mapping[str, Any]]:

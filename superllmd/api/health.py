@@ -35,4 +35,6 @@ async def health(request: Request) -> Response:
         "paths": daemon_paths(state.paths),
     }
     body["env_names"], body["env_tag"] = env_names(state)
+    if state.caller.breaker is not None:  # providers that failed lately, and their circuits
+        body["circuits"] = state.caller.breaker.snapshot()
     return JSONResponse(body)

@@ -43,6 +43,8 @@ async def list_providers(request: Request) -> Response:
     state = state_of(request)
     environ = query_environ(request, present=True)
     table = state.registry.provider_settings(state.settings(environ))
+    breaker = state.caller.breaker
+    circuits = breaker.snapshot() if breaker is not None else {}
 
     async def row(pid: str, kind_name: str, settings: ProviderSettings) -> dict[str, Any]:
         kind = state.registry.kinds[kind_name]
@@ -56,6 +58,8 @@ async def list_providers(request: Request) -> Response:
             "key_env": list(names),
             "configured": source is not None or not needed,
             "models": list(settings.models),
+            # closed / open / half_open: an open one is skipped by fallback chains.
+            "circuit": circuits.get(pid, {"state": "closed"}),
         }
 
     rows = await asyncio.gather(

@@ -2,7 +2,8 @@
 
 A mode like the others, run by ``context.run_mode`` in a ``single`` context: the chain is
 ``ctx.participants``; the next model is tried only when one failed in a way another model
-may not (``falls_back``), and every attempt is in the result's ``participants``.
+may not (``falls_back``), and every attempt is in the result's ``participants``. A model
+whose provider's circuit is open (providers/breaker.py) is skipped, unless it is the last.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ async def run(ctx: RunContext) -> None:
     given = request.get("json_schema")
     schema = None if given is None else checked_schema(given)
     last: CallOutcome | None = None
-    for target in ctx.participants:
+    breaker = ctx.caller.breaker
+    chain = ctx.participants
+    for n, target in enumerate(chain):
+        if breaker is not None and n < len(chain) - 1 and breaker.skips(target.provider.id):
+            # Cooling down after failing again and again: the chain's next model answers.
+            # (The last one is called whatever its state: one more try beats no answer.)
+            ctx.report.setdefault("skipped", []).append(
+                {"model": target.name, "reason": "circuit open"}
+            )
+            continue
         last = await ctx.call(
             target,
             messages,

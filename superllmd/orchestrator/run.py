@@ -25,6 +25,7 @@ from superllmd.providers.base import (
     Message,
     TokenUsage,
 )
+from superllmd.providers.breaker import CircuitBreaker
 from superllmd.providers.limits import ProviderLimits
 from superllmd.providers.registry import Target
 from superllmd.providers.selection import LatencyBook
@@ -206,6 +207,9 @@ class Caller:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     hooks: list[CallHook] = field(default_factory=list)
     run_hooks: list[RunHook] = field(default_factory=list)
+    # Per-provider circuits (providers/breaker.py): fallback chains skip an open one. It is
+    # also one of ``hooks``, which is how it sees every attempt.
+    breaker: CircuitBreaker | None = None
 
     async def run_finished(
         self,
