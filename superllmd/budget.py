@@ -280,8 +280,7 @@ class BudgetManager:
         result: RunResult,
         transcript: Sequence[Event],
     ) -> None:
-        """Put the run's budget warnings on its result; a run that failed because the budget
-        refused its calls fails as over budget (exit 5), not as a provider error."""
+        """Put the run's budget warnings (and its answers' caps) on its result."""
         book: _RunBook | None = run.scratch.get(_HOLD)
         if book is None:
             return
@@ -293,12 +292,10 @@ class BudgetManager:
                 "calls": book.capped_calls,
                 "reason": f"{cap.budget} had {usd(cap.left_usd)} left",
             }
-        error = result.get("error")
-        if book.refused is not None:
-            if error is not None and error.get("code") == "provider":
-                result["error"] = {"code": book.refused.code, "message": book.refused.message}
-            elif error is None:
-                warnings.append(f"a call was refused: {book.refused.message}")
+        # A run that failed because every call was refused already fails as over budget
+        # (run.all_failed); one that answered anyway says what was refused.
+        if book.refused is not None and result.get("error") is None:
+            warnings.append(f"a call was refused: {book.refused.message}")
         if warnings:
             result["warnings"] = [*result.get("warnings", []), *warnings]
 

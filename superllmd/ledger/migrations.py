@@ -16,8 +16,9 @@ Conventions the queries rely on:
   marks a call that used tokens of a model without a price, so a total that includes it is
   unknown rather than understated;
 - ``calls.status`` is ``in_flight`` while the attempt runs, then ``ok``, ``error``,
-  ``interrupted`` or ``cached`` (a daemon that died mid-call leaves ``in_flight``, which the
-  next start marks ``interrupted``);
+  ``refused`` (by a budget, before sending; since migration 9), ``interrupted`` or
+  ``cached`` (a daemon that died mid-call leaves ``in_flight``, which the next start marks
+  ``interrupted``);
 - prompt and answer text columns are NULL when ``[daemon] log_prompts = false``;
 - a prompt is stored once, in ``runs.prompt`` (fragments in ``fragments``): a message with
   ``from_run = 1`` takes its text from its run (see migration 5), and ``runs.request`` holds
@@ -449,6 +450,54 @@ ALTER TABLE gateway_tokens ADD COLUMN user_name TEXT;
 CREATE INDEX gateway_tokens_user ON gateway_tokens (user_name);
 """
 
+# A call a budget refused before sending it has its own status, ``refused``, apart from the
+# provider's failures (earlier such rows were errors with code ``budget``: only a budget's
+# before-call check raised that). SQLite cannot alter a CHECK: the table is rebuilt.
+_V9_REFUSED_CALLS = """
+CREATE TABLE calls_v9 (
+    id TEXT PRIMARY KEY,
+    time REAL NOT NULL,
+    ended REAL,
+    run_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    participant TEXT,
+    role TEXT,
+    round INTEGER NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    label TEXT,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL,
+    unpriced INTEGER NOT NULL DEFAULT 0,
+    latency_ms INTEGER,
+    status TEXT NOT NULL
+        CHECK (status IN ('in_flight', 'ok', 'error', 'refused', 'interrupted', 'cached')),
+    error_code TEXT,
+    token TEXT
+);
+INSERT INTO calls_v9 SELECT id, time, ended, run_id, mode, provider, model, participant, role,
+    round, attempt, label, input_tokens, output_tokens, cached_tokens, cost_usd, unpriced,
+    latency_ms,
+    CASE WHEN status = 'error' AND error_code = 'budget' THEN 'refused' ELSE status END,
+    error_code, token FROM calls;
+DROP TABLE calls;
+ALTER TABLE calls_v9 RENAME TO calls;
+CREATE INDEX calls_time ON calls (time);
+CREATE INDEX calls_run ON calls (run_id);
+CREATE INDEX calls_in_flight ON calls (status) WHERE status = 'in_flight';
+CREATE INDEX calls_token ON calls (token, time) WHERE token IS NOT NULL;
+"""
+
+_PG_V9_REFUSED_CALLS = """
+ALTER TABLE calls DROP CONSTRAINT calls_status_check;
+UPDATE calls SET status = 'refused' WHERE status = 'error' AND error_code = 'budget';
+ALTER TABLE calls ADD CONSTRAINT calls_status_check
+    CHECK (status IN ('in_flight', 'ok', 'error', 'refused', 'interrupted', 'cached'));
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -459,6 +508,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V6_RESERVATIONS, _PG_V6_RESERVATIONS),
     Migration(_V7_RATE_EVENTS, _PG_V7_RATE_EVENTS),
     Migration(_V8_TEAMS_AND_USERS, _PG_V8_TEAMS_AND_USERS),
+    Migration(_V9_REFUSED_CALLS, _PG_V9_REFUSED_CALLS),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

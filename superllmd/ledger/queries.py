@@ -68,12 +68,13 @@ _PG_TIME_GROUPS: dict[str, str] = {
 }
 _TIME_GROUPS = {"day", "week", "month"}
 
-_SENT = "(status != 'cached' AND coalesce(error_code, '') != 'budget')"
+# Calls that reached a provider: not answered by the cache, not refused by a budget.
+_SENT = "(status NOT IN ('cached', 'refused'))"
 # Counts as CASE sums: PostgreSQL cannot SUM a comparison.
 _SUMS = f"""
     SUM(CASE WHEN {_SENT} THEN 1 ELSE 0 END) AS calls,
     SUM(CASE WHEN status = 'cached' THEN 1 ELSE 0 END) AS cache_hits,
-    SUM(CASE WHEN status IN ('error', 'interrupted') THEN 1 ELSE 0 END) AS errors,
+    SUM(CASE WHEN status IN ('error', 'refused', 'interrupted') THEN 1 ELSE 0 END) AS errors,
     SUM(CASE WHEN {_SENT} THEN input_tokens ELSE 0 END) AS input_tokens,
     SUM(CASE WHEN {_SENT} THEN output_tokens ELSE 0 END) AS output_tokens,
     SUM(CASE WHEN {_SENT} THEN cached_tokens ELSE 0 END) AS cached_tokens,

@@ -8,7 +8,7 @@ finishes, is handed to the run hooks with its transcript.
     before_call   async; may raise BudgetExceeded (nothing is sent), or return a Completion
                   to answer without calling the provider (the response cache)
     after_call    sync and quick (it runs during cancellation too): status is "ok", "error",
-                  "interrupted" or "cached"
+                  "refused" (by a budget: nothing sent), "interrupted" or "cached"
     call_progress optional, sync and quick: a streaming attempt's usage and cost so far
                   (ProgressHook), so what it used is known before it settles
     run_finished  async; the run's request, result and transcript
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CallHook", "CallInfo", "CallStatus", "ProgressHook", "RunHook", "RunInfo"]
 
-CallStatus = Literal["ok", "error", "interrupted", "cached"]
+# "refused": a before_call hook (a budget) refused the attempt, so nothing was sent.
+CallStatus = Literal["ok", "error", "refused", "interrupted", "cached"]
 
 # Bounds for reserving money before a call (see CallInfo.input_token_bound). Chat formats add
 # 3-4 tokens per message and 3 to prime the reply (OpenAI's cookbook); twice that is kept.

@@ -36,8 +36,9 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
-from superllmd.errors import ProviderError, UsageError
+from superllmd.errors import ProviderError, SuperllmError, UsageError
 from superllmd.orchestrator.context import RunContext
+from superllmd.orchestrator.run import all_failed
 from superllmd.orchestrator.split import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP,
@@ -222,6 +223,8 @@ async def _map(
             )
         ]
 
+    failures: list[SuperllmError] = []
+
     async def one(i: int, chunk: Chunk) -> Note | None:
         target = pool[i % len(pool)]
         ctx.report["chunks"][i]["model"] = target.name
@@ -229,6 +232,7 @@ async def _map(
             ctx, target, messages(chunk), NOTE_SCHEMA, coerce=_coerce_note, round_=0
         )
         if got.provider_error is not None:
+            failures.append(got.provider_error)
             warnings.append(f"chunk {chunk.id}: {target.name} failed: {got.provider_error.message}")
             return None
         if not got.ok:
@@ -245,7 +249,7 @@ async def _map(
     results = await gather_all(ctx, [one(i, c) for i, c in enumerate(chunks)])
     notes = [r for r in results if r is not None]
     if not notes:
-        raise ProviderError("mapreduce: every map call failed; see the errors above")
+        raise all_failed("mapreduce: every map call failed; see the errors above", failures)
     ctx.round_finished(0, None, stage="map", chunks=n, notes=len(notes), failed=n - len(notes))
     return notes
 

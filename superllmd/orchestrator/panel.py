@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast, get_args
 
-from superllmd.errors import Cancelled, ProviderError, SuperllmError, UsageError
+from superllmd.errors import Cancelled, SuperllmError, UsageError
 from superllmd.orchestrator.agreement import TextReport, VoteReport, text_report, vote_report
 from superllmd.orchestrator.context import RunContext
 from superllmd.orchestrator.extract import (
@@ -24,7 +24,7 @@ from superllmd.orchestrator.extract import (
 )
 from superllmd.orchestrator.judge import pick
 from superllmd.orchestrator.prompts import TIE_INSTRUCTION
-from superllmd.orchestrator.run import CallOutcome
+from superllmd.orchestrator.run import CallOutcome, all_failed
 from superllmd.providers.base import Message
 from superllmd.providers.registry import Target
 
@@ -142,6 +142,7 @@ async def ask_panel(
     ok = sum(o is not None and o.ok for o in outcomes)
     replies: list[Reply] = []
     errors: list[str] = []
+    failures: list[SuperllmError] = []
     for i, outcome in zip(members, outcomes, strict=True):
         if outcome is None:
             met = quorum is not None and ok >= quorum
@@ -164,14 +165,18 @@ async def ask_panel(
                 },
             )
             errors.append(f"{labels[i]}: {error.message}")
+            failures.append(error)
     if require_one and not replies and not ctx.stopped:
-        raise ProviderError("every participant failed: " + "; ".join(errors or ["no answer"]))
+        raise all_failed(
+            "every participant failed: " + "; ".join(errors or ["no answer"]), failures
+        )
     if quorum is not None and len(replies) < quorum and not ctx.stopped:
         # Failures count against the quorum: k answers were asked for, fewer came.
         why = "; ".join(errors) if errors else "no other answer came"
-        raise ProviderError(
+        raise all_failed(
             f"--quorum {quorum} not met: {len(replies)} of {len(members)} participants "
-            f"answered ({why})"
+            f"answered ({why})",
+            failures if len(failures) == len(members) else [],
         )
     return replies
 

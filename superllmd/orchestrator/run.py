@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from superllmd.errors import ProviderError, SuperllmError
+from superllmd.errors import BudgetExceeded, ProviderError, SuperllmError
 from superllmd.orchestrator.hooks import CallHook, CallInfo, CallStatus, RunHook, RunInfo
 from superllmd.protocol import ErrorInfo, Event, ParticipantResult, RunResult, Usage
 from superllmd.providers.base import (
@@ -36,6 +36,7 @@ __all__ = [
     "RetryPolicy",
     "RunBudget",
     "RunBudgetExhausted",
+    "all_failed",
     "error_event",
     "new_run_id",
     "sum_usage",
@@ -239,9 +240,12 @@ class Caller:
         latency = int((time.perf_counter() - started) * 1000)
         completion = out.completion or partial
         cost = None
-        if completion is not None:
+        if completion is not None and status != "cached":  # an answer from the cache is free
             cost = call.target.provider.estimate_cost(call.target.model, completion.usage)
-            cost = 0.0 if status == "cached" else cost
+        elif completion is not None:
+            cost = 0.0
+        if out.completion is not None:  # the one price of the call: hooks, message, result
+            out.cost_usd = cost
         for hook in self.hooks:
             hook.after_call(call, status, completion, out.error, cost, latency)
 
@@ -295,11 +299,6 @@ class Caller:
         if out.completion is not None:
             if self.latency is not None and not out.cached:
                 self.latency.record(target.name, out.latency_ms)
-            out.cost_usd = (
-                0.0
-                if out.cached
-                else target.provider.estimate_cost(target.model, out.completion.usage)
-            )
             yield {  # type: ignore[misc]
                 "type": "judge.message" if role == "judge" else "message",
                 "run_id": run_id,
@@ -354,7 +353,9 @@ class Caller:
                     out.completion = await target.provider.complete(request)
             status = "ok"
         except (ProviderError, SuperllmError) as exc:
-            out.error, out.completion, status = exc, None, "error"
+            out.error, out.completion = exc, None
+            # A budget refused the call before it was sent: not the provider's failure.
+            status = "refused" if isinstance(exc, BudgetExceeded) and not sent else "error"
         finally:
             partial = None
             if out.completion is None and out.error is None and sent:
@@ -388,6 +389,14 @@ class Caller:
             "round": call.round,
             "text": text,
         }
+
+
+def all_failed(message: str, errors: Sequence[SuperllmError]) -> SuperllmError:
+    """The error of a step whose every call failed: the budget's refusal when it refused them
+    all (nothing was sent: exit 5), else a provider error saying ``message`` (exit 4)."""
+    if errors and all(isinstance(e, BudgetExceeded) for e in errors):
+        return errors[0]
+    return ProviderError(message)
 
 
 def messages_of(system: str | None, prompt: str) -> tuple[Message, ...]:

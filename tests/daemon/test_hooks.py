@@ -111,10 +111,32 @@ def test_a_cached_answer_skips_the_provider(fake: FakeOpenAI) -> None:
 
 def test_a_refusing_hook_stops_the_call(fake: FakeOpenAI) -> None:
     before = len(fake.requests)
-    out, events = asyncio.run(_run(fake, "echo", Recorder(refuse=True)))
+    hook = Recorder(refuse=True)
+    out, events = asyncio.run(_run(fake, "echo", hook))
     assert not out.ok and out.error is not None and out.error.code == "budget"
     assert len(fake.requests) == before  # nothing was sent
     assert events[-1]["type"] == "error"
+    assert hook.after == [(1, "refused", "budget")]  # its own status, not a provider error
+
+
+def test_the_cost_is_computed_once_per_call(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from superllmd.providers.base import Provider
+
+    priced: list[TokenUsage] = []
+    original = Provider.estimate_cost
+
+    def counting(self: Provider, model: str, usage: TokenUsage) -> float | None:
+        priced.append(usage)
+        return original(self, model, usage)
+
+    monkeypatch.setattr(Provider, "estimate_cost", counting)
+    # Mid-stream progress prices partial usage for a crash's sake: not the call's cost.
+    monkeypatch.setattr(Caller, "_progress", lambda *args: None)
+    out, events = asyncio.run(_run(fake, "echo", Recorder()))
+    assert out.completion is not None and priced == [out.completion.usage]
+    assert events[-1]["type"] == "message" and events[-1]["cost_usd"] == out.cost_usd
 
 
 def test_an_abandoned_stream_is_reported_interrupted(fake: FakeOpenAI) -> None:

@@ -27,6 +27,7 @@ SHIPPED = {
     6: "b1a0866534785e3922009ffafb182d4404a1162aa9a0bb1178728d1f4213e5e7",
     7: "581925d984b9bd117b0348230879d357fe13ceb62d9ef5be177bde9beb6894a3",
     8: "8b6f1907ff17c482ad3a49a3ef30eee405d9b52b516ddc7cdd2bd2ede662a476",
+    9: "03036c6ab3a9d812bd03ee05bcfdfefe5db6fe63553a894b361ee039a592363e",
 }
 
 
@@ -50,6 +51,22 @@ def test_migrate_from_blank(tmp_path: Path) -> None:
     assert expected | {"response_cache", "runs_fts"} <= _tables(conn)
     assert migrate(conn) == []  # idempotent
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_budget_refusals_get_their_own_status(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "l.sqlite3", isolation_level=None)
+    migrate(conn, target=8)
+    row = "INSERT INTO calls (id, time, run_id, mode, provider, model, status, error_code, token) "
+    conn.execute(row + "VALUES ('a', 1, 'r', 'ask', 'p', 'm', 'error', 'budget', 't')")
+    conn.execute(row + "VALUES ('b', 2, 'r', 'ask', 'p', 'm', 'error', 'auth', NULL)")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(row + "VALUES ('c', 3, 'r', 'ask', 'p', 'm', 'refused', 'budget', NULL)")
+    migrate(conn, target=9)
+    rows = conn.execute("SELECT id, status, error_code, token FROM calls ORDER BY id").fetchall()
+    assert rows == [("a", "refused", "budget", "t"), ("b", "error", "auth", None)]
+    conn.execute(row + "VALUES ('c', 3, 'r', 'ask', 'p', 'm', 'refused', 'budget', NULL)")
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"calls_time", "calls_run", "calls_in_flight", "calls_token"} <= indexes
 
 
 def test_a_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def conn(tmp_path: Path) -> sqlite3.Connection:
         ),
         (MON + 7 * DAY, "fake", "echo", "ask", None, 40, 5, 0, None, 1, "ok", None),
         (MON + 7 * DAY, "openai", "gpt", "ask", None, 99, 99, 0, 0.0, 0, "cached", None),
-        (MON + 7 * DAY, "openai", "gpt", "ask", None, 0, 0, 0, None, 0, "error", "budget"),
+        (MON + 7 * DAY, "openai", "gpt", "ask", None, 0, 0, 0, None, 0, "refused", "budget"),
         (MON + 7 * DAY, "openai", "gpt", "ask", None, 0, 0, 0, None, 0, "error", "timeout"),
         (MON + 7 * DAY, "openai", "gpt", "ask", None, 0, 0, 0, None, 0, "in_flight", None),
         (MON + 31 * DAY, "openai", "gpt", "debate", None, 1, 1, 0, 0.01, 0, "ok", None),

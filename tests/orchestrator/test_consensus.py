@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from superllmd.errors import BudgetExceeded
 from superllmd.orchestrator import consensus
 from superllmd.orchestrator.context import RunContext
 from superllmd.orchestrator.council import borda, kendall_w
@@ -344,3 +345,34 @@ def test_embedding_failure_falls_back_to_lexical_with_a_warning() -> None:
     assert result["report"]["similarity"] == "lexical"
     assert any("embedding" in w for w in result["report"]["warnings"])
     assert result["warnings"]  # and it reaches the CLI's stderr
+
+
+# --------------------------------------------------------------------------- budget refusals
+
+
+class _Refuses:
+    """A before-call hook standing in for a budget that refuses some models' calls."""
+
+    def __init__(self, *models: str) -> None:
+        self.models = models
+
+    async def before_call(self, call: Any) -> None:
+        if call.target.model in self.models:
+            raise BudgetExceeded(f"{call.target.model} would pass the daily budget")
+
+    def after_call(self, *args: Any) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("models", "expected"),
+    [(["oracle@1", "oracle@2"], "budget"), (["oracle@1", "error-401"], "provider")],
+)
+def test_a_panel_the_budget_refused_fails_as_over_budget(models: list[str], expected: str) -> None:
+    """Every call refused: the run is over budget (exit 5); a refusal beside a provider's
+    failure is the provider's failure (exit 4). Decided from the calls' errors, with no
+    budget hook relabelling the result afterwards."""
+    ctx, _ = make_context("consensus", ITEM.prompt, models, Fleet(seed=3), seed=1)
+    ctx.caller.hooks.append(_Refuses("oracle@1", "oracle@2"))
+    result = asyncio.run(drive(ctx, consensus.run))[-1]["result"]  # type: ignore[typeddict-item]
+    assert result["error"] is not None and result["error"]["code"] == expected, result["error"]
