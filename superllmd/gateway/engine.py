@@ -95,6 +95,12 @@ async def run_events(
         embedding = settings.default_embedding_model
         embedder = (await state.resolve(embedding, settings, environ))[0] if embedding else None
     fn = mode_function(spec)
+    if body.get("json_schema") is not None:  # refused before any call, as a usage error
+        if not spec.structured:
+            raise UsageError(f"json_schema (--schema) is for ask and consensus, not {spec.mode}")
+        from superllmd.orchestrator.structured import checked_schema
+
+        checked_schema(body["json_schema"])
     check_prompt_size(prepared, body.get("system"), settings.daemon.max_prompt_mb)
     body["prompt"] = prepared.prompt
     check_attachments(prepared, [*panel, *([judge] if judge else [])])

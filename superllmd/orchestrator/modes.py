@@ -20,13 +20,15 @@ class ModeSpec:
     # One model answers (a fallback chain after it): its request names ``model``, not a
     # panel, and its result reports that model instead of agreement (context.RunContext).
     single: bool = False
+    #: It answers ``json_schema`` (a validated JSON object); other modes refuse one.
+    structured: bool = False
 
 
 MODES: dict[str, ModeSpec] = {
     spec.route: spec
     for spec in (
-        ModeSpec("ask", "ask", "ask", single=True),
-        ModeSpec("consensus", "consensus", "consensus"),
+        ModeSpec("ask", "ask", "ask", single=True, structured=True),
+        ModeSpec("consensus", "consensus", "consensus", structured=True),
         ModeSpec("debate", "debate", "debate"),
         ModeSpec("redteam", "adversarial", "adversarial"),
         ModeSpec("chain", "chain", "chain"),

@@ -126,3 +126,30 @@ def test_extract_prints_the_first_or_last_code_block(cli: Cli) -> None:
     )
     assert mode.returncode == 0, mode.stderr
     assert mode.stdout == "print(1)\n"
+
+
+def test_the_other_modes_refuse_a_schema(cli: Cli, home: Path) -> None:
+    import httpx
+
+    from superllmd import __version__
+    from superllmd.api import VERSION_HEADER
+    from superllmd.paths import get_paths
+    from tests.e2e.conftest import base_env
+
+    assert cli("daemon", "start").returncode == 0
+    socket = get_paths(base_env(home)).socket
+    schema = {"type": "object"}
+    with httpx.Client(
+        transport=httpx.HTTPTransport(uds=str(socket)),
+        base_url="http://superllm",
+        headers={VERSION_HEADER: __version__},
+        timeout=30,
+    ) as client:
+        body = {"prompt": "hi", "models": ["fake/echo"], "json_schema": schema}
+        refused = client.post("/v1/debate", json=body)
+        assert refused.status_code == 400
+        assert "json_schema (--schema) is for ask and consensus" in refused.text
+        bad = client.post(
+            "/v1/ask", json={"prompt": "hi", "model": "fake/echo", "json_schema": {"oneOf": []}}
+        )
+        assert bad.status_code == 400 and "unsupported keyword(s) oneOf" in bad.text
