@@ -153,3 +153,23 @@ def test_the_other_modes_refuse_a_schema(cli: Cli, home: Path) -> None:
             "/v1/ask", json={"prompt": "hi", "model": "fake/echo", "json_schema": {"oneOf": []}}
         )
         assert bad.status_code == 400 and "unsupported keyword(s) oneOf" in bad.text
+
+
+@pytest.mark.local_model
+def test_the_local_model_answers_a_schema_through_a_grammar(cli: Cli) -> None:
+    done = cli(
+        "ask",
+        "--json",
+        "-m",
+        "local/smollm2",
+        "--max-tokens",
+        "40",
+        "--schema",
+        "answer int, sure bool",
+        "What is 2+2?",
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    parsed = json.loads(done.stdout)["parsed"]
+    assert set(parsed) == {"answer", "sure"}
+    assert isinstance(parsed["answer"], int) and isinstance(parsed["sure"], bool)
