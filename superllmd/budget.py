@@ -256,7 +256,8 @@ class BudgetManager:
         hold: _Hold | None = call.scratch.pop(_HOLD, None)
         book = call.run.scratch.get(_HOLD)
         if hold is not None and hold.shared and self._shared is not None:
-            self._shared.release(call.call_id)
+            unpriced = completion is not None and status != "cached" and cost_usd is None
+            self._shared.release(call.call_id, 0.0 if status == "cached" else cost_usd, unpriced)
         elif hold is not None:
             for key in hold.keys:
                 if (tally := self._tallies.get(key)) is not None:

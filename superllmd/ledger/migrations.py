@@ -498,6 +498,43 @@ ALTER TABLE calls ADD CONSTRAINT calls_status_check
     CHECK (status IN ('in_flight', 'ok', 'error', 'refused', 'interrupted', 'cached'));
 """
 
+# Shared budgets and rate limits that stay cheap as the ledger grows: what settled calls
+# cost per budget key is kept as a running sum (budget_spend), added to by the same
+# statement that drops the call's reservation, instead of summing a month of calls per
+# check; rate windows are kept per second (rate_buckets), at most 60 rows per token and
+# minute, instead of a row per request. The old per-request rows are transient: dropped.
+_V10_COUNTERS = """
+CREATE TABLE budget_spend (
+    key TEXT PRIMARY KEY,
+    spent REAL NOT NULL DEFAULT 0,
+    unpriced INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE rate_buckets (
+    token TEXT NOT NULL,
+    second INTEGER NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (token, second)
+);
+DROP TABLE rate_events;
+"""
+
+_PG_V10_COUNTERS = """
+CREATE TABLE budget_spend (
+    key TEXT PRIMARY KEY,
+    spent DOUBLE PRECISION NOT NULL DEFAULT 0,
+    unpriced INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE rate_buckets (
+    token TEXT NOT NULL,
+    second BIGINT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (token, second)
+);
+DROP TABLE rate_events;
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -509,6 +546,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V7_RATE_EVENTS, _PG_V7_RATE_EVENTS),
     Migration(_V8_TEAMS_AND_USERS, _PG_V8_TEAMS_AND_USERS),
     Migration(_V9_REFUSED_CALLS, _PG_V9_REFUSED_CALLS),
+    Migration(_V10_COUNTERS, _PG_V10_COUNTERS),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

@@ -10,8 +10,10 @@ The same ``base.Backend`` as the SQLite ledger, over psycopg 3 and one
   database restarting, a network blip -- is not a reason to drop anything: the batch stays
   queued and is retried with a backoff until the database answers again, so ``barrier()``
   (what a client waits on before it hears an answer) returns only once the rows are
-  committed. Every statement the daemon writes is an insert-or-ignore or an upsert keyed
-  by its row, so a batch retried after a commit whose answer was lost writes nothing twice.
+  committed. The rows that matter are written to be retried: calls and runs are upserts
+  keyed by their id, a settled budget reservation adds its cost only as it deletes the
+  reservation, so a batch retried after a commit whose answer was lost counts no money
+  twice (a rate window's counter may then count a request twice: the safe side).
 - **reads** run the same synchronous query functions as SQLite's reader, on a worker
   thread; each statement they execute hops to the loop and runs on a pooled connection.
 - the **schema** comes from the one list in migrations.py, applied at open (under an

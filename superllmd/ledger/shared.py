@@ -7,15 +7,17 @@ transaction per call:
 
 1. take a transaction-level advisory lock per budget key (scope, name, period, start), in
    sorted order so two instances never wait on each other in a circle;
-2. read what settled calls of every instance cost in the period (the ``calls`` table) and
+2. read what settled calls of every instance cost in the period (a running sum per key,
+   ``budget_spend``, started from the ``calls`` table the first time a key is seen) and
    what live reservations hold (the ``reservations`` table);
 3. let the budget manager decide (fit, cap, or refuse) exactly as it does in memory;
 4. insert the reservation, one row per budget key, and commit, which releases the locks.
 
-Settling deletes the call's reservation through the ledger's write queue, queued after the
-recorder's settled row, so the two commit together or the row first: another instance
-counts a finished call either as reserved or as spent, never as neither. The overshoot of N
-instances is so bounded by one call's estimate, as for one.
+Settling deletes the call's reservation and adds its cost to the running sums in one
+statement, through the ledger's write queue: another instance counts a finished call either
+as reserved or as spent, never as neither, and a retried write adds nothing twice. (A call
+that reserved nothing -- its instance had no such budget configured -- is not added.) The
+overshoot of N instances is so bounded by one call's estimate, as for one.
 
 A reservation has a lease (``expires``): each instance renews the leases of its own every
 ``lease_s / 3`` seconds, so the reservations of an instance that was killed stop counting
@@ -57,6 +59,13 @@ def key_name(key: SharedKey) -> str:
 
 
 _FILTERS = {"provider": "provider", "label": "label", "token": "token"}
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+_SETTLE = (
+    "WITH gone AS (DELETE FROM reservations WHERE call_id = ? RETURNING key) "
+    "INSERT INTO budget_spend (key, spent, unpriced) SELECT key, ?, ? FROM gone "
+    "ON CONFLICT (key) DO UPDATE SET spent = budget_spend.spent + excluded.spent, "
+    "unpriced = greatest(budget_spend.unpriced, excluded.unpriced)"
+)
 
 
 @dataclass
@@ -99,7 +108,11 @@ class SharedBudgets:
     async def hold(self, keys: Sequence[SharedKey]) -> AsyncIterator[Held]:
         """Lock ``keys``, read their tallies, and insert what the body reserves, atomically
         across every instance. DaemonError when the database does not answer (the call is
-        then refused before anything is sent)."""
+        then refused before anything is sent).
+
+        The locks are held for three round trips (locks and reads pipelined, the body, the
+        reservation pipelined, the commit): every call under one budget passes through
+        here one at a time, so this is what bounds a team's calls per second."""
         import psycopg
 
         self._start_renewing()
@@ -107,15 +120,23 @@ class SharedBudgets:
         unique = sorted(set(keys), key=key_name)
         try:
             async with self.ledger.transaction() as conn:
-                for key in unique:
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key_name(key),)
-                    )
-                held = Held({key: await self._tally(conn, key, now) for key in unique})
+                async with conn.pipeline() as pipeline:
+                    reads = []
+                    for key in unique:
+                        await conn.execute(_LOCK, (key_name(key),))
+                        reads.append(await self._read(conn, key, now))
+                    await pipeline.sync()
+                    tallies = {}
+                    for key, (counter, reserved) in zip(unique, reads, strict=True):
+                        row = await counter.fetchone()
+                        tallies[key] = Tally(
+                            float(row[0]), float((await reserved.fetchone())[0]), bool(row[1])
+                        )
+                held = Held(tallies)
                 yield held
                 if held.reservation is not None:
                     call_id, amount = held.reservation
-                    async with conn.cursor() as cursor:
+                    async with conn.pipeline(), conn.cursor() as cursor:
                         await cursor.executemany(
                             "INSERT INTO reservations (call_id, key, amount, instance, expires) "
                             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -131,7 +152,10 @@ class SharedBudgets:
                 "once it is back"
             ) from None
 
-    async def _tally(self, conn: Any, key: SharedKey, now: float) -> Tally:
+    async def _read(self, conn: Any, key: SharedKey, now: float) -> tuple[Any, Any]:
+        """Queue (pipelined) the reads of one key: its running sum -- started, the first
+        time the key is seen, from the calls already settled in its period -- and what
+        live reservations hold."""
         scope, name, _, since = key
         where = "time >= %s AND status != 'in_flight'"
         params: list[Any] = [since]
@@ -142,18 +166,20 @@ class SharedBudgets:
             clause = queries.USER_CALLS if scope == "user" else queries.TEAM_CALLS
             where += " AND " + clause.replace("?", "%s")
             params.append(name)
-        cursor = await conn.execute(
-            "SELECT coalesce(SUM(cost_usd), 0), coalesce(MAX(unpriced), 0) FROM calls "
-            f"WHERE {where}",
-            params,
+        await conn.execute(
+            "INSERT INTO budget_spend (key, spent, unpriced) SELECT %s, coalesce(SUM(cost_usd), "
+            f"0), coalesce(MAX(unpriced), 0) FROM calls WHERE {where} "
+            "AND NOT EXISTS (SELECT 1 FROM budget_spend WHERE key = %s) ON CONFLICT DO NOTHING",
+            [key_name(key), *params, key_name(key)],
         )
-        spent, unpriced = await cursor.fetchone()
-        cursor = await conn.execute(
+        counter = await conn.execute(
+            "SELECT spent, unpriced FROM budget_spend WHERE key = %s", (key_name(key),)
+        )
+        reserved = await conn.execute(
             "SELECT coalesce(SUM(amount), 0) FROM reservations WHERE key = %s AND expires > %s",
             (key_name(key), now),
         )
-        (reserved,) = await cursor.fetchone()
-        return Tally(float(spent), float(reserved), bool(unpriced))
+        return counter, reserved
 
     async def tallies(self, keys: Sequence[SharedKey]) -> dict[SharedKey, Tally]:
         """The tallies of ``keys`` now, reserving nothing (``superllm budget show``); sees
@@ -162,9 +188,10 @@ class SharedBudgets:
         async with self.hold(keys) as held:
             return held.tallies
 
-    def release(self, call_id: str) -> None:
-        """Settle: the call's reservation goes, in the write queue after its settled row."""
-        self.ledger.write("DELETE FROM reservations WHERE call_id = ?", (call_id,))
+    def release(self, call_id: str, cost_usd: float | None, unpriced: bool) -> None:
+        """Settle: drop the call's reservation and add its cost to each key it held, in one
+        statement (so a retried write adds nothing twice), queued after its settled row."""
+        self.ledger.write(_SETTLE, (call_id, cost_usd or 0.0, int(unpriced)))
 
     # -- leases ---------------------------------------------------------------------------
 
