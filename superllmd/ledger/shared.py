@@ -126,12 +126,12 @@ class SharedBudgets:
                         await conn.execute(_LOCK, (key_name(key),))
                         reads.append(await self._read(conn, key, now))
                     await pipeline.sync()
-                    tallies = {}
-                    for key, (counter, reserved) in zip(unique, reads, strict=True):
-                        row = await counter.fetchone()
-                        tallies[key] = Tally(
-                            float(row[0]), float((await reserved.fetchone())[0]), bool(row[1])
-                        )
+                    rows = [(await c.fetchone(), await r.fetchone()) for c, r in reads]
+                tallies = {}
+                for key, (found, reserved) in zip(unique, rows, strict=True):
+                    # A key not seen before: sum its period once.
+                    counter = found if found is not None else await self._start_counter(conn, key)
+                    tallies[key] = Tally(float(counter[0]), float(reserved[0]), bool(counter[1]))
                 held = Held(tallies)
                 yield held
                 if held.reservation is not None:
@@ -153,9 +153,21 @@ class SharedBudgets:
             ) from None
 
     async def _read(self, conn: Any, key: SharedKey, now: float) -> tuple[Any, Any]:
-        """Queue (pipelined) the reads of one key: its running sum -- started, the first
-        time the key is seen, from the calls already settled in its period -- and what
-        live reservations hold."""
+        """Queue (pipelined) the reads of one key: its running sum, and what live
+        reservations hold. Plain reads: they never wait on a settle being committed."""
+        counter = await conn.execute(
+            "SELECT spent, unpriced FROM budget_spend WHERE key = %s", (key_name(key),)
+        )
+        reserved = await conn.execute(
+            "SELECT coalesce(SUM(amount), 0) FROM reservations WHERE key = %s AND expires > %s",
+            (key_name(key), now),
+        )
+        return counter, reserved
+
+    @staticmethod
+    async def _start_counter(conn: Any, key: SharedKey) -> Any:
+        """The running sum of a key seen for the first time, from the calls already settled
+        in its period (under the key's lock: no other instance starts it at once)."""
         scope, name, _, since = key
         where = "time >= %s AND status != 'in_flight'"
         params: list[Any] = [since]
@@ -166,20 +178,13 @@ class SharedBudgets:
             clause = queries.USER_CALLS if scope == "user" else queries.TEAM_CALLS
             where += " AND " + clause.replace("?", "%s")
             params.append(name)
-        await conn.execute(
+        cursor = await conn.execute(
             "INSERT INTO budget_spend (key, spent, unpriced) SELECT %s, coalesce(SUM(cost_usd), "
-            f"0), coalesce(MAX(unpriced), 0) FROM calls WHERE {where} "
-            "AND NOT EXISTS (SELECT 1 FROM budget_spend WHERE key = %s) ON CONFLICT DO NOTHING",
-            [key_name(key), *params, key_name(key)],
+            f"0), coalesce(MAX(unpriced), 0) FROM calls WHERE {where} ON CONFLICT (key) DO "
+            "UPDATE SET spent = budget_spend.spent RETURNING spent, unpriced",
+            [key_name(key), *params],
         )
-        counter = await conn.execute(
-            "SELECT spent, unpriced FROM budget_spend WHERE key = %s", (key_name(key),)
-        )
-        reserved = await conn.execute(
-            "SELECT coalesce(SUM(amount), 0) FROM reservations WHERE key = %s AND expires > %s",
-            (key_name(key), now),
-        )
-        return counter, reserved
+        return await cursor.fetchone()
 
     async def tallies(self, keys: Sequence[SharedKey]) -> dict[SharedKey, Tally]:
         """The tallies of ``keys`` now, reserving nothing (``superllm budget show``); sees
