@@ -106,9 +106,10 @@ class Output:
         sys.stderr.flush()
 
     def table(self, rows: list[tuple[str, str]]) -> None:
-        width = max((len(k) for k, _ in rows), default=0)
-        for key, value in rows:
-            sys.stdout.write(f"{key.ljust(width)}  {value}\n")
+        from superllm_cli.money import table
+
+        for line in table(rows):
+            sys.stdout.write(line + "\n")
 
 
 def _escape(text: str) -> str:
@@ -119,13 +120,13 @@ def _escape(text: str) -> str:
 
 def usage_line(result: dict[str, Any]) -> str:
     usage = result.get("usage") or {}
-    from superllm_cli.money import cost_of, cost_text
+    from superllm_cli.money import cost_of, cost_text, duration, io_tokens
 
     cost = cost_text(*cost_of(result))
     parts = [
         str(result.get("model") or result.get("mode")),
-        f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens",
-        f"{result.get('latency_ms', 0) / 1000:.1f} s",
+        io_tokens(usage),
+        duration(result.get("latency_ms") or 0),
         cost,
     ]
     return " · ".join([*parts, *capped_note(result)])

@@ -1,76 +1,50 @@
-"""Showing a multi-model run: live panels on a terminal, only the answer in a pipe."""
+"""Showing a multi-model run: live panels on a terminal, only the answer in a pipe.
+
+The events are folded by :class:`~superllm_cli.runstate.RunState`, the same fold as the
+TUI's; this module only draws it.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from superllm_cli.money import cost_of, cost_text
+from superllm_cli.money import cost_of, cost_text, io_tokens
 from superllm_cli.render import Output, capped_note, strip_controls
+from superllm_cli.runstate import Lane, RunState
 
 __all__ = ["consume_run", "failures", "print_failures", "print_warnings", "summary"]
 
 
-@dataclass
-class _Lane:
-    name: str
-    text: str = ""
-    status: str = "waiting"
-    round: int = 0
+def _lane_line(lane: Lane) -> str:
+    """``model · round 1 · done``, with why where a call failed or was retried."""
+    status: str = lane.status
+    if lane.status == "failed" and lane.error:
+        status = f"failed: {lane.error}"
+    elif lane.status == "retried" and lane.error:
+        status = lane.error
+    return f"{lane.name} · round {lane.last_round} · {status}"
 
 
-@dataclass
-class _View:
-    lanes: dict[str, _Lane] = field(default_factory=dict)
-    judge: _Lane | None = None
-    agreement: list[str] = field(default_factory=list)
+def _lanes(state: RunState) -> list[Lane]:
+    return [*state.lanes.values(), *([state.judge] if state.judge else [])]
 
-    def lane(self, name: str) -> _Lane:
-        return self.lanes.setdefault(name, _Lane(name))
 
-    def apply(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "run.started":
-            for name in event.get("participants", []):
-                self.lane(name)
-        elif kind in ("delta", "judge.delta"):
-            lane = self._lane_for(event)
-            if lane.round != event.get("round", 0):
-                lane.text, lane.round = "", event.get("round", 0)
-            lane.text += event["text"]
-            lane.status = "streaming"
-        elif kind in ("message", "judge.message"):
-            lane = self._lane_for(event)
-            lane.text, lane.status, lane.round = event["text"], "done", event.get("round", 0)
-        elif kind == "error" and event.get("participant"):
-            self.lane(event["participant"]).status = f"failed: {event['message']}"
-        elif kind == "retry":
-            self.lane(event["participant"]).status = f"retry {event['attempt']}: {event['code']}"
-        elif kind == "round.finished":
-            self.agreement.append(_round_line(event))
+def _panels(state: RunState) -> Any:
+    """The live panels: each participant's latest lines, then the last rounds' agreement."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
 
-    def _lane_for(self, event: dict[str, Any]) -> _Lane:
-        if event["type"].startswith("judge"):
-            if self.judge is None or self.judge.name != event["participant"]:
-                self.judge = _Lane(event["participant"])
-            return self.judge
-        return self.lane(event["participant"])
-
-    def renderable(self) -> Any:
-        from rich.console import Group
-        from rich.panel import Panel
-        from rich.text import Text
-
-        panels: list[Any] = []
-        for lane in [*self.lanes.values(), *([self.judge] if self.judge else [])]:
-            tail = "\n".join(lane.text.splitlines()[-6:])
-            title = f"{lane.name} · round {lane.round} · {lane.status}"
-            panels.append(Panel(Text(tail), title=title, title_align="left"))
-        if self.agreement:
-            panels.append(Text(" · ".join(self.agreement[-3:]), style="dim"))
-        return Group(*panels)
+    panels: list[Any] = []
+    for lane in _lanes(state):
+        tail = "\n".join(lane.text_at(lane.last_round).splitlines()[-6:])
+        panels.append(Panel(Text(tail), title=_lane_line(lane), title_align="left"))
+    rounds = [_round_line(r, i.agreement, i.report) for r, i in sorted(state.rounds.items())]
+    if rounds:
+        panels.append(Text(" · ".join(rounds[-3:]), style="dim"))
+    return Group(*panels)
 
 
 def consume_run(
@@ -100,7 +74,7 @@ def consume_run(
             if event.get("type") == "error" and event.get("participant"):
                 out.status(f"{event['participant']} failed: {event['message']}")
             elif event.get("type") == "round.finished":
-                out.status(_round_line(event))
+                out.status(_round_line(event["round"], event.get("agreement"), event.get("report")))
     if finished.get("answer"):
         out.answer(finished["answer"])
     return finished
@@ -109,29 +83,24 @@ def consume_run(
 def _live(events: Iterable[dict[str, Any]], out: Output) -> None:
     from rich.live import Live
 
-    view = _View()
+    state = RunState()
     console = out._console(sys.stderr)
-    with Live(view.renderable(), console=console, refresh_per_second=8, transient=True) as live:
+    with Live(_panels(state), console=console, refresh_per_second=8, transient=True) as live:
         for event in events:
-            view.apply(event)
-            live.update(view.renderable())
+            if state.apply(event) is not None:
+                live.update(_panels(state))
     # The panels go when the run ends (the answer follows on stdout); one line per lane
     # stays, so who answered and who failed is still on the screen.
-    for lane in [*view.lanes.values(), *([view.judge] if view.judge else [])]:
-        out.status(f"{lane.name} · round {lane.round} · {lane.status}")
+    for lane in _lanes(state):
+        out.status(_lane_line(lane))
 
 
-def _round_line(event: dict[str, Any]) -> str:
-    """`round 1 agreement 0.67`, rounded; `round 0 (map) done` where a mode has no agreement."""
-    value = event.get("agreement")
-    return _round_name(event) + (" done" if value is None else f" agreement {value:.2f}")
-
-
-def _round_name(event: dict[str, Any]) -> str:
-    """`round 2`, or `round 2 (collapse)` when the mode names its stage or step."""
-    report = event.get("report") or {}
-    stage = report.get("stage") or report.get("step")
-    return f"round {event['round']}" + (f" ({strip_controls(str(stage))})" if stage else "")
+def _round_line(round_: int, agreement: float | None, report: dict[str, Any] | None) -> str:
+    """`round 1 agreement 0.67`, rounded; `round 0 (map) done` where a mode has no agreement;
+    `round 2 (collapse)` when the mode names its stage or step."""
+    stage = (report or {}).get("stage") or (report or {}).get("step")
+    name = f"round {round_}" + (f" ({strip_controls(str(stage))})" if stage else "")
+    return name + (" done" if agreement is None else f" agreement {agreement:.2f}")
 
 
 def print_warnings(result: dict[str, Any], out: Output) -> None:
@@ -195,7 +164,7 @@ def summary(result: dict[str, Any]) -> str:
         parts.append(f"{result['rounds']} round(s)")
     usage = result.get("usage") or {}
     parts.append(f"{result.get('calls', 0)} calls")
-    parts.append(f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens")
+    parts.append(io_tokens(usage))
     parts.append(cost_text(*cost_of(result)))
     if result.get("stopped"):
         parts.append(f"stopped: {result['stopped']}")

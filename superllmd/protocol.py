@@ -6,7 +6,7 @@ daemon validates with pydantic's ``TypeAdapter`` (``extra="forbid"`` through
 
 Streams are NDJSON: one event object per line, each with ``type`` and ``run_id``::
 
-    run.started   mode, participants
+    run.started   mode, participants, labels (how later events name each participant)
     delta         participant, round, text
     message       participant, round, text, usage, cost_usd, latency_ms
     error         participant (or null for the run), code, message, retryable
@@ -285,10 +285,14 @@ class CapInfo(TypedDict):
 
 
 class RunStartedEvent(TypedDict):
+    """``participants`` are the models asked; ``labels`` how the run's events name them
+    (``model#2`` for a repeat), one each in order. Older daemons send no ``labels``."""
+
     type: Literal["run.started"]
     run_id: str
     mode: Mode
     participants: list[str]
+    labels: NotRequired[list[str]]
 
 
 class DeltaEvent(TypedDict):

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import typer
 
 from superllm_cli.completion import complete_providers
-from superllm_cli.money import usd
+from superllm_cli.money import table, usd
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
@@ -135,11 +135,8 @@ _HEADINGS = ["budget", "limit", "spent", "reserved", "left"]
 
 
 def _plain_table(rows: list[dict[str, Any]]) -> None:
-    table = [_HEADINGS] + [_cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(_HEADINGS))]
-    for line in table:
-        cells = (c.ljust(w) for c, w in zip(line, widths, strict=True))
-        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+    for line in table([_HEADINGS, *(_cells(r) for r in rows)]):
+        sys.stdout.write(line + "\n")
 
 
 def _rich_table(rows: list[dict[str, Any]]) -> Any:

@@ -126,10 +126,10 @@ def _list(runs: list[dict[str, Any]], out: Output) -> None:
                 status + _one_line(prompt),
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(4)]
-    for line in lines:
-        cells = [c.ljust(w) for c, w in zip(line[:4], widths, strict=True)]
-        sys.stdout.write(strip_controls("  ".join([*cells, line[4]])) + "\n")
+    from superllm_cli.money import table
+
+    for line in table(lines):
+        sys.stdout.write(strip_controls(line) + "\n")
 
 
 def transcript_lines(found: dict[str, Any]) -> list[str]:

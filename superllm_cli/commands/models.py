@@ -56,10 +56,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     table = [("MODEL", "CONTEXT", "CAPABILITIES", "PRICE IN / OUT (USD/M)")] + [
         (r["model"], str(r.get("context_window") or "-"), _caps(r), _price(r)) for r in rows
     ]
-    widths = [max(len(line[i]) for line in table) for i in range(3)]
-    for line in table:
-        cells = [c.ljust(w) for c, w in zip(line[:3], widths, strict=True)]
-        sys.stdout.write(strip_controls("  ".join([*cells, line[3]])) + "\n")
+    from superllm_cli.money import table as aligned
+
+    for line in aligned(table):
+        sys.stdout.write(strip_controls(line) + "\n")
 
 
 def models(

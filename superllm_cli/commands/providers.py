@@ -50,12 +50,9 @@ def _key_text(row: Mapping[str, Any]) -> str:
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     """Aligned columns, the last one left ragged."""
-    table = [header, *rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
-    return [
-        "  ".join([*(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True)), line[-1]])
-        for line in table
-    ]
+    from superllm_cli.money import table
+
+    return table([header, *rows])
 
 
 def format_table(rows: list[Mapping[str, Any]]) -> list[str]:

@@ -170,12 +170,12 @@ def _expiry(text: str | None) -> float | None:
 def _table(tokens: list[dict[str, Any]]) -> str:
     import time
 
-    from superllm_cli.commands.budget import usd as money
+    from superllm_cli.money import table, usd
 
     if not tokens:
         return "no tokens; create one with `superllm serve token create NAME`\n"
     now = time.time()
-    lines = [f"{'NAME':<16} {'STATE':<8} {'LIMITS':<34} {'LAST USED':<17} {'TODAY':>9} {'ALL':>9}"]
+    rows = [("NAME", "STATE", "LIMITS", "LAST USED", "TODAY", "ALL")]
     for t in tokens:
         expired = t["expires"] is not None and t["expires"] <= now
         state = "revoked" if t["revoked"] else "expired" if expired else "live"
@@ -195,8 +195,7 @@ def _table(tokens: list[dict[str, Any]]) -> str:
         used = "never"
         if t["last_used"]:
             used = time.strftime("%Y-%m-%d %H:%M", time.localtime(t["last_used"]))
-        lines.append(
-            f"{t['name']:<16} {state:<8} {limits:<34} {used:<17} "
-            f"{money(t['spent_today_usd']):>9} {money(t['spent_usd']):>9}"
+        rows.append(
+            (t["name"], state, limits, used, usd(t["spent_today_usd"]), usd(t["spent_usd"]))
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(table(rows, right={4, 5})) + "\n"

@@ -27,13 +27,14 @@ def list_(ctx: typer.Context) -> None:
     """Every template: the built-ins and your own (which replace a built-in of that name)."""
 
     def body(out: Output) -> None:
+        from superllm_cli.money import table
         from superllm_cli.templates_store import load, names
         from superllmd.paths import get_paths
 
         config_dir = get_paths().config_dir
-        for name, where in names(config_dir):
-            description = load(name, config_dir).description
-            sys.stdout.write(f"{name:<12}  {description}  ({where})\n")
+        rows = [(n, f"{load(n, config_dir).description}  ({w})") for n, w in names(config_dir)]
+        for line in table(rows):
+            sys.stdout.write(line + "\n")
 
     run(ctx, body)
 

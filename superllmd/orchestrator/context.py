@@ -57,6 +57,27 @@ def letter_label(pos: int) -> str:
     return out
 
 
+def participant_labels(targets: Sequence[Target]) -> list[str]:
+    """One label per participant: its model name, with ``#2``, ``#3`` for repeats."""
+    seen: dict[str, int] = {}
+    labels = []
+    for target in targets:
+        seen[target.name] = seen.get(target.name, 0) + 1
+        n = seen[target.name]
+        labels.append(target.name if n == 1 else f"{target.name}#{n}")
+    return labels
+
+
+def run_labels(mode: Mode, targets: Sequence[Target]) -> list[str]:
+    """How a run's events name its participants, announced in ``run.started`` so that no
+    client re-derives them: the panel labels; for a redteam, blue's and red's models (a
+    model on both sides is one participant, and a third is the judge, with its own events).
+    """
+    if mode == "redteam":
+        return list(dict.fromkeys(t.name for t in targets[:2]))
+    return participant_labels(targets)
+
+
 class RunContext:
     def __init__(
         self,
@@ -348,6 +369,7 @@ async def run_mode(ctx: RunContext, fn: ModeFn) -> AsyncIterator[Event]:
             "mode": ctx.mode,
             # A single run's later participants are fallbacks: events name one once it is called.
             "participants": [t.name for t in ctx.participants[: 1 if ctx.single else None]],
+            "labels": run_labels(ctx.mode, ctx.participants[: 1 if ctx.single else None]),
         }
     )
 

@@ -15,7 +15,7 @@ from typing import Any, Final, cast, get_args
 
 from superllmd.errors import Cancelled, SuperllmError, UsageError
 from superllmd.orchestrator.agreement import TextReport, VoteReport, text_report, vote_report
-from superllmd.orchestrator.context import RunContext
+from superllmd.orchestrator.context import RunContext, participant_labels
 from superllmd.orchestrator.extract import (
     Answer,
     AnswerType,
@@ -56,17 +56,6 @@ def answer_type_of(ctx: RunContext) -> AnswerType:
         known = ", ".join(get_args(AnswerType))
         raise UsageError(f"unknown answer type {given!r}; use one of: {known}")
     return cast(AnswerType, given)
-
-
-def participant_labels(targets: Sequence[Target]) -> list[str]:
-    """One label per participant: its model name, with ``#2``, ``#3`` for repeats."""
-    seen: dict[str, int] = {}
-    labels = []
-    for target in targets:
-        seen[target.name] = seen.get(target.name, 0) + 1
-        n = seen[target.name]
-        labels.append(target.name if n == 1 else f"{target.name}#{n}")
-    return labels
 
 
 def temperature_of(ctx: RunContext, default: float) -> float | None:

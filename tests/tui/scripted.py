@@ -60,7 +60,13 @@ def _say(kind: str, model: str, round_: int, text: str, run_id: str) -> list[dic
 def debate_events(run_id: str = RUN_ID) -> list[dict[str, Any]]:
     """A finished debate: round 0 split 2 to 1, round 1 unanimous, the judge's summary."""
     events: list[dict[str, Any]] = [
-        {"type": "run.started", "run_id": run_id, "mode": "debate", "participants": PANEL}
+        {
+            "type": "run.started",
+            "run_id": run_id,
+            "mode": "debate",
+            "participants": PANEL,
+            "labels": PANEL,
+        }
     ]
     for round_, agreement in ((0, 1 / 3), (1, 1.0)):
         for model in PANEL:
@@ -99,7 +105,7 @@ def redteam_events(run_id: str = "run_5e6f7a8b") -> list[dict[str, Any]]:
         '"residual_risks": []}'  # fmt: skip
     events: list[dict[str, Any]] = [
         {"type": "run.started", "run_id": run_id, "mode": "redteam",
-         "participants": ["fake/blue", "fake/red"]}
+         "participants": ["fake/blue", "fake/red"], "labels": ["fake/blue", "fake/red"]}
     ]  # fmt: skip
     events += _say("", "fake/blue", 0, "11 + 25 = 36; 36 × 16 = 576. FINAL ANSWER: 576", run_id)
     events += _say("", "fake/red", 0, red, run_id)

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from superllm_cli.money import cost_of, cost_text
+from superllm_cli.money import cost_of, cost_text, io_tokens
 from superllm_cli.tui.widgets.budget_gauge import BudgetGauge
 from superllm_cli.tui.widgets.cost_chart import CostChart, DayCost
 
@@ -111,7 +111,7 @@ class UsageScreen(Screen[None]):
         totals = provider.get("totals") or {}
         self.query_one("#usage-totals", Static).update(
             f"last {DAYS} days: {totals.get('calls', 0)} calls · "
-            f"{totals.get('input_tokens', 0)} in / {totals.get('output_tokens', 0)} out tokens · "
+            f"{io_tokens(totals)} · "
             f"{_cost(totals)}"
         )
         self.query_one(CostChart).days = tuple(days_of(day.get("rows") or [], today))

@@ -23,6 +23,8 @@ from textual.widgets import OptionList, SelectionList
 from textual.widgets._toggle_button import ToggleButton
 from textual.widgets.selection_list import Selection
 
+from superllm_cli.money import tokens
+
 __all__ = ["ModelPicker", "describe_model"]
 
 
@@ -31,10 +33,7 @@ def _price(value: Any) -> str:
 
 
 def _context(value: Any) -> str:
-    if not value:
-        return "ctx ?"
-    n = int(value)
-    return f"ctx {n // 1_000_000}M" if n >= 1_000_000 else f"ctx {n // 1000}k"
+    return f"ctx {tokens(int(value))}" if value else "ctx ?"
 
 
 def describe_model(row: dict[str, Any]) -> str:

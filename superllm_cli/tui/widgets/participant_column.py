@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Markdown, Static
 
-from superllm_cli.money import cost_text
+from superllm_cli.money import cost_text, duration, tokens
 from superllm_cli.tui.markup import for_markdown, markdown_shaped
 
 __all__ = ["STATUS_MARKS", "ParticipantColumn"]
@@ -29,10 +29,6 @@ STATUS_MARKS: Final = {
     "failed": "✖ failed",
     "retried": "↻ retried",
 }
-
-
-def _tokens(n: int) -> str:
-    return f"{n / 1000:.1f}k tok" if n >= 10_000 else f"{n} tok"
 
 
 class ParticipantColumn(VerticalScroll):
@@ -108,10 +104,13 @@ class ParticipantColumn(VerticalScroll):
         name = f"{self.role}: {self.participant}" if self.role else self.participant
         mark, word = STATUS_MARKS[self.status].split(" ", 1)
         self.border_title = f"{mark} {name}"
-        parts = [word if not self.retries else f"{word} ↻{self.retries}", _tokens(self.tokens)]
+        parts = [
+            word if not self.retries else f"{word} ↻{self.retries}",
+            f"{tokens(self.tokens)} tok",
+        ]
         parts.append(cost_text(self.cost or 0.0, self.unpriced))
         if self.latency_ms is not None:
-            parts.append(f"{self.latency_ms / 1000:.1f}s" if self.show_latency else "-.-s")
+            parts.append(duration(self.latency_ms) if self.show_latency else "-.- s")
         self.border_subtitle = " · ".join(parts)
 
     # -- text ---------------------------------------------------------------------------

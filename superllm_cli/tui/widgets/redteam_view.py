@@ -1,6 +1,6 @@
 """Redteam: each objection red raised, blue's answer to it, and the judge's ruling.
 
-Rows come from :func:`superllm_cli.tui.state.objections_of`: read live from the JSON the
+Rows come from :func:`superllm_cli.runstate.objections_of`: read live from the JSON the
 three roles write, then replaced by the daemon's final report, which is the record.
 """
 

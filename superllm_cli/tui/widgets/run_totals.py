@@ -10,11 +10,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-__all__ = ["RunTotals", "format_tokens"]
+from superllm_cli.money import cost_text, tokens, usd
 
-
-def format_tokens(n: int) -> str:
-    return f"{n / 1000:.1f}k" if n >= 10_000 else str(n)
+__all__ = ["RunTotals"]
 
 
 class RunTotals(Widget):
@@ -35,11 +33,10 @@ class RunTotals(Widget):
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis", justify="right")
-        text.append(f"{format_tokens(self.input_tokens)} in", style="bold")
+        text.append(f"{tokens(self.input_tokens)} in", style="bold")
         text.append(" / ", style="dim")
-        text.append(f"{format_tokens(self.output_tokens)} out", style="bold")
+        text.append(f"{tokens(self.output_tokens)} out", style="bold")
         text.append(" · ", style="dim")
-        from superllm_cli.money import cost_text, usd
 
         if not self.unpriced:
             text.append(usd(self.cost_usd), style="bold")

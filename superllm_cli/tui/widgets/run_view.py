@@ -1,7 +1,7 @@
 """The live run view: a column per participant, round tabs, the agreement meter, the run's
 totals, the judge's pane and, for redteam, the objections table.
 
-Events go through :class:`~superllm_cli.tui.state.RunState` first (the record), then only
+Events go through :class:`~superllm_cli.runstate.RunState` first (the record), then only
 the widgets an event touched are updated. The view shows one round at a time: the newest,
 while a run streams, unless the user picked an earlier one (``follow`` is then off until
 they pick the newest again).
@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from superllm_cli.tui.state import Change, Lane, RunState, objections_of, readable, verdict
+from superllm_cli.runstate import Change, Lane, RunState, objections_of, readable, verdict
 from superllm_cli.tui.widgets.agreement_meter import AgreementMeter
 from superllm_cli.tui.widgets.judge_pane import JudgePane
 from superllm_cli.tui.widgets.participant_column import ParticipantColumn

@@ -1,13 +1,14 @@
-"""A run as the TUI knows it: the daemon's events folded into plain data.
+"""A run as a client knows it: the daemon's events folded into plain data.
 
-Kept apart from the widgets (and free of Textual) so that a live run, a run replayed from
-the ledger and the benchmark all go through the same :meth:`RunState.apply`, and so the
-folding can be tested without a screen. ``apply`` returns what changed, so a view redraws
-only that.
+The one fold of the client side: the CLI's live panels (``superllm_cli.runview``), the TUI,
+a run replayed from the ledger and the benchmark all go through :meth:`RunState.apply`.
+Stdlib only and free of Textual, so the CLI imports it cheaply and the folding is tested
+without a screen. ``apply`` returns what changed, so a view redraws only that.
 
-Participants are named as the daemon's events name them: the model, with ``#2``, ``#3`` for
-a model that sits on the panel more than once (``run.started`` lists plain model names, so
-the same numbering is applied here).
+Participants are named as the daemon's events name them: ``run.started`` carries each one's
+label (the model, with ``#2``, ``#3`` for a model that sits on the panel more than once). A
+transcript recorded before labels were sent lists plain models; its lanes are then made as
+events name them.
 """
 
 from __future__ import annotations
@@ -24,22 +25,11 @@ __all__ = [
     "Status",
     "Turn",
     "objections_of",
-    "panel_labels",
     "readable",
     "verdict",
 ]
 
 Status = Literal["waiting", "streaming", "done", "failed", "retried"]
-
-
-def panel_labels(names: list[str]) -> list[str]:
-    """``[a, a, b]`` -> ``[a, a#2, b]``: how the daemon names repeated participants."""
-    seen: dict[str, int] = {}
-    labels = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
-    return labels
 
 
 @dataclass
@@ -113,8 +103,8 @@ class RunState:
         kind = event.get("type")
         if kind == "run.started":
             self.run_id, self.mode = event.get("run_id"), event.get("mode")
-            for label in panel_labels(list(event.get("participants") or [])):
-                self.lane(label)
+            for label in event.get("labels") or event.get("participants") or []:
+                self.lane(str(label))
             return Change("started")
         if kind in ("delta", "judge.delta"):
             lane = self._lane_of(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from superllm_cli.tui.state import RunState, objections_of, panel_labels, readable
+from superllm_cli.runstate import RunState, objections_of, readable
 from tests.tui.scripted import debate_events, redteam_events
 
 
@@ -14,12 +14,17 @@ def _msg(name: str, text: str, round_: int = 0, cost: float | None = 0.001) -> d
             "text": text, "usage": usage, "cost_usd": cost, "latency_ms": 100}  # fmt: skip
 
 
-def test_repeated_models_are_numbered_as_the_daemon_numbers_them() -> None:
-    assert panel_labels(["a", "b", "a", "a"]) == ["a", "b", "a#2", "a#3"]
+def test_lanes_are_the_labels_the_daemon_announces() -> None:
     state = RunState()
     state.apply({"type": "run.started", "run_id": "r", "mode": "consensus",
-                 "participants": ["m", "m"]})  # fmt: skip
+                 "participants": ["m", "m"], "labels": ["m", "m#2"]})  # fmt: skip
     assert list(state.lanes) == ["m", "m#2"]
+    # A transcript recorded before labels: lanes as its events name them.
+    old = RunState()
+    old.apply({"type": "run.started", "run_id": "r", "mode": "consensus",
+               "participants": ["m", "m"]})  # fmt: skip
+    old.apply(_msg("m#2", "x"))
+    assert list(old.lanes) == ["m", "m#2"]
 
 
 def test_a_retry_shows_then_the_new_attempt_replaces_the_text() -> None:
