@@ -41,7 +41,7 @@ __all__ = [
     "load_settings",
     "parse_duration",
     "read_config_text",
-    "set_key",
+    "validate_text",
 ]
 
 ENV_PREFIX = "SUPERLLM_"
@@ -410,62 +410,10 @@ class ConfigStore:
         return found
 
 
-_KEY_PART = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-def _toml_value(raw: str) -> str:
-    """Render a command-line value as TOML: numbers, booleans and arrays as they are."""
+def validate_text(text: str, path: Path, environ: Mapping[str, str], what: str) -> Settings:
+    """The settings an edited config.toml would give; ConfigError saying ``what`` would break."""
     try:
-        tomllib.loads(f"v = {raw}")
-    except tomllib.TOMLDecodeError:
-        escaped = raw.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
-    return raw
-
-
-def set_key(path: Path, key: str, raw_value: str, environ: Mapping[str, str]) -> None:
-    """Set dotted ``key`` in config.toml, keeping comments, and write only a valid result."""
-    parts = key.split(".")
-    if not all(_KEY_PART.match(p) for p in parts):
-        raise ConfigError(f"{key!r} is not a config key; write it like providers.openai.base_url")
-    _, text = _read_toml(path)
-    table, name = parts[:-1], parts[-1]
-    line = f"{name} = {_toml_value(raw_value)}"
-    lines = text.splitlines()
-    target = _locate(text, tuple(parts))
-    header = "[" + ".".join(table) + "]" if table else None
-    if target is not None and _locate(text, tuple(table)) != target:
-        lines[target - 1] = line
-    elif header is None:
-        first_table = next((i for i, t in enumerate(lines) if t.lstrip().startswith("[")), None)
-        lines.insert(len(lines) if first_table is None else first_table, line)
-    elif (start := _find_header(lines, table)) is not None:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
-            len(lines),
-        )
-        while end > start + 1 and not lines[end - 1].strip():
-            end -= 1
-        lines.insert(end, line)
-    else:
-        lines += (["", header] if lines else [header]) + [line]
-    new_text = "\n".join(lines) + "\n"
-    try:
-        data = tomllib.loads(new_text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"setting {key} would make {path} invalid TOML: {exc}") from None
-    _validate(data, path, new_text, environ)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _find_header(lines: list[str], table: list[str]) -> int | None:
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("[") and not stripped.startswith("[["):
-            inner = stripped.strip("[]").split("#")[0].strip()
-            if [p.strip().strip('"') for p in inner.split(".")] == table:
-                return i
-    return None
+        raise ConfigError(f"{what} would make {path} invalid TOML: {exc}") from None
+    return _validate(data, path, text, environ)

@@ -7,19 +7,17 @@ written only when the result is valid; what was spent comes from the budget mana
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
-from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from superllmd.api._common import query_environ, read_body, state_of
 from superllmd.budget import BudgetManager
-from superllmd.config import BudgetSettings, Settings, read_config_text, set_key
-from superllmd.errors import ConfigError, DaemonError, UsageError
+from superllmd.config import BudgetSettings
+from superllmd.config_edit import set_key, unset_keys
+from superllmd.errors import DaemonError, UsageError
 from superllmd.protocol import BudgetSetRequest
 from superllmd.state import DaemonState
 
@@ -27,8 +25,6 @@ __all__ = ["clear_budgets", "get_budgets", "put_budgets", "unset_keys"]
 
 _SET = TypeAdapter(BudgetSetRequest)
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
-_HEADER = re.compile(r"^\s*\[\s*([^\]\[]+?)\s*\]\s*(#.*)?$")
-_ASSIGN = re.compile(r"^\s*(\"[^\"]+\"|[A-Za-z0-9_.\-]+)\s*=")
 
 
 def _manager(state: DaemonState) -> BudgetManager:
@@ -128,62 +124,3 @@ def _still_set(settings: BudgetSettings, provider: str | None, label: str | None
         for n, v in (("daily", settings.daily_usd), ("monthly", settings.monthly_usd))
         if v is not None
     ]
-
-
-def unset_keys(path: Path, keys: list[str]) -> list[str]:
-    """Remove dotted ``keys`` from config.toml, keeping everything else (comments too);
-    a table left empty by it goes as well. Returns the keys that were there."""
-    text = read_config_text(path)
-    if not text:
-        return []
-    wanted = {tuple(k.split(".")) for k in keys}
-    removed: list[str] = []
-    kept: list[str] = []
-    touched: set[tuple[str, ...]] = set()
-    table: tuple[str, ...] = ()
-    for line in text.splitlines():
-        if header := _HEADER.match(line):
-            table = tuple(p.strip().strip('"') for p in header.group(1).split("."))
-        elif assign := _ASSIGN.match(line):
-            full = table + tuple(p.strip().strip('"') for p in assign.group(1).split("."))
-            if full in wanted:
-                removed.append(".".join(full))
-                touched.add(table)
-                continue
-        kept.append(line)
-    if not removed:
-        return []
-    new_text = "\n".join(_drop_empty_tables(kept, touched)) + "\n"
-    try:
-        Settings(**tomllib.loads(new_text))
-    except (tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise ConfigError(
-            f"removing {', '.join(removed)} would make {path} invalid: {exc}"
-        ) from None
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    os.replace(tmp, path)
-    return removed
-
-
-def _drop_empty_tables(lines: list[str], tables: set[tuple[str, ...]]) -> list[str]:
-    """Lines without the headers of ``tables`` that no longer hold anything but blanks."""
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        header = _HEADER.match(lines[i])
-        if header:
-            table = tuple(p.strip().strip('"') for p in header.group(1).split("."))
-            end = i + 1
-            while end < len(lines) and not lines[end].strip():
-                end += 1
-            if table in tables and (end == len(lines) or lines[end].lstrip().startswith("[")):
-                while out and not out[-1].strip():
-                    out.pop()
-                if out and end < len(lines):
-                    out.append("")
-                i = end
-                continue
-        out.append(lines[i])
-        i += 1
-    return out

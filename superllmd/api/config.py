@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from superllmd.api._common import query_environ, read_body, state_of
-from superllmd.config import set_key
+from superllmd.config_edit import set_key
 from superllmd.protocol import ConfigSetRequest
 
 __all__ = ["get_config", "put_config"]

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from superllmd.api.budgets import unset_keys
 from superllmd.budget import BudgetManager, all_budgets, period_start, usd
 from superllmd.config import BudgetSettings, ProviderBudget, ProviderSettings, load_settings
+from superllmd.config_edit import unset_keys
 from superllmd.errors import BudgetExceeded, SuperllmError
 from superllmd.orchestrator.hooks import CallInfo, CallStatus, RunInfo
 from superllmd.protocol import RunResult

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from superllmd.config import ConfigStore, load_settings, parse_duration, set_key
+from superllmd.config import ConfigStore, load_settings, parse_duration
+from superllmd.config_edit import set_key
 from superllmd.errors import ConfigError
 
 DESIGN_EXAMPLE = """\
@@ -129,3 +130,64 @@ def test_durations() -> None:
     assert parse_duration("250ms") == 0.25
     with pytest.raises(ValueError):
         parse_duration("soon")
+
+
+CONFIG = """\
+# my superllm config
+default_model = "local/smollm2"   # the embedded one
+
+[aliases]
+smart = ["anthropic/claude-sonnet-4-5", "openai/gpt-4.1"]  # a chain
+
+# hand-priced models
+[prices."openai/gpt-4.1"]
+input = 2.0
+output = 8.0
+
+[providers.openai]
+base_url = "http://old/v1"
+headers = { "X-Team" = "blue" }  # sent with every call
+"""
+
+
+def test_set_key_edits_only_the_value_it_sets(tmp_path: Path) -> None:
+    """Comments, blank lines, quoting, inline tables and arrays stay as the user wrote them."""
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    set_key(path, 'prices."openai/gpt-4.1".input', "2.5", {})
+    set_key(path, "aliases.smart", '["openai/gpt-4.1", "local/smollm2"]', {})
+    set_key(path, 'providers.openai.headers."X-Team"', "red", {})
+    expected = (
+        CONFIG.replace("input = 2.0", "input = 2.5")
+        .replace(
+            '["anthropic/claude-sonnet-4-5", "openai/gpt-4.1"]',
+            '["openai/gpt-4.1", "local/smollm2"]',
+        )
+        .replace('"X-Team" = "blue"', '"X-Team" = "red"')
+    )
+    assert path.read_text() == expected
+    s = load_settings(path, {})
+    assert s.aliases["smart"] == ["openai/gpt-4.1", "local/smollm2"]
+    assert s.providers["openai"].headers == {"X-Team": "red"}
+
+
+def test_set_key_adds_keys_and_tables_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    set_key(path, 'budgets.labels."cron/nightly"', "0.5", {})
+    set_key(path, "providers.openai.timeout", "30", {})
+    set_key(path, "daemon.log_prompts", "false", {})
+    text = path.read_text()
+    assert text.startswith(
+        CONFIG.split("[providers.openai]", maxsplit=1)[0]
+    )  # untouched up to there
+    assert '[budgets.labels]\n"cron/nightly" = 0.5\n' in text
+    assert '"X-Team" = "blue" }  # sent with every call\ntimeout = 30\n' in text
+    assert "[budgets]\n" not in text  # no empty parent header
+    s = load_settings(path, {})
+    assert s.providers["openai"].timeout == 30 and s.daemon.log_prompts is False
+    assert s.budgets.labels["cron/nightly"] == 0.5
+    with pytest.raises(ConfigError, match="not a table"):
+        set_key(path, "default_model.x", "1", {})
+    with pytest.raises(ConfigError, match="quote a part"):
+        set_key(path, "prices.openai/gpt-4.1.input", "1", {})
