@@ -400,6 +400,7 @@ class Health(TypedDict):
     # Each provider that has been called: its circuit (closed, open, half_open), failures in
     # a row, times opened, seconds until a trial call (superllmd/providers/breaker.py).
     circuits: NotRequired[dict[str, dict[str, Any]]]
+    tasks: NotRequired[int]  # asyncio tasks alive in the daemon
 
 
 # -- the answers of the reading routes (what the SDK returns) --------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -35,6 +36,7 @@ async def health(request: Request) -> Response:
         "paths": daemon_paths(state.paths),
     }
     body["env_names"], body["env_tag"] = env_names(state)
+    body["tasks"] = len(asyncio.all_tasks())  # for the soak (bench/soak.py): flat or leaking
     if state.caller.breaker is not None:  # providers that failed lately, and their circuits
         body["circuits"] = state.caller.breaker.snapshot()
     return JSONResponse(body)
