@@ -100,6 +100,7 @@ USD = Annotated[float, _Bound(ge=0)]  # money: never negative
 Seconds = Annotated[float, _Bound(ge=0)]
 Temperature = Annotated[float, _Bound(ge=0, le=2)]
 Share = Annotated[float, _Bound(ge=0, le=1)]  # an agreement threshold
+Seed = Annotated[int, _Bound(ge=-(2**63), le=2**63 - 1)]  # what vendors take: a signed int64
 
 
 class Turn(TypedDict, total=False):
@@ -170,7 +171,7 @@ class RunRequest(_Request, total=False):
     max_calls: Count | None
     max_run_tokens: Count | None
     timeout: Annotated[float, _Bound(gt=0)] | None
-    seed: int | None
+    seed: Seed | None
     workflow: dict[str, Any] | None
     mode_options: dict[str, Any]
 

@@ -9,6 +9,9 @@ from typing import Any, Literal, Required
 
 from typing_extensions import TypedDict
 
+# Bounds on every number a client sends (the OpenAPI document carries them).
+from superllmd.protocol import Count, Share, Temperature
+
 __all__ = ["CountTokensRequest", "ErrorBody", "Message", "MessagesRequest", "TokenCount"]
 
 _ALLOW: Any = {"extra": "allow"}
@@ -35,11 +38,11 @@ class CountTokensRequest(TypedDict, total=False):
 class MessagesRequest(CountTokensRequest, total=False):
     """``POST /v1/messages``."""
 
-    max_tokens: Required[int]
+    max_tokens: Required[Count]
     stream: bool | None
-    temperature: float | None
-    top_p: float | None
-    top_k: int | None
+    temperature: Temperature | None
+    top_p: Share | None
+    top_k: Count | None
     stop_sequences: list[str] | None
     tool_choice: dict[str, Any] | None
     metadata: dict[str, Any] | None

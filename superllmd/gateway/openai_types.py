@@ -10,6 +10,9 @@ from typing import Any, Literal, Required
 
 from typing_extensions import TypedDict
 
+# Bounds on every number a client sends (the OpenAPI document carries them).
+from superllmd.protocol import Count, Seed, Share, Temperature
+
 __all__ = [
     "ChatChunk",
     "ChatCompletion",
@@ -51,14 +54,14 @@ class ChatRequest(TypedDict, total=False):
     messages: Required[list[ChatMessage]]
     stream: bool | None
     stream_options: StreamOptions | None
-    n: int | None
+    n: Count | None
     stop: str | list[str] | None
-    temperature: float | None
-    top_p: float | None
-    max_tokens: int | None
-    max_completion_tokens: int | None
+    temperature: Temperature | None
+    top_p: Share | None
+    max_tokens: Count | None
+    max_completion_tokens: Count | None
     response_format: dict[str, Any] | None
-    seed: int | None
+    seed: Seed | None
     tools: list[dict[str, Any]] | None
     tool_choice: str | dict[str, Any] | None
     user: str | None
@@ -140,7 +143,7 @@ class EmbeddingsRequest(TypedDict, total=False):
     model: Required[str]
     input: Required[str | list[str]]
     encoding_format: Literal["float", "base64"]
-    dimensions: int | None
+    dimensions: Count | None
     user: str | None
 
 
@@ -184,9 +187,9 @@ class ResponsesRequest(TypedDict, total=False):
     input: Required[str | list[dict[str, Any]]]
     instructions: str | None
     stream: bool | None
-    temperature: float | None
-    top_p: float | None
-    max_output_tokens: int | None
+    temperature: Temperature | None
+    top_p: Share | None
+    max_output_tokens: Count | None
     text: dict[str, Any] | None
     tools: list[dict[str, Any]] | None
 

@@ -114,3 +114,39 @@ def test_native_schemas_come_from_the_protocol(doc: dict[str, Any]) -> None:
     assert ref.endswith("/AskRequest")
     props = doc["components"]["schemas"]["AskRequest"]["properties"]
     assert {"prompt", "model", "messages", "stop"} <= set(props)
+
+
+def _numbers_without_bounds(doc: dict[str, Any], node: Any, seen: set[str], at: str) -> list[str]:
+    """Numeric fields under ``node`` (following $refs into components) with no bound."""
+    if isinstance(node, list):
+        return [p for i, n in enumerate(node) for p in _numbers_without_bounds(doc, n, seen, at)]
+    if not isinstance(node, dict):
+        return []
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _numbers_without_bounds(doc, doc["components"]["schemas"][name], seen, name)
+    found = []
+    if node.get("type") in ("integer", "number"):
+        bounds = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+        if not any(k in node for k in bounds):
+            found.append(at)
+    for key, value in node.items():
+        found += _numbers_without_bounds(doc, value, seen, f"{at}.{key}")
+    return found
+
+
+def test_every_number_a_client_sends_has_bounds(doc: dict[str, Any]) -> None:
+    seen: set[str] = set()
+    missing: list[str] = []
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            body = op.get("requestBody", {}).get("content", {})
+            for media in body.values():
+                missing += _numbers_without_bounds(doc, media.get("schema"), seen, path)
+    assert seen, "no request schema found"
+    assert {"ChatRequest", "MessagesRequest", "ResponsesRequest", "RunRequest"} <= seen
+    assert missing == []
