@@ -15,6 +15,7 @@ Streams are NDJSON: one event object per line, each with ``type`` and ``run_id``
     judge.message participant, round, text, usage, cost_usd, latency_ms
     retry         participant, attempt, code, message, wait_s
     run.finished  result (a RunResult, the same object ``--json`` prints)
+    tool_call.delta  participant, round, index, id, name, arguments (protocol_tools.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Annotated, Any, Literal, NotRequired, Required
 
 # typing_extensions, not typing: pydantic needs its TypedDict before Python 3.12.
 from typing_extensions import TypedDict
+
+from superllmd.protocol_tools import ToolCallDeltaEvent, ToolCallInfo, ToolChoiceSpec, ToolSpec
 
 __all__ = [
     "ENV_NAMES_HEADER",
@@ -104,13 +107,17 @@ Seed = Annotated[int, _Bound(ge=-(2**63), le=2**63 - 1)]  # what vendors take: a
 
 
 class Turn(TypedDict, total=False):
-    """One earlier turn of a chat the caller keeps itself (the gateways' ``messages``)."""
+    """One earlier turn of a chat the caller keeps itself (the gateways' ``messages``): an
+    assistant's may carry ``tool_calls``, and a ``tool`` turn is the result of the call
+    ``tool_call_id`` names (protocol_tools.py)."""
 
     __pydantic_config__ = _FORBID  # type: ignore[misc]
 
-    role: Required[Literal["system", "user", "assistant"]]
+    role: Required[Literal["system", "user", "assistant", "tool"]]
     content: Required[str]
     attachments: list[dict[str, str]]
+    tool_calls: list[ToolCallInfo]
+    tool_call_id: str
 
 
 class _Request(TypedDict, total=False):
@@ -144,6 +151,9 @@ class _Request(TypedDict, total=False):
     # A JSON Schema the answer must match: sent in each provider's native structured-output
     # form where it has one, and the answer validated against it (ask and consensus).
     json_schema: dict[str, Any] | None
+    # Functions the model may call instead of answering (protocol_tools.py); asks only.
+    tools: list[ToolSpec]
+    tool_choice: ToolChoiceSpec
 
 
 class AskRequest(_Request, total=False):
@@ -274,6 +284,8 @@ class RunResult(TypedDict):
     unpriced_calls: NotRequired[int]
     # With ``json_schema``: the answer parsed (the JSON object ``answer`` holds as text).
     parsed: NotRequired[Any]
+    # The calls the answering model asked for (an ask given ``tools``), in order.
+    tool_calls: NotRequired[list[ToolCallInfo]]
 
 
 class CapInfo(TypedDict):
@@ -314,6 +326,7 @@ class MessageEvent(TypedDict):
     cost_usd: float | None
     latency_ms: int
     finish_reason: NotRequired[str | None]  # "stop", "length", ... as the provider said
+    tool_calls: NotRequired[list[ToolCallInfo]]  # with ``tools``: the calls asked for
 
 
 class ErrorEvent(TypedDict):
@@ -382,6 +395,7 @@ Event = (
     | JudgeMessageEvent
     | RetryEvent
     | RunFinishedEvent
+    | ToolCallDeltaEvent
 )
 
 

@@ -31,7 +31,6 @@ __all__ = [
     "gateway_token",
     "prime",
     "read_json",
-    "refuse_tools",
     "run_error",
     "sse",
     "state_of",
@@ -39,7 +38,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_COMMITTING = {"delta", "judge.delta", "message", "run.finished"}
+_COMMITTING = {"delta", "judge.delta", "tool_call.delta", "message", "run.finished"}
 
 
 def dumps(value: Any) -> str:
@@ -71,17 +70,6 @@ async def read_json(request: Request, adapter: TypeAdapter[T]) -> T:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise UsageError(f"invalid request: {where}: {first['msg']}", param=where) from None
-
-
-def refuse_tools(tools: Any) -> None:
-    """Tool definitions are not passed to providers yet: say so rather than answer as if the
-    model had been given none (an empty list is fine)."""
-    if tools:
-        raise UsageError(
-            "tools are not supported by superllm's gateway yet; send the request without "
-            "tools (function calling) or call the provider directly",
-            param="tools",
-        )
 
 
 def data_url_image(url: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ events (which Anthropic clients skip) under a ``superllm`` key.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,7 +26,6 @@ from superllmd.gateway._shared import (
     data_url_image,
     gateway_token,
     read_json,
-    refuse_tools,
     retry_after,
     sse,
     state_of,
@@ -38,7 +38,19 @@ from superllmd.gateway.anthropic_types import (
     MessagesRequest,
     TokenCount,
 )
-from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text, collect, pieces, start
+from superllmd.gateway.chat import (
+    Chat,
+    Done,
+    Failed,
+    Piece,
+    Progress,
+    Text,
+    ToolDelta,
+    collect,
+    pieces,
+    start,
+)
+from superllmd.gateway.tools import anthropic_choice, anthropic_tools, as_text, tool_fields
 
 __all__ = ["anthropic_errors", "chat_of", "error_body", "estimate_tokens", "message_of", "routes"]
 
@@ -82,26 +94,50 @@ def anthropic_errors(handler: Handler) -> Handler:
     return endpoint
 
 
-def _blocks(content: Any, where: str) -> tuple[str, list[dict[str, str]]]:
+def _image(block: dict[str, Any]) -> dict[str, str]:
+    source = block.get("source") or {}
+    if source.get("type") == "base64":
+        return {"media_type": source.get("media_type", ""), "data": source.get("data", "")}
+    return data_url_image(str(source.get("url") or ""))
+
+
+def _turns_of(role: str, content: Any, where: str) -> list[dict[str, Any]]:
+    """One message's turns: ``tool_result`` blocks become tool turns (first, as Anthropic
+    puts them), ``tool_use`` blocks the assistant turn's calls, the rest its text and images."""
     if isinstance(content, str):
-        return content, []
+        return [{"role": role, "content": content}]
     texts: list[str] = []
     images: list[dict[str, str]] = []
+    calls: list[dict[str, str]] = []
+    results: list[dict[str, Any]] = []
     for block in content:
         kind = block.get("type")
         if kind == "text":
             texts.append(str(block.get("text", "")))
         elif kind == "image":
-            source = block.get("source") or {}
-            if source.get("type") == "base64":
-                images.append(
-                    {"media_type": source.get("media_type", ""), "data": source.get("data", "")}
-                )
-            else:
-                images.append(data_url_image(str(source.get("url") or "")))
+            images.append(_image(block))
+        elif kind == "tool_use" and role == "assistant":
+            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+            calls.append(
+                {"id": str(block.get("id")), "name": str(block.get("name")), "arguments": arguments}
+            )
+        elif kind == "tool_result" and role == "user":
+            text = as_text(block.get("content") or "")
+            if block.get("is_error"):
+                text = f"error: {text}"
+            results.append(
+                {"role": "tool", "content": text, "tool_call_id": str(block.get("tool_use_id"))}
+            )
         else:
             raise UsageError(f"{where}: content blocks of type {kind!r} are not supported")
-    return "\n".join(texts), images
+    if results and not texts and not images:
+        return results
+    turn: dict[str, Any] = {"role": role, "content": "\n".join(texts)}
+    if images:
+        turn["attachments"] = images
+    if calls:
+        turn["tool_calls"] = calls
+    return [*results, turn]
 
 
 def _system(system: Any) -> str | None:
@@ -114,23 +150,22 @@ def _system(system: Any) -> str | None:
 
 def chat_of(body: CountTokensRequest) -> Chat:
     """The ``Chat`` a Messages request asks for; the last message must be the user's."""
-    refuse_tools(body.get("tools"))
     turns: list[dict[str, Any]] = []
     for i, message in enumerate(body["messages"]):
-        text, images = _blocks(message["content"], f"messages.{i}")
-        turn: dict[str, Any] = {"role": message["role"], "content": text}
-        if images:
-            turn["attachments"] = images
-        turns.append(turn)
-    if not turns or turns[-1]["role"] != "user":
+        turns += _turns_of(message["role"], message["content"], f"messages.{i}")
+    if not turns or turns[-1]["role"] not in {"user", "tool"}:
         raise UsageError("messages: the last message must be the user's")
-    last = turns.pop()
-    out: dict[str, Any] = {"prompt": last["content"], "messages": turns}
-    if last.get("attachments"):
-        out["attachments"] = last["attachments"]
+    out: dict[str, Any] = {"prompt": "", "messages": turns}
+    if turns[-1]["role"] == "user":
+        last = turns.pop()
+        out["prompt"] = last["content"]
+        if last.get("attachments"):
+            out["attachments"] = last["attachments"]
+    full: dict[str, Any] = dict(body)
+    tools = anthropic_tools(body.get("tools"))
+    out.update(tool_fields(tools, anthropic_choice(full.get("tool_choice"))))
     if (system := _system(body.get("system"))) is not None:
         out["system"] = system
-    full: dict[str, Any] = dict(body)
     if full.get("max_tokens") is not None:
         out["max_tokens"] = full["max_tokens"]
     if full.get("temperature") is not None:
@@ -161,13 +196,37 @@ def _usage(done: Done | None, estimate: int = 0) -> dict[str, int]:
     }
 
 
+def _content(done: Done) -> list[dict[str, Any]]:
+    """The text block (unless the model only called tools), then a tool_use block a call."""
+    blocks: list[dict[str, Any]] = []
+    if done.answer or not done.tool_calls:
+        blocks.append({"type": "text", "text": done.answer})
+    for call in done.tool_calls:
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call["id"],
+                "name": call["name"],
+                "input": _input(call["arguments"]),
+            }
+        )
+    return blocks
+
+
+def _input(arguments: str) -> Any:
+    try:
+        return json.loads(arguments or "{}")
+    except ValueError:
+        return {}
+
+
 def message_of(done: Done, model: str, mid: str | None = None) -> Message:
     return {
         "id": mid or "msg_" + secrets.token_hex(12),
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": done.answer}],
+        "content": _content(done),
         "stop_reason": _STOP.get(done.finish_reason, "end_turn"),
         "stop_sequence": None,
         "usage": _usage(done),  # type: ignore[typeddict-item]
@@ -201,11 +260,20 @@ async def frames(source: AsyncIterator[Piece], chat: Chat, model: str) -> AsyncI
         "usage": _usage(None, estimate_tokens(chat)),
     }
     yield _event("message_start", message=start_message)
-    yield _event("content_block_start", index=0, content_block={"type": "text", "text": ""})
+    blocks = _Blocks()
     async for piece in source:
         if isinstance(piece, Text) and piece.text:
+            for frame in blocks.open("text"):
+                yield frame
             delta = {"type": "text_delta", "text": piece.text}
-            yield _event("content_block_delta", index=0, delta=delta)
+            yield _event("content_block_delta", index=blocks.index, delta=delta)
+        elif isinstance(piece, ToolDelta):
+            if piece.id is not None:  # a new call: a new tool_use block
+                for frame in blocks.open("tool_use", id=piece.id, name=piece.name or ""):
+                    yield frame
+            if piece.arguments:
+                delta = {"type": "input_json_delta", "partial_json": piece.arguments}
+                yield _event("content_block_delta", index=blocks.index, delta=delta)
         elif isinstance(piece, Progress):
             yield _event("ping", superllm={"event": piece.event})
         elif isinstance(piece, Failed):
@@ -213,7 +281,11 @@ async def frames(source: AsyncIterator[Piece], chat: Chat, model: str) -> AsyncI
             yield sse(body, event="error")
             return
         elif isinstance(piece, Done):
-            yield _event("content_block_stop", index=0)
+            if blocks.index < 0:  # nothing said: one empty text block, as Anthropic sends
+                for frame in blocks.open("text"):
+                    yield frame
+            for frame in blocks.close():
+                yield frame
             stop = {
                 "stop_reason": _STOP.get(piece.finish_reason, "end_turn"),
                 "stop_sequence": None,
@@ -221,6 +293,32 @@ async def frames(source: AsyncIterator[Piece], chat: Chat, model: str) -> AsyncI
             yield _event("message_delta", delta=stop, usage=_usage(piece), superllm=piece.extension)
             yield _event("message_stop")
             return
+
+
+class _Blocks:
+    """The stream's content blocks: one open at a time, numbered from 0."""
+
+    def __init__(self) -> None:
+        self.index, self.kind = -1, ""
+        self.open_ = False
+
+    def open(self, kind: str, **fields: str) -> list[bytes]:
+        if self.open_ and self.kind == kind == "text":
+            return []  # more text: the same block
+        frames = self.close()
+        self.index, self.kind, self.open_ = self.index + 1, kind, True
+        block: dict[str, Any] = (
+            {"type": "text", "text": ""}
+            if kind == "text"
+            else {"type": "tool_use", **fields, "input": {}}
+        )
+        return [*frames, _event("content_block_start", index=self.index, content_block=block)]
+
+    def close(self) -> list[bytes]:
+        if not self.open_:
+            return []
+        self.open_ = False
+        return [_event("content_block_stop", index=self.index)]
 
 
 async def create_message(request: Request) -> Response:

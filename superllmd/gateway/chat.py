@@ -4,6 +4,7 @@ Each dialect turns its request into a ``Chat`` (an ask-shaped body: prompt, syst
 turns, images, sampling) and renders ``pieces`` in its own wire format. The pieces of a run:
 
 ``Text``      answer text to show as content (an ask's deltas; a virtual model's answer)
+``ToolDelta`` a piece of a tool call the model asks for (an ask given tools)
 ``Progress``  a virtual run's participants, rounds and judging, for the ``superllm`` key
 ``Failed``    the run failed after its reply had started (an in-band error)
 ``Done``      the run's result, how the answer ended, and the extension object
@@ -20,9 +21,21 @@ from superllmd.gateway import GatewayToken, engine
 from superllmd.gateway._shared import Primed, prime, result_error, run_error
 from superllmd.gateway.virtual import Virtual, extension, parse, progress
 from superllmd.protocol import AskRequest, Event, RunResult
+from superllmd.protocol_tools import ToolCallInfo
 from superllmd.state import DaemonState
 
-__all__ = ["Chat", "Done", "Failed", "Piece", "Progress", "Text", "collect", "pieces", "start"]
+__all__ = [
+    "Chat",
+    "Done",
+    "Failed",
+    "Piece",
+    "Progress",
+    "Text",
+    "ToolDelta",
+    "collect",
+    "pieces",
+    "start",
+]
 
 
 @dataclass
@@ -41,6 +54,16 @@ class Chat:
 @dataclass(frozen=True, slots=True)
 class Text:
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDelta:
+    """The ``index``-th call's first piece has ``id`` and ``name``; later ones more arguments."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +86,12 @@ class Done:
     def answer(self) -> str:
         return self.result["answer"] or ""
 
+    @property
+    def tool_calls(self) -> list[ToolCallInfo]:
+        return self.result.get("tool_calls") or []
 
-Piece = Text | Progress | Failed | Done
+
+Piece = Text | ToolDelta | Progress | Failed | Done
 
 
 async def start(state: DaemonState, chat: Chat, token: GatewayToken | None) -> Primed:
@@ -116,6 +143,8 @@ async def pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> Async
                 yield Progress(shown)
         elif kind == "delta":
             yield Text(event["text"])
+        elif kind == "tool_call.delta":
+            yield ToolDelta(event["index"], event.get("id"), event.get("name"), event["arguments"])
         elif kind == "message":
             finish = event.get("finish_reason") or "stop"
         elif kind == "error" and event["participant"] is None:

@@ -36,6 +36,7 @@ from superllmd.ledger.recorder import SCRATCH_KEY, durable
 from superllmd.orchestrator.context import RunContext, run_mode
 from superllmd.orchestrator.hooks import RunInfo
 from superllmd.orchestrator.modes import MODES, mode_function
+from superllmd.orchestrator.tooluse import check_tools, wants_tools
 from superllmd.protocol import AskRequest, Event, RunRequest
 from superllmd.providers.registry import Target
 
@@ -104,6 +105,14 @@ async def run_events(
     check_prompt_size(prepared, body.get("system"), settings.daemon.max_prompt_mb)
     body["prompt"] = prepared.prompt
     check_attachments(prepared, [*panel, *([judge] if judge else [])])
+    if spec.single:
+        check_tools(body, prepared.history, panel)
+    elif wants_tools(body, prepared.history):
+        raise UsageError(
+            f"{spec.mode} does not take tools: tools are for one model; ask a model (or an "
+            "alias or fallback chain) instead",
+            param="tools",
+        )
 
     def resolve(name: str) -> Target:  # models a mode names as it runs (chain steps)
         target = state.targets(name, settings, environ)[0]

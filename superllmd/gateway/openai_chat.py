@@ -15,9 +15,16 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from superllmd.errors import SuperllmError, UsageError
-from superllmd.gateway._shared import data_url_image, refuse_tools, sse, status_of
-from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text
-from superllmd.gateway.openai_types import ChatCompletion, ChatRequest, ErrorBody, Usage
+from superllmd.gateway._shared import data_url_image, sse, status_of
+from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text, ToolDelta
+from superllmd.gateway.openai_types import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatRequest,
+    ErrorBody,
+    Usage,
+)
+from superllmd.gateway.tools import as_text, openai_calls, openai_choice, openai_tools, tool_fields
 from superllmd.protocol import Usage as NativeUsage
 
 __all__ = ["DONE", "chat_of", "chunks", "completion", "error_body", "new_id", "usage_of"]
@@ -60,35 +67,69 @@ def _text_of(content: Any, where: str) -> tuple[str, list[dict[str, str]]]:
     return "\n".join(texts), images
 
 
-def chat_of(body: ChatRequest) -> Chat:
-    """The ``Chat`` an OpenAI request asks for. System and developer messages become the
-    system prompt; the last message must be the user's (tool turns are not taken yet)."""
-    refuse_tools(body.get("tools"))
-    messages = body["messages"]
-    if not messages:
-        raise UsageError("messages must not be empty", param="messages")
+def _call_of(call: Any, where: str) -> dict[str, str]:
+    """An assistant turn's call (``{"id", "type": "function", "function": {...}}``)."""
+    fn = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(fn, dict) or not fn.get("name"):
+        raise UsageError(f"{where}: a tool call needs an id and a function name", param=where)
+    return {
+        "id": str(call.get("id") or ""),
+        "name": str(fn["name"]),
+        "arguments": str(fn.get("arguments") or "{}"),
+    }
+
+
+def _turns(messages: Sequence[Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The system texts and the chat turns (tool calls and results included)."""
     systems: list[str] = []
     turns: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
-        role = message["role"]
-        text, images = _text_of(message.get("content"), f"messages.{i}")
+        role, where = message["role"], f"messages.{i}"
+        if role == "tool":
+            content = as_text(message.get("content") or "")
+            turns.append(
+                {
+                    "role": "tool",
+                    "content": content,
+                    "tool_call_id": str(message.get("tool_call_id") or ""),
+                }
+            )
+            continue
+        text, images = _text_of(message.get("content"), where)
         if role in {"system", "developer"}:
             systems.append(text)
         elif role in {"user", "assistant"}:
             turn: dict[str, Any] = {"role": role, "content": text}
             if images:
                 turn["attachments"] = images
+            if role == "assistant" and message.get("tool_calls"):
+                turn["tool_calls"] = [
+                    _call_of(c, f"{where}.tool_calls") for c in message["tool_calls"]
+                ]
             turns.append(turn)
         else:
-            raise UsageError(
-                f"messages.{i}: role {role!r} is not supported yet", param=f"messages.{i}"
-            )
-    if not turns or turns[-1]["role"] != "user":
-        raise UsageError("the last message must be the user's", param="messages")
-    last = turns.pop()
-    out: dict[str, Any] = {"prompt": last["content"], "messages": turns}
-    if last.get("attachments"):
-        out["attachments"] = last["attachments"]
+            raise UsageError(f"{where}: role {role!r} is not supported", param=where)
+    return systems, turns
+
+
+def chat_of(body: ChatRequest) -> Chat:
+    """The ``Chat`` an OpenAI request asks for. System and developer messages become the
+    system prompt; the last message must be the user's, or tools' results to answer."""
+    messages = body["messages"]
+    if not messages:
+        raise UsageError("messages must not be empty", param="messages")
+    systems, turns = _turns(messages)
+    if not turns or turns[-1]["role"] not in {"user", "tool"}:
+        raise UsageError(
+            "the last message must be the user's (or a tool's result)", param="messages"
+        )
+    out: dict[str, Any] = {"prompt": "", "messages": turns}
+    if turns[-1]["role"] == "user":
+        last = turns.pop()
+        out["prompt"] = last["content"]
+        if last.get("attachments"):
+            out["attachments"] = last["attachments"]
+    out.update(tool_fields(openai_tools(body.get("tools")), openai_choice(body.get("tool_choice"))))
     if systems:
         out["system"] = "\n\n".join(systems)
     if body.get("temperature") is not None:
@@ -154,12 +195,7 @@ def completion(dones: Sequence[Done], model: str, cid: str, created: int) -> Cha
         "choices": [
             {
                 "index": i,
-                "message": {
-                    "role": "assistant",
-                    "content": done.answer,
-                    "refusal": None,
-                    "annotations": [],
-                },
+                "message": _message(done),
                 "logprobs": None,
                 "finish_reason": done.finish_reason,
             }
@@ -168,6 +204,19 @@ def completion(dones: Sequence[Done], model: str, cid: str, created: int) -> Cha
         "usage": usage_of(summed(dones)),
         "superllm": extension,
     }
+
+
+def _message(done: Done) -> AssistantMessage:
+    message: AssistantMessage = {
+        "role": "assistant",
+        # With calls and no text, OpenAI's content is null.
+        "content": done.answer or (None if done.tool_calls else ""),
+        "refusal": None,
+        "annotations": [],
+    }
+    if done.tool_calls:
+        message["tool_calls"] = openai_calls(done.tool_calls)
+    return message
 
 
 def error_body(error: SuperllmError) -> tuple[int, ErrorBody]:
@@ -184,6 +233,14 @@ def error_body(error: SuperllmError) -> tuple[int, ErrorBody]:
             "code": code,
         }
     }
+
+
+def _call_delta(piece: ToolDelta) -> dict[str, Any]:
+    """A streamed call's fragment: the first names it (id, type, name), the rest add text."""
+    if piece.id is None:
+        return {"index": piece.index, "function": {"arguments": piece.arguments}}
+    function = {"name": piece.name or "", "arguments": piece.arguments}
+    return {"index": piece.index, "id": piece.id, "type": "function", "function": function}
 
 
 class ChunkWriter:
@@ -225,6 +282,8 @@ async def chunks(
         if isinstance(piece, Text):
             if piece.text:
                 yield writer.chunk(index, {"content": piece.text})
+        elif isinstance(piece, ToolDelta):
+            yield writer.chunk(index, {"tool_calls": [_call_delta(piece)]})
         elif isinstance(piece, Progress):
             yield writer.chunk(index, {}, superllm={"event": piece.event})
         elif isinstance(piece, Failed):

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from superllmd.errors import UsageError
-from superllmd.gateway._shared import data_url_image, refuse_tools, sse
-from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text
+from superllmd.gateway._shared import data_url_image, sse
+from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text, ToolDelta
 from superllmd.gateway.openai_chat import new_id
 from superllmd.gateway.openai_types import ResponseObject, ResponsesRequest, ResponseUsage
+from superllmd.gateway.tools import as_text, responses_choice, responses_tools, tool_fields
 
 __all__ = ["ResponseStream", "chat_of", "response_of"]
 
@@ -39,9 +40,28 @@ def _content(content: Any, where: str) -> tuple[str, list[dict[str, str]]]:
     return "\n".join(texts), images
 
 
+def _item_turn(item: dict[str, Any], turns: list[dict[str, Any]], where: str) -> None:
+    """A ``function_call`` item joins the assistant turn before it (or starts one); a
+    ``function_call_output`` item is a tool turn."""
+    if item.get("type") == "function_call":
+        call = {
+            "id": str(item.get("call_id") or ""),
+            "name": str(item.get("name") or ""),
+            "arguments": str(item.get("arguments") or "{}"),
+        }
+        if turns and turns[-1]["role"] == "assistant":
+            turns[-1].setdefault("tool_calls", []).append(call)
+        else:
+            turns.append({"role": "assistant", "content": "", "tool_calls": [call]})
+    elif item.get("type") == "function_call_output":
+        output = as_text(item.get("output") or "")
+        turns.append({"role": "tool", "content": output, "tool_call_id": str(item.get("call_id"))})
+    else:
+        raise UsageError(f"{where}: items of type {item.get('type')!r} are not supported")
+
+
 def chat_of(body: ResponsesRequest) -> Chat:
     """The ``Chat`` a Responses request asks for."""
-    refuse_tools(body.get("tools"))
     items = body["input"]
     if isinstance(items, str):
         items = [{"role": "user", "content": items}]
@@ -49,7 +69,8 @@ def chat_of(body: ResponsesRequest) -> Chat:
     turns: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         if item.get("type", "message") != "message":
-            raise UsageError(f"input.{i}: items of type {item.get('type')!r} are not supported")
+            _item_turn(item, turns, f"input.{i}")
+            continue
         text, images = _content(item.get("content"), f"input.{i}")
         role = item.get("role")
         if role in {"system", "developer"}:
@@ -60,12 +81,18 @@ def chat_of(body: ResponsesRequest) -> Chat:
             )
         else:
             raise UsageError(f"input.{i}: role {role!r} is not supported", param=f"input.{i}")
-    if not turns or turns[-1]["role"] != "user":
-        raise UsageError("the last input item must be the user's", param="input")
-    last = turns.pop()
-    out: dict[str, Any] = {"prompt": last["content"], "messages": turns}
-    if last.get("attachments"):
-        out["attachments"] = last["attachments"]
+    if not turns or turns[-1]["role"] not in {"user", "tool"}:
+        raise UsageError(
+            "the last input item must be the user's (or a function_call_output)", param="input"
+        )
+    out: dict[str, Any] = {"prompt": "", "messages": turns}
+    if turns[-1]["role"] == "user":
+        last = turns.pop()
+        out["prompt"] = last["content"]
+        if last.get("attachments"):
+            out["attachments"] = last["attachments"]
+    tools = responses_tools(body.get("tools"))
+    out.update(tool_fields(tools, responses_choice(body.get("tool_choice"))))
     if systems:
         out["system"] = "\n\n".join(systems)
     if body.get("temperature") is not None:
@@ -102,6 +129,29 @@ def _message(item_id: str, text: str, status: str) -> dict[str, Any]:
     }
 
 
+def _function_call(item_id: str, call: dict[str, Any], status: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call.get("id") or "",
+        "name": call.get("name") or "",
+        "arguments": call.get("arguments") or "",
+        "status": status,
+    }
+
+
+def _output(done: Done, item_id: str | None, call_ids: list[str] | None) -> list[dict[str, Any]]:
+    """A message item (unless the model only called tools), then one item per call."""
+    output = []
+    if done.answer or not done.tool_calls:
+        output.append(_message(item_id or new_id("msg_"), done.answer, "completed"))
+    ids = call_ids or [new_id("fc_") for _ in done.tool_calls]
+    output += [
+        _function_call(i, dict(c), "completed") for i, c in zip(ids, done.tool_calls, strict=True)
+    ]
+    return output
+
+
 def response_of(
     rid: str,
     model: str,
@@ -110,10 +160,11 @@ def response_of(
     status: str = "completed",
     done: Done | None = None,
     item_id: str | None = None,
+    call_ids: list[str] | None = None,
     error: dict[str, Any] | None = None,
 ) -> ResponseObject:
     """The response object: empty while in progress, whole once ``done``."""
-    output = [] if done is None else [_message(item_id or new_id("msg_"), done.answer, status)]
+    output = [] if done is None else _output(done, item_id, call_ids)
     out: ResponseObject = {
         "id": rid,
         "object": "response",
@@ -146,35 +197,74 @@ class ResponseStream:
     def __init__(self, model: str) -> None:
         self.rid, self.item_id = new_id("resp_"), new_id("msg_")
         self.model, self.created, self.seq = model, int(time.time()), 0
+        self.at: dict[str, Any] = {"item_id": self.item_id, "output_index": 0}
 
     def event(self, kind: str, **fields: Any) -> bytes:
         body = {"type": kind, "sequence_number": self.seq, **fields}
         self.seq += 1
         return sse(body, event=kind)
 
+    def _open_message(self, output_index: int) -> list[bytes]:
+        self.at = {"item_id": self.item_id, "output_index": output_index}
+        item = _message(self.item_id, "", "in_progress")
+        return [
+            self.event("response.output_item.added", output_index=output_index, item=item),
+            self.event("response.content_part.added", **self.at, content_index=0, part=_PART),
+        ]
+
+    def _close_message(self, text: str) -> list[bytes]:
+        whole = {**_PART, "text": text}
+        item = _message(self.item_id, text, "completed")
+        return [
+            self.event(
+                "response.output_text.done", **self.at, content_index=0, text=text, logprobs=[]
+            ),
+            self.event("response.content_part.done", **self.at, content_index=0, part=whole),
+            self.event(
+                "response.output_item.done", output_index=self.at["output_index"], item=item
+            ),
+        ]
+
     async def frames(self, source: AsyncIterator[Piece]) -> AsyncIterator[bytes]:
+        """The events; the message item opens at the first text (or at the end, if there
+        was neither text nor a call), each call's item at its first piece."""
         empty = response_of(self.rid, self.model, self.created, status="in_progress")
         yield self.event("response.created", response=empty)
         yield self.event("response.in_progress", response=empty)
-        at = {"item_id": self.item_id, "output_index": 0}
-        yield self.event(
-            "response.output_item.added",
-            output_index=0,
-            item=_message(self.item_id, "", "in_progress"),
-        )
-        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-        yield self.event("response.content_part.added", **at, content_index=0, part=part)
-        texts: list[str] = []
+        texts: list[str] | None = None  # None: no message item yet
+        calls: dict[int, _CallItem] = {}
+        outputs = 0
         async for piece in source:
             if isinstance(piece, Text) and piece.text:
+                if texts is None:
+                    texts, outputs = [], outputs + 1
+                    for frame in self._open_message(outputs - 1):
+                        yield frame
                 texts.append(piece.text)
                 yield self.event(
                     "response.output_text.delta",
-                    **at,
+                    **self.at,
                     content_index=0,
                     delta=piece.text,
                     logprobs=[],
                 )
+            elif isinstance(piece, ToolDelta):
+                if piece.index not in calls:
+                    call = calls[piece.index] = _CallItem(new_id("fc_"), outputs, piece)
+                    outputs += 1
+                    item = _function_call(call.item_id, call.info(), "in_progress")
+                    yield self.event(
+                        "response.output_item.added", output_index=call.output_index, item=item
+                    )
+                call = calls[piece.index]
+                if piece.arguments:
+                    call.arguments.append(piece.arguments)
+                    yield self.event(
+                        "response.function_call_arguments.delta",
+                        item_id=call.item_id,
+                        output_index=call.output_index,
+                        delta=piece.arguments,
+                    )
             elif isinstance(piece, Progress):
                 yield self.event("superllm.progress", event=piece.event)
             elif isinstance(piece, Failed):
@@ -185,19 +275,46 @@ class ResponseStream:
                 yield self.event("response.failed", response=failed)
                 return
             elif isinstance(piece, Done):
-                text = "".join(texts)
-                yield self.event(
-                    "response.output_text.done", **at, content_index=0, text=text, logprobs=[]
-                )
-                whole = {**part, "text": text}
-                yield self.event("response.content_part.done", **at, content_index=0, part=whole)
-                yield self.event(
-                    "response.output_item.done",
-                    output_index=0,
-                    item=_message(self.item_id, text, "completed"),
-                )
+                if texts is None and not calls:
+                    texts = []
+                    for frame in self._open_message(0):
+                        yield frame
+                for frame in self._close_message("".join(texts)) if texts is not None else ():
+                    yield frame
+                for call in calls.values():
+                    yield self.event(
+                        "response.function_call_arguments.done",
+                        item_id=call.item_id,
+                        output_index=call.output_index,
+                        arguments=call.info()["arguments"],
+                    )
+                    item = _function_call(call.item_id, call.info(), "completed")
+                    yield self.event(
+                        "response.output_item.done", output_index=call.output_index, item=item
+                    )
                 final = response_of(
-                    self.rid, self.model, self.created, done=piece, item_id=self.item_id
+                    self.rid,
+                    self.model,
+                    self.created,
+                    done=piece,
+                    item_id=self.item_id,
+                    call_ids=[c.item_id for c in calls.values()] if calls else None,
                 )
                 yield self.event("response.completed", response=final)
                 return
+
+
+_PART = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+
+
+class _CallItem:
+    """A streamed ``function_call`` item: its ids, place and arguments so far."""
+
+    def __init__(self, item_id: str, output_index: int, first: ToolDelta) -> None:
+        self.item_id, self.output_index = item_id, output_index
+        self.call_id, self.name = first.id or "", first.name or ""
+        self.arguments: list[str] = []
+
+    def info(self) -> dict[str, Any]:
+        arguments = "".join(self.arguments) or "{}"
+        return {"id": self.call_id, "name": self.name, "arguments": arguments}

@@ -2,8 +2,9 @@
 
 Identical means the same provider, model, messages (images by hash), temperature, limits,
 stop sequences, JSON mode and options. Only temperature 0 qualifies: anything else asks for a
-fresh sample. A hit is reported to the call hooks as ``cached`` (cost 0, nothing sent), so a
-consensus, a debate and a red team on the same prompt and panel share their first answers.
+fresh sample, and a request with tools is never cached. A hit is reported to the call hooks
+as ``cached`` (cost 0, nothing sent), so a consensus, a debate and a red team on the same
+prompt and panel share their first answers.
 
 Entries live ``cache_ttl`` seconds (default one day; ``--cache-ttl``). ``--no-cache`` skips
 the lookup but still stores the fresh answer, so the next run may use it. Recent entries are
@@ -36,6 +37,8 @@ def cache_key(provider_id: str, request: ChatRequest) -> str | None:
     """The key of a cacheable request, or None (not at temperature 0)."""
     if request.temperature is None or request.temperature != 0:
         return None
+    if request.tools or any(m.tool_calls or m.role == "tool" for m in request.messages):
+        return None  # an entry holds text only, never the calls a model asked for
     messages = [
         [
             m.role,

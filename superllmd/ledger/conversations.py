@@ -230,8 +230,10 @@ class Conversations:
 
 
 def _turn(raw: Mapping[str, Any]) -> Message:
+    from superllmd.orchestrator.tooluse import message_of
+
     images = tuple(_attachment(a) for a in raw.get("attachments") or ())
-    return Message(raw["role"], raw["content"], images)
+    return message_of(raw, images)
 
 
 def _attachment(raw: Mapping[str, str]) -> Attachment:

@@ -12,6 +12,7 @@ from superllmd.errors import ProviderError, SuperllmError
 from superllmd.orchestrator.context import RunContext
 from superllmd.orchestrator.run import CallOutcome, messages_of
 from superllmd.orchestrator.structured import InvalidOutput, checked_schema, structured_answer
+from superllmd.orchestrator.tooluse import calls_info
 
 __all__ = ["falls_back", "run"]
 
@@ -26,6 +27,8 @@ def falls_back(error: SuperllmError) -> bool:
 async def run(ctx: RunContext) -> None:
     request = ctx.request
     messages = messages_of(request.get("system"), request["prompt"])
+    if ctx.history and ctx.history[-1].role == "tool" and not request["prompt"]:
+        messages = messages[:-1]  # after tools' results the model answers them: no empty turn
     given = request.get("json_schema")
     schema = None if given is None else checked_schema(given)
     last: CallOutcome | None = None
@@ -57,5 +60,7 @@ async def run(ctx: RunContext) -> None:
         raise SuperllmError("ask: no model to call")
     ctx.model = last.target.name
     ctx.answer = last.completion.text if last.completion else None
+    if last.completion is not None:
+        ctx.tool_calls = calls_info(last.completion.tool_calls)
     if last.error is not None:
         raise last.error

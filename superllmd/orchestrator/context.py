@@ -36,7 +36,9 @@ from superllmd.orchestrator.run import (
     error_event,
     new_run_id,
 )
+from superllmd.orchestrator.tooluse import choice_of, tools_of
 from superllmd.protocol import Event, Mode, RunRequest, RunResult
+from superllmd.protocol_tools import ToolCallInfo
 from superllmd.providers.base import Attachment, ChatRequest, Message
 from superllmd.providers.registry import Target
 
@@ -142,6 +144,7 @@ class RunContext:
         self.report: dict[str, Any] = {}
         self.judge_result: dict[str, Any] | None = None
         self.parsed: Any = None  # with json_schema: the answer as a parsed object
+        self.tool_calls: list[ToolCallInfo] = []  # with tools: the calls the answer asks for
         self.stopped: str | None = None
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._slots = asyncio.Semaphore(concurrency)
@@ -193,6 +196,9 @@ class RunContext:
             json_output=json_output,
             options=options,
             json_schema=json_schema,
+            # Only an ask can get here with tools (the other modes refuse them up front).
+            tools=tools_of(self.request),
+            tool_choice=choice_of(self.request),
         )
 
     def _with_context(self, messages: Sequence[Message]) -> tuple[Message, ...]:
@@ -320,6 +326,8 @@ class RunContext:
         result["conversation_id"] = self.info.conversation_id
         if self.parsed is not None:
             result["parsed"] = self.parsed
+        if self.tool_calls:
+            result["tool_calls"] = self.tool_calls
         if self.single:
             result["model"] = self.model or self.participants[0].name
             result["error"] = None

@@ -18,12 +18,14 @@ from typing import Any, Literal
 
 from superllmd.errors import BudgetExceeded, ProviderError, SuperllmError
 from superllmd.orchestrator.hooks import CallHook, CallInfo, CallStatus, RunHook, RunInfo
+from superllmd.orchestrator.tooluse import calls_info
 from superllmd.protocol import ErrorInfo, Event, ParticipantResult, RunResult, Usage
 from superllmd.providers.base import (
     ChatRequest,
     Completion,
     Message,
     TokenUsage,
+    ToolCallDelta,
 )
 from superllmd.providers.breaker import CircuitBreaker
 from superllmd.providers.limits import ProviderLimits
@@ -299,7 +301,7 @@ class Caller:
         if out.completion is not None:
             if self.latency is not None and not out.cached:
                 self.latency.record(target.name, out.latency_ms)
-            yield {  # type: ignore[misc]
+            message: Any = {
                 "type": "judge.message" if role == "judge" else "message",
                 "run_id": run_id,
                 "participant": name,
@@ -310,6 +312,9 @@ class Caller:
                 "latency_ms": out.latency_ms,
                 "finish_reason": out.completion.finish_reason,
             }
+            if out.completion.tool_calls:
+                message["tool_calls"] = calls_info(out.completion.tool_calls)
+            yield message
         elif out.error is not None:
             yield error_event(run_id, name, out.error)
 
@@ -342,6 +347,8 @@ class Caller:
                         if isinstance(item, Completion):
                             out.completion = item
                             self._progress(call, item.usage)
+                        elif isinstance(item, ToolCallDelta):
+                            yield self._tool_delta(call, item)
                         else:
                             received += len(item.text)
                             now = time.monotonic()
@@ -364,6 +371,22 @@ class Caller:
                 usage = self._partial_usage(call, received)
                 partial = Completion("", usage, finish_reason="interrupted")
             self._after(call, status, out, started, partial)
+
+    @staticmethod
+    def _tool_delta(call: CallInfo, item: ToolCallDelta) -> Event:
+        event: Event = {
+            "type": "tool_call.delta",
+            "run_id": call.run.run_id,
+            "participant": call.participant,
+            "round": call.round,
+            "index": item.index,
+            "arguments": item.arguments,
+        }
+        if item.id is not None:
+            event["id"] = item.id  # type: ignore[typeddict-unknown-key]
+        if item.name is not None:
+            event["name"] = item.name  # type: ignore[typeddict-unknown-key]
+        return event
 
     @staticmethod
     def _partial_usage(call: CallInfo, received: int) -> TokenUsage:

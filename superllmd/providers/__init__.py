@@ -23,9 +23,12 @@ helpers below: ``self.context.http.get(base_url, timeout)`` for a pooled client,
 ``translate_transport_errors`` around every call, ``map_status_error`` for a non-2xx answer,
 ``iter_sse``/``iter_lines`` and ``json_object`` for streams, and ``redact`` for any text that
 could quote a key. ``Provider.served_models`` (a list of :class:`ServedModel`) answers
-``superllm models --refresh``: override it to ask the server's own models list. Errors
-raised to the daemon must be the ones exported here; anything else is reported as an
-internal error. ``superllmd.testing.conformance`` checks a dialect against
+``superllm models --refresh``: override it to ask the server's own models list. A dialect
+that can call tools sets ``takes_tools = True``, sends ``ChatRequest.tools``/``tool_choice``
+and the messages' ``tool_calls``/``tool_call_id``, and reads calls back into
+``Completion.tool_calls`` (streamed as ``ToolCallDelta``). Errors raised to the daemon must
+be the ones exported here; anything else is reported as an internal error.
+``superllmd.testing.conformance`` checks a dialect against
 a fake server.
 
 Only the names in ``__all__`` are the stable surface; the modules behind them may move.
@@ -76,6 +79,10 @@ from superllmd.providers.base import (
     StreamItem,
     TextDelta,
     TokenUsage,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
 )
 from superllmd.providers.keys import ResolvedKey
 
@@ -109,6 +116,10 @@ __all__ = [
     "StreamItem",
     "TextDelta",
     "TokenUsage",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
     "UsageError",
     "iter_lines",
     "iter_sse",

@@ -34,8 +34,11 @@ from superllmd.providers.base import (
     StreamItem,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
 )
 from superllmd.providers.keys import ResolvedKey
+from superllmd.providers.tooling import ToolCallParts, arguments_object, arguments_text
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicKind", "AnthropicProvider"]
 
@@ -44,7 +47,13 @@ DEFAULT_MAX_TOKENS = 4096
 # Anthropic caches prefixes of at least ~1024 tokens; we estimate 4 characters a token.
 CACHE_MIN_CHARS = 1024 * 4
 _EPHEMERAL = {"type": "ephemeral"}
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+}
+_CHOICE = {"auto": "auto", "none": "none", "required": "any", "tool": "tool"}
 # In-band error types -> the HTTP status the same error would have had (WIRE.md 3.5).
 _ERROR_STATUS = {
     "invalid_request_error": 400,
@@ -62,6 +71,7 @@ _ERROR_STATUS = {
 
 class AnthropicProvider(HttpProvider):
     takes_attachments = True
+    takes_tools = True
 
     def __init__(
         self,
@@ -92,7 +102,7 @@ class AnthropicProvider(HttpProvider):
         """The request body, and the prefill the answer continues (to prepend to its text)."""
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         turns = [m for m in request.messages if m.role != "system"]
-        messages: list[dict[str, Any]] = [_message(m) for m in turns]
+        messages = _turns(turns)
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
@@ -129,6 +139,7 @@ class AnthropicProvider(HttpProvider):
             body["temperature"] = request.temperature
         if request.stop:
             body["stop_sequences"] = list(request.stop)
+        body.update(_tools(request))
         body.update(request.options)
         if stream:
             body["stream"] = True
@@ -185,17 +196,24 @@ class AnthropicProvider(HttpProvider):
             for b in blocks
             if isinstance(b, dict) and b.get("type") == "text"
         )
+        calls = tuple(
+            ToolCall(str(b.get("id")), str(b.get("name")), arguments_text(b.get("input")))
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "tool_use"
+        )
         return Completion(
             text=prefill + text,
             usage=_usage(data.get("usage")),
             finish_reason=_finish(data.get("stop_reason")),
             model=data.get("model"),
+            tool_calls=calls,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         headers, key = await self._headers()
         body, prefill = self._body(request, stream=True)
         parts: list[str] = []
+        calls = _ToolBlocks()
         usage: dict[str, Any] = {}
         stop_reason: str | None = None
         model: str | None = None
@@ -221,11 +239,16 @@ class AnthropicProvider(HttpProvider):
                         if prefill:
                             parts.append(prefill)
                             yield TextDelta(prefill)
+                    elif kind == "content_block_start":
+                        if call := calls.start(data):
+                            yield call
                     elif kind == "content_block_delta":
                         delta = data.get("delta") or {}
                         if delta.get("type") == "text_delta" and (text := delta.get("text")):
                             parts.append(text)
                             yield TextDelta(text)
+                        elif call := calls.delta(data):
+                            yield call
                     elif kind == "message_delta":
                         # Counts here are cumulative: they replace, not add to, earlier ones.
                         usage.update(data.get("usage") or {})
@@ -241,7 +264,7 @@ class AnthropicProvider(HttpProvider):
                 f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
                 provider=self.id,
             )
-        yield Completion("".join(parts), _usage(usage), _finish(stop_reason), model)
+        yield Completion("".join(parts), _usage(usage), _finish(stop_reason), model, calls.calls())
 
     async def list_models(self) -> list[str]:
         if self.settings.models:
@@ -273,15 +296,85 @@ class AnthropicProvider(HttpProvider):
         return found
 
 
+class _ToolBlocks(ToolCallParts):
+    """Streamed ``tool_use`` blocks as tool calls: a block's index -> its call's ordinal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.of_block: dict[int, int] = {}
+
+    def start(self, data: dict[str, Any]) -> ToolCallDelta | None:
+        block = data.get("content_block") or {}
+        if block.get("type") != "tool_use":
+            return None
+        n = self.of_block[data.get("index", 0)] = len(self.of_block)
+        return self.add(ToolCallDelta(n, block.get("id"), block.get("name")))
+
+    def delta(self, data: dict[str, Any]) -> ToolCallDelta | None:
+        delta = data.get("delta") or {}
+        n = self.of_block.get(data.get("index", 0))
+        if delta.get("type") != "input_json_delta" or n is None or not delta.get("partial_json"):
+            return None
+        return self.add(ToolCallDelta(n, arguments=delta["partial_json"]))
+
+
+def _tools(request: ChatRequest) -> dict[str, Any]:
+    if not request.tools:
+        return {}
+    out: dict[str, Any] = {
+        "tools": [
+            {
+                "name": t.name,
+                **({"description": t.description} if t.description else {}),
+                "input_schema": dict(t.parameters),
+            }
+            for t in request.tools
+        ]
+    }
+    if (choice := request.tool_choice) is not None:
+        out["tool_choice"] = {"type": _CHOICE[choice.mode]}
+        if choice.mode == "tool":
+            out["tool_choice"]["name"] = choice.name
+    return out
+
+
+def _turns(turns: list[Message]) -> list[dict[str, Any]]:
+    """The turns as Anthropic takes them. A tool's result is a ``tool_result`` block in a user
+    turn; results of one round, and a user's text after them, share that one turn, since
+    the roles must alternate."""
+    out: list[dict[str, Any]] = []
+    after_tool = False
+    for m in turns:
+        message = _message(m)
+        if after_tool and out[-1]["role"] == message["role"]:
+            more = message["content"]
+            text = [{"type": "text", "text": more}]
+            out[-1]["content"] += more if isinstance(more, list) else text
+        else:
+            out.append(message)
+        after_tool = m.role == "tool"
+    return out
+
+
 def _message(m: Message) -> dict[str, Any]:
     """A turn; with images, content becomes blocks, images first (WIRE.md section 3.1)."""
+    if m.role == "tool":
+        result = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}
+        return {"role": "user", "content": [result]}
+    if m.tool_calls:
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+        blocks += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(c)}
+            for c in m.tool_calls
+        ]
+        return {"role": m.role, "content": blocks}
     if not m.attachments:
         return {"role": m.role, "content": m.content}
-    blocks: list[dict[str, Any]] = [
+    images: list[dict[str, Any]] = [
         {"type": "image", "source": {"type": "base64", "media_type": a.media_type, "data": a.data}}
         for a in m.attachments
     ]
-    return {"role": m.role, "content": [*blocks, {"type": "text", "text": m.content}]}
+    return {"role": m.role, "content": [*images, {"type": "text", "text": m.content}]}
 
 
 def _error_object(body: str) -> dict[str, Any]:

@@ -41,9 +41,14 @@ __all__ = [
     "StreamItem",
     "TextDelta",
     "TokenUsage",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
 ]
 
-Role = Literal["system", "user", "assistant"]
+#: ``tool`` is a tool's result, answering an assistant turn's ``tool_calls``.
+Role = Literal["system", "user", "assistant", "tool"]
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])([:/]|$)", re.I)
 
 
@@ -56,12 +61,46 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Tool:
+    """A function the model may call: its name, what it does, its arguments' JSON Schema."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asked for. ``arguments`` is JSON text (an object), the way OpenAI,
+    Cohere and Mistral send it; dialects whose vendors send an object encode it."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """``auto`` (the model decides), ``none``, ``required`` (some tool), or ``tool`` (the one
+    named)."""
+
+    mode: Literal["auto", "none", "required", "tool"] = "auto"
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str
     #: Images, only for providers with ``takes_attachments`` and models with vision: a
     #: dialect that cannot send them must never receive them (the daemon refuses first).
     attachments: tuple[Attachment, ...] = ()
+    #: An assistant turn's calls (its ``content`` may be empty), and on a ``tool`` turn the
+    #: id of the call it answers: only for providers with ``takes_tools``.
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +115,8 @@ class ChatRequest:
     #: A JSON Schema for the answer: each dialect sends it in its native structured-output
     #: form (and implies ``json_output``); None: free text.
     json_schema: Mapping[str, Any] | None = None
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +142,28 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of the ``index``-th tool call of a streamed answer: its first piece carries
+    ``id`` and ``name``, later ones more of the ``arguments`` text (to append)."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     text: str
     usage: TokenUsage
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # "tool_calls" when the model asks for tools
     model: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
-# A stream yields any number of TextDelta, then exactly one Completion, last.
-StreamItem = TextDelta | Completion
+# A stream yields any number of TextDelta and ToolCallDelta, then exactly one Completion, last
+# (which holds the whole text and tool calls again).
+StreamItem = TextDelta | ToolCallDelta | Completion
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +209,9 @@ class Provider(ABC):
 
     #: Whether this dialect sends ``Message.attachments`` (images); set by one that does.
     takes_attachments: ClassVar[bool] = False
+    #: Whether this dialect sends ``ChatRequest.tools`` and tool turns and reads tool calls
+    #: back; a request with tools is refused before it reaches a provider without.
+    takes_tools: ClassVar[bool] = False
     #: ``[prices."provider/model"]`` from config, set by the daemon on the providers it
     #: resolves for a request (state.py); they win over the catalog in ``estimate_cost``.
     price_overrides: Mapping[str, Any] = MappingProxyType({})

@@ -9,6 +9,7 @@ named SSE events ending in ``message-end`` — which also carries a failure in-b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
@@ -34,22 +35,34 @@ from superllmd.providers._http import (
 from superllmd.providers.base import (
     ChatRequest,
     Completion,
+    Message,
     Provider,
     ProviderKind,
     ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
 )
 from superllmd.providers.keys import ResolvedKey
+from superllmd.providers.openai import openai_tools
+from superllmd.providers.tooling import ToolCallParts
 
 __all__ = ["CohereKind", "CohereProvider"]
 
-_FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length"}
+_FINISH = {
+    "COMPLETE": "stop",
+    "STOP_SEQUENCE": "stop",
+    "MAX_TOKENS": "length",
+    "TOOL_CALL": "tool_calls",
+}
 _INVALID_TOKEN = 498
 
 
 class CohereProvider(HttpProvider):
+    takes_tools = True
+
     def __init__(
         self,
         provider_id: str,
@@ -71,7 +84,7 @@ class CohereProvider(HttpProvider):
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_turn(m) for m in request.messages],
             "stream": stream,
         }
         if request.temperature is not None:
@@ -85,6 +98,7 @@ class CohereProvider(HttpProvider):
             body["response_format"] = {"type": "json_object", "json_schema": schema}
         elif request.json_output:
             body["response_format"] = {"type": "json_object"}
+        body.update(_tools(request))
         body.update(request.options)
         return body
 
@@ -140,11 +154,20 @@ class CohereProvider(HttpProvider):
             for p in parts
             if isinstance(p, dict) and p.get("type") == "text"
         )
-        return Completion(text, _usage(data.get("usage")), _finish(reason), request.model)
+        try:
+            calls = tuple(
+                ToolCall(str(c["id"]), str(c["function"]["name"]), c["function"]["arguments"])
+                for c in message.get("tool_calls") or ()
+            )
+        except (KeyError, TypeError):
+            raise ProtocolError(f"{self.id} sent a malformed tool call", provider=self.id) from None
+        usage = _usage(data.get("usage"))
+        return Completion(text, usage, _finish(reason), request.model, calls)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         headers, key = await self._headers()
         parts: list[str] = []
+        calls = ToolCallParts()
         usage = TokenUsage()
         reason: str | None = None
         async with translate_transport_errors(self.id, self.base_url):
@@ -167,6 +190,18 @@ class CohereProvider(HttpProvider):
                         if text := content.get("text"):
                             parts.append(text)
                             yield TextDelta(text)
+                    elif kind in {"tool-call-start", "tool-call-delta"}:
+                        # One call per event: ``delta.message.tool_calls`` is an object here.
+                        call = (delta.get("message") or {}).get("tool_calls") or {}
+                        function = call.get("function") or {}
+                        yield calls.add(
+                            ToolCallDelta(
+                                int(data.get("index") or 0),
+                                call.get("id"),
+                                function.get("name"),
+                                function.get("arguments") or "",
+                            )
+                        )
                     elif kind == "message-end":
                         reason = str(delta.get("finish_reason") or "")
                         if failure := self._finish_error(reason, delta.get("error"), key):
@@ -181,7 +216,8 @@ class CohereProvider(HttpProvider):
                 f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
                 provider=self.id,
             )
-        yield Completion("".join(parts), usage, _finish(reason), request.model)
+        found = calls.calls()
+        yield Completion("".join(parts), usage, _finish(reason), request.model, found)
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         headers, key = await self._headers()
@@ -227,6 +263,33 @@ class CohereProvider(HttpProvider):
                 break
             params = {"endpoint": "chat", "page_size": 1000, "page_token": token}
         return found
+
+
+def _turn(m: Message) -> dict[str, Any]:
+    """A message; an assistant's calls go in ``tool_calls`` (its text as their ``tool_plan``),
+    a tool's result names its call in ``tool_call_id``."""
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+    if m.tool_calls:
+        calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
+        plan = {"tool_plan": m.content} if m.content else {}
+        return {"role": m.role, "tool_calls": calls, **plan}
+    return {"role": m.role, "content": m.content}
+
+
+def _tools(request: ChatRequest) -> dict[str, Any]:
+    """OpenAI-shaped tools; Cohere's ``tool_choice`` is only REQUIRED or NONE (auto: unset),
+    so one named tool is the only tool sent, required."""
+    out = openai_tools(dataclasses.replace(request, tool_choice=None))
+    if not out or (choice := request.tool_choice) is None or choice.mode == "auto":
+        return out
+    if choice.mode == "tool":
+        out["tools"] = [t for t in out["tools"] if t["function"]["name"] == choice.name]
+    out["tool_choice"] = "NONE" if choice.mode == "none" else "REQUIRED"
+    return out
 
 
 def _message(body: str) -> str:

@@ -36,20 +36,31 @@ from superllmd.providers._http import (
 from superllmd.providers.base import (
     ChatRequest,
     Completion,
+    Message,
     Provider,
     ProviderKind,
     ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
 )
 from superllmd.providers.keys import ResolvedKey
+from superllmd.providers.tooling import (
+    arguments_object,
+    arguments_text,
+    finish_with_calls,
+    new_call_id,
+    tool_names,
+)
 
 __all__ = ["DEFAULT_API_VERSION", "GeminiKind", "GeminiProvider"]
 
 DEFAULT_API_VERSION = "v1beta"
 _VERSIONED = re.compile(r"/v1(beta)?$")
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}
 # Finish reasons that mean "the answer was withheld", not "the answer is done".
 _BLOCKED = {
     "SAFETY",
@@ -68,6 +79,7 @@ _TOP_LEVEL = {"safetySettings", "tools", "toolConfig", "cachedContent", "labels"
 
 class GeminiProvider(HttpProvider):
     takes_attachments = True
+    takes_tools = True
 
     def __init__(
         self,
@@ -94,22 +106,7 @@ class GeminiProvider(HttpProvider):
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        body: dict[str, Any] = {
-            "contents": [
-                {
-                    "role": "model" if m.role == "assistant" else "user",
-                    "parts": [
-                        *(
-                            {"inlineData": {"mimeType": a.media_type, "data": a.data}}
-                            for a in m.attachments
-                        ),
-                        {"text": m.content},
-                    ],
-                }
-                for m in request.messages
-                if m.role != "system"
-            ]
-        }
+        body: dict[str, Any] = {"contents": _contents(request.messages), **_tools(request)}
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
         config: dict[str, Any] = {}
@@ -194,16 +191,19 @@ class GeminiProvider(HttpProvider):
         candidate = _candidate(data)
         if not candidate:
             raise ProtocolError(f"{self.id} answered 200 with no candidates", provider=self.id)
+        calls = _calls(candidate)
         return Completion(
             text=_text(candidate),
             usage=_usage(data.get("usageMetadata")),
-            finish_reason=_finish(candidate.get("finishReason")),
+            finish_reason=finish_with_calls(_finish(candidate.get("finishReason")), calls),
             model=data.get("modelVersion"),
+            tool_calls=calls,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         headers, key = await self._headers()
         parts: list[str] = []
+        calls: list[ToolCall] = []
         usage = TokenUsage()
         finish: str | None = None
         model: str | None = None
@@ -235,6 +235,9 @@ class GeminiProvider(HttpProvider):
                         if text := _text(candidate):
                             parts.append(text)
                             yield TextDelta(text)
+                        for call in _calls(candidate):  # each arrives whole, in one chunk
+                            yield ToolCallDelta(len(calls), call.id, call.name, call.arguments)
+                            calls.append(call)
             finally:
                 await response.aclose()
         if finish is None:
@@ -243,7 +246,10 @@ class GeminiProvider(HttpProvider):
                 f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
                 provider=self.id,
             )
-        yield Completion("".join(parts), usage, _finish(finish), model)
+        found = tuple(calls)
+        yield Completion(
+            "".join(parts), usage, finish_with_calls(_finish(finish), found), model, found
+        )
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         headers, key = await self._headers()
@@ -316,6 +322,80 @@ async def _chunks(provider: str, lines: AsyncIterator[str]) -> AsyncIterator[dic
         yield json_object(provider, "\n".join(data))
     if raw:
         yield json_object(provider, raw)
+
+
+def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """Turns as ``contents``: roles ``user`` and ``model``; a call is a ``functionCall`` part,
+    its result a ``functionResponse`` part (by the tool's name) in a user turn, the results
+    of one round together in one turn."""
+    names = tool_names(messages)
+    contents: list[dict[str, Any]] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            name = names.get(m.tool_call_id or "", m.tool_call_id or "")
+            part = {"functionResponse": {"name": name, "response": _result(m.content)}}
+            if contents and contents[-1].get("results"):
+                contents[-1]["parts"].append(part)
+            else:
+                contents.append({"role": "user", "parts": [part], "results": True})
+            continue
+        parts: list[dict[str, Any]] = [
+            {"inlineData": {"mimeType": a.media_type, "data": a.data}} for a in m.attachments
+        ]
+        if m.content or not m.tool_calls:
+            parts.append({"text": m.content})
+        parts += [
+            {"functionCall": {"name": c.name, "args": arguments_object(c)}} for c in m.tool_calls
+        ]
+        contents.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
+    for content in contents:
+        content.pop("results", None)
+    return contents
+
+
+def _result(text: str) -> dict[str, Any]:
+    """A tool's result as the object ``functionResponse.response`` must be."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"result": text}
+    return value if isinstance(value, dict) else {"result": value}
+
+
+def _tools(request: ChatRequest) -> dict[str, Any]:
+    if not request.tools:
+        return {}
+    declarations = [
+        {
+            "name": t.name,
+            **({"description": t.description} if t.description else {}),
+            # Plain JSON Schema; ``parameters`` takes only Google's OpenAPI subset.
+            "parametersJsonSchema": dict(t.parameters),
+        }
+        for t in request.tools
+    ]
+    out: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
+    if (choice := request.tool_choice) is not None:
+        config: dict[str, Any] = {"mode": _MODES[choice.mode]}
+        if choice.mode == "tool":
+            config["allowedFunctionNames"] = [choice.name]
+        out["toolConfig"] = {"functionCallingConfig": config}
+    return out
+
+
+def _calls(candidate: dict[str, Any]) -> tuple[ToolCall, ...]:
+    parts = (candidate.get("content") or {}).get("parts") or ()
+    return tuple(
+        ToolCall(
+            str(call.get("id") or new_call_id()),
+            str(call.get("name")),
+            arguments_text(call.get("args")),
+        )
+        for p in parts
+        if isinstance(p, dict) and isinstance(call := p.get("functionCall"), dict)
+    )
 
 
 def _candidate(data: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,9 @@ and ``error`` (a failure reported with a 200), and FastAPI-style 422 validation 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
@@ -29,6 +31,9 @@ from superllmd.providers.openai import OpenAIProvider
 
 __all__ = ["MistralKind", "MistralProvider"]
 
+_CALL_ID = re.compile(r"[A-Za-z0-9]{9}")
+_ALNUM = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 
 class MistralProvider(OpenAIProvider):
     max_tokens_field = "max_tokens"
@@ -44,6 +49,14 @@ class MistralProvider(OpenAIProvider):
         # Mistral lists its embedding and OCR models too, flagged in ``capabilities``.
         capabilities = row.get("capabilities")
         return not isinstance(capabilities, dict) or bool(capabilities.get("completion_chat", True))
+
+    def _call_id(self, call_id: str) -> str:
+        """Mistral takes back only 9-character alphanumeric call ids; another vendor's (or a
+        made-up) id becomes one derived from it, the same for the call and its result."""
+        if _CALL_ID.fullmatch(call_id):
+            return call_id
+        number = int.from_bytes(hashlib.sha256(call_id.encode()).digest()[:8], "big")
+        return "".join(_ALNUM[(number >> (6 * i)) % 62] for i in range(9))
 
     def _error(
         self,

@@ -28,14 +28,25 @@ from superllmd.providers._http import (
 from superllmd.providers.base import (
     ChatRequest,
     Completion,
+    Message,
     Provider,
     ProviderKind,
     ServedModel,
     StreamItem,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
 )
 from superllmd.providers.keys import ResolvedKey
+from superllmd.providers.openai import openai_tools
+from superllmd.providers.tooling import (
+    arguments_object,
+    arguments_text,
+    finish_with_calls,
+    new_call_id,
+    tool_names,
+)
 
 __all__ = ["DEFAULT_HOST", "OllamaKind", "OllamaProvider", "ollama_host"]
 
@@ -72,6 +83,8 @@ def ollama_host(value: str) -> str:
 
 
 class OllamaProvider(HttpProvider):
+    takes_tools = True
+
     def __init__(
         self,
         provider_id: str,
@@ -102,9 +115,12 @@ class OllamaProvider(HttpProvider):
             options["stop"] = list(request.stop)
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": _messages(request.messages),
             "stream": stream,
         }
+        # Ollama cannot be told to use a tool (no tool_choice): "none" sends none.
+        if request.tool_choice is None or request.tool_choice.mode != "none":
+            body.update({"tools": openai_tools(request)["tools"]} if request.tools else {})
         if request.json_schema is not None:
             body["format"] = dict(request.json_schema)
         elif request.json_output:
@@ -159,16 +175,19 @@ class OllamaProvider(HttpProvider):
                 f"{self.id} answered 200 with a body that is not a finished chat reply",
                 provider=self.id,
             )
+        calls = _calls(message)
         return Completion(
             text=str(message.get("content") or ""),
             usage=_usage(data),
-            finish_reason=data.get("done_reason"),
+            finish_reason=finish_with_calls(data.get("done_reason"), calls),
             model=data.get("model"),
+            tool_calls=calls,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         headers, key = await self._headers()
         parts: list[str] = []
+        calls: list[ToolCall] = []
         final: dict[str, Any] | None = None
         async with translate_transport_errors(self.id, self.base_url):
             req = self._client().build_request(
@@ -186,6 +205,9 @@ class OllamaProvider(HttpProvider):
                     if text := (data.get("message") or {}).get("content"):
                         parts.append(text)
                         yield TextDelta(text)
+                    for call in _calls(data.get("message") or {}):  # whole, no id
+                        yield ToolCallDelta(len(calls), call.id, call.name, call.arguments)
+                        calls.append(call)
                     if data.get("done"):
                         final = data
                         break
@@ -197,9 +219,9 @@ class OllamaProvider(HttpProvider):
                 f"{sum(map(len, parts))} characters; the answer is incomplete. Retry.",
                 provider=self.id,
             )
-        yield Completion(
-            "".join(parts), _usage(final), final.get("done_reason"), final.get("model")
-        )
+        found = tuple(calls)
+        finish = finish_with_calls(final.get("done_reason"), found)
+        yield Completion("".join(parts), _usage(final), finish, final.get("model"), found)
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         headers, key = await self._headers()
@@ -226,6 +248,35 @@ class OllamaProvider(HttpProvider):
         if not isinstance(rows, list):
             raise ProtocolError(f"{self.id} sent a model list without models", provider=self.id)
         return [ServedModel(str(m["name"])) for m in rows if isinstance(m, dict) and m.get("name")]
+
+
+def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """Messages; a call's arguments are an object, a result names its tool (``tool_name``)."""
+    names = tool_names(messages)
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        message: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            message["tool_calls"] = [
+                {"function": {"name": c.name, "arguments": arguments_object(c)}}
+                for c in m.tool_calls
+            ]
+        if m.role == "tool":
+            message["tool_name"] = names.get(m.tool_call_id or "", "")
+        out.append(message)
+    return out
+
+
+def _calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
+    return tuple(
+        ToolCall(
+            str(call.get("id") or new_call_id()),
+            str((call.get("function") or {}).get("name")),
+            arguments_text((call.get("function") or {}).get("arguments")),
+        )
+        for call in message.get("tool_calls") or ()
+        if isinstance(call, dict)
+    )
 
 
 def _usage(data: dict[str, Any]) -> TokenUsage:

@@ -7,7 +7,7 @@ Two kinds share it: ``openai`` (api.openai.com, ``OPENAI_API_KEY``) and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 from superllmd.config import ProviderSettings
@@ -36,13 +36,17 @@ from superllmd.providers.base import (
     StreamItem,
     TextDelta,
     TokenUsage,
+    ToolCall,
+    ToolCallDelta,
 )
 from superllmd.providers.keys import ResolvedKey
+from superllmd.providers.tooling import ToolCallParts, finish_with_calls
 
 __all__ = [
     "OpenAICompatibleKind",
     "OpenAIKind",
     "OpenAIProvider",
+    "openai_tools",
     "openai_usage",
     "stream_error",
 ]
@@ -50,6 +54,7 @@ __all__ = [
 
 class OpenAIProvider(HttpProvider):
     takes_attachments = True
+    takes_tools = True
     # OpenAI itself deprecated max_tokens; most compatible servers only know max_tokens.
     max_tokens_field: ClassVar[str] = "max_tokens"
 
@@ -79,7 +84,8 @@ class OpenAIProvider(HttpProvider):
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [_message(m) for m in request.messages],
+            "messages": [_message(m, self._call_id) for m in request.messages],
+            **openai_tools(request),
         }
         if request.temperature is not None:
             body["temperature"] = request.temperature
@@ -97,6 +103,10 @@ class OpenAIProvider(HttpProvider):
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
+
+    def _call_id(self, call_id: str) -> str:
+        """A call id as this server takes it back (Mistral wants its own shape)."""
+        return call_id
 
     def _url(self, model: str) -> str:
         """Where chat completions go; Azure puts the deployment in the path."""
@@ -120,6 +130,10 @@ class OpenAIProvider(HttpProvider):
             data = response.json()
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
+            calls = tuple(
+                ToolCall(str(c["id"]), str(c["function"]["name"]), c["function"]["arguments"])
+                for c in choice["message"].get("tool_calls") or ()
+            )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise ProtocolError(
                 f"{self.id} answered 200 with a body that is not a chat completion",
@@ -128,14 +142,16 @@ class OpenAIProvider(HttpProvider):
         return Completion(
             text=text,
             usage=openai_usage(data.get("usage")),
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=finish_with_calls(choice.get("finish_reason"), calls),
             model=data.get("model"),
+            tool_calls=calls,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         headers, key = await self._headers()
         secrets = (key.value,) if key else ()
         parts: list[str] = []
+        calls = ToolCallParts()
         finish: str | None = None
         usage = TokenUsage()
         model: str | None = None
@@ -166,6 +182,8 @@ class OpenAIProvider(HttpProvider):
                         if text := delta.get("content"):
                             parts.append(text)
                             yield TextDelta(text)
+                        for piece in delta.get("tool_calls") or ():
+                            yield calls.add(_call_delta(self.id, piece))
                         finish = choice.get("finish_reason") or finish
             finally:
                 await response.aclose()
@@ -177,7 +195,8 @@ class OpenAIProvider(HttpProvider):
             )
         if finish == "error":
             raise ServerError(f"{self.id} ended the stream with an error", provider=self.id)
-        yield Completion("".join(parts), usage, finish, model)
+        found = calls.calls()
+        yield Completion("".join(parts), usage, finish_with_calls(finish, found), model, found)
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         headers, key = await self._headers()
@@ -233,8 +252,60 @@ class OpenAIProvider(HttpProvider):
         return True
 
 
-def _message(m: Message) -> dict[str, Any]:
+def openai_tools(request: ChatRequest) -> dict[str, Any]:
+    """``tools`` and ``tool_choice`` in OpenAI's shape (also Cohere's, Ollama's, Mistral's)."""
+    if not request.tools:
+        return {}
+    out: dict[str, Any] = {
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    **({"description": t.description} if t.description else {}),
+                    "parameters": dict(t.parameters),
+                },
+            }
+            for t in request.tools
+        ]
+    }
+    choice = request.tool_choice
+    if choice is not None:
+        out["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.name}}
+            if choice.mode == "tool"
+            else choice.mode
+        )
+    return out
+
+
+def _call_delta(provider: str, piece: Any) -> ToolCallDelta:
+    """One streamed fragment of a call: ``index``, then ``id``/``name`` first, arguments."""
+    if not isinstance(piece, dict) or not isinstance(piece.get("index", 0), int):
+        raise ProtocolError(f"{provider} streamed a malformed tool call", provider=provider)
+    function = piece.get("function") or {}
+    return ToolCallDelta(
+        piece.get("index", 0),
+        piece.get("id") or None,
+        function.get("name") or None,
+        function.get("arguments") or "",
+    )
+
+
+def _message(m: Message, call_id: Callable[[str], str] = str) -> dict[str, Any]:
     """A chat message; with images, content becomes parts (WIRE.md section 2.1)."""
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": call_id(m.tool_call_id or ""), "content": m.content}
+    if m.tool_calls:
+        calls = [
+            {
+                "id": call_id(c.id),
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            }
+            for c in m.tool_calls
+        ]
+        return {"role": m.role, "content": m.content or None, "tool_calls": calls}
     if not m.attachments:
         return {"role": m.role, "content": m.content}
     parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}]

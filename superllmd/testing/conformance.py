@@ -186,8 +186,10 @@ class Harness:
             if isinstance(item, TextDelta):
                 assert not finals, "a TextDelta came after the Completion"
                 deltas.append(item.text)
-            else:
+            elif isinstance(item, Completion):
                 finals.append(item)
+            else:
+                assert not finals, "a ToolCallDelta came after the Completion"
         assert len(finals) == 1, f"a stream must end with exactly one Completion: {finals}"
         return deltas, finals
 

@@ -19,7 +19,12 @@ model name (or queued in ``script``):
 Content blocks are checked as the real API checks them (a ``text`` block needs a string
 ``text``; an ``image`` block a ``base64`` source with a media type Anthropic takes): a wrong
 shape is a 400 ``invalid_request_error`` naming the field. Images received are kept in
-``images`` as ``(media_type, data)``.
+``images`` as ``(media_type, data)``. Tools (tests/fakes/tools.py) are checked too: each
+``{name, input_schema}`` (an object schema), ``tool_choice`` ``{"type": auto|any|none|tool}``,
+``tool_use`` blocks only from the assistant with an object ``input``, and ``tool_result``
+blocks first in the user turn right after it, each naming one of its ``tool_use`` ids. A
+request offering tools is answered with a ``tool_use`` block (``stop_reason`` ``tool_use``,
+its input streamed as ``input_json_delta`` pieces); one ending with results with text.
 
 Usage follows the suite's convention (tests/providers/conformance.py): prompt = words of the
 system prompt and messages, of which ``prompt // 2`` are cache reads once prompt >= 8.
@@ -35,6 +40,7 @@ from tests.fakes.listing import page
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 from tests.fakes.structured import native_schema, structured_text
+from tests.fakes.tools import ShapeError, call_arguments, reply_to, require, split
 
 __all__ = ["FakeAnthropic"]
 
@@ -188,7 +194,21 @@ class FakeAnthropic:
         if problem:
             self.error(w, 400, problem)
             return
-        text = echo_reply(body) if schema is None else structured_text(schema, behaviour)
+        try:
+            plan = self.tool_plan(body)
+        except ShapeError as exc:
+            self.error(w, 400, str(exc))
+            return
+        if isinstance(plan, tuple):
+            await self.call_tool(w, body, *plan)
+            return
+        text = (
+            plan
+            if plan is not None
+            else echo_reply(body)
+            if schema is None
+            else structured_text(schema, behaviour)
+        )
         usage = self.usage(body, text, behaviour)
         if behaviour == "slow":
             await asyncio.sleep(self.delay)
@@ -225,9 +245,101 @@ class FakeAnthropic:
                     if not isinstance(source.get("data"), str) or not source["data"]:
                         return f"{where}.image.source.base64.data: Field required"
                     self.images.append((source["media_type"], source["data"]))
+                elif kind in ("tool_use", "tool_result"):
+                    continue  # tool_plan checks these
                 else:
                     return f"{where}: Input tag {kind!r} does not match any of the expected tags"
         return None
+
+    def tool_plan(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | str | None:
+        """A call to answer with (name, input), text answering tools' results, or None."""
+        messages = body.get("messages", [])
+        uses: set[str] = set()  # the tool_use ids of the assistant turn just before
+        result: Any = None
+        for i, m in enumerate(messages):
+            blocks = m.get("content") if isinstance(m.get("content"), list) else []
+            kinds = [b.get("type") for b in blocks]
+            if m.get("role") == "assistant":
+                require(
+                    "tool_result" not in kinds, f"messages.{i}: tool_result in an assistant turn"
+                )
+                uses = set()
+                for j, b in enumerate(blocks):
+                    if b.get("type") == "tool_use":
+                        where = f"messages.{i}.content.{j}"
+                        require(
+                            isinstance(b.get("input"), dict), f"{where}.input: must be an object"
+                        )
+                        require(bool(b.get("id")) and bool(b.get("name")), f"{where}: id and name")
+                        uses.add(b["id"])
+                continue
+            require("tool_use" not in kinds, f"messages.{i}: tool_use in a user turn")
+            results = [b for b in blocks if b.get("type") == "tool_result"]
+            require(
+                kinds[: len(results)] == ["tool_result"] * len(results),
+                f"messages.{i}: tool_result blocks must come first in the user turn",
+            )
+            for b in results:
+                require(
+                    b.get("tool_use_id") in uses,
+                    f"messages.{i}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                    f"{b.get('tool_use_id')}. Each `tool_result` block must have a "
+                    "corresponding `tool_use` block in the previous message.",
+                )
+                result = b.get("content")
+            uses = set()
+        last = messages[-1] if messages else {}
+        last_blocks = last.get("content") if isinstance(last.get("content"), list) else []
+        if any(b.get("type") == "tool_result" for b in last_blocks):
+            return reply_to(result)
+        tools = body.get("tools")
+        if tools is None:
+            return None
+        require(isinstance(tools, list) and bool(tools), "tools: Input should be a valid list")
+        schemas: dict[str, Any] = {}
+        for i, t in enumerate(tools):
+            require("type" not in t or t["type"] == "custom", f"tools.{i}.type: custom tools only")
+            schema = t.get("input_schema")
+            require(
+                isinstance(schema, dict) and schema.get("type") == "object",
+                f"tools.{i}.custom.input_schema.type: Input should be 'object'",
+            )
+            schemas[str(t.get("name"))] = schema
+        choice = body.get("tool_choice", {"type": "auto"})
+        require(choice.get("type") in ("auto", "any", "none", "tool"), "tool_choice.type")
+        if choice["type"] == "none":
+            return None
+        name = choice.get("name") if choice["type"] == "tool" else next(iter(schemas))
+        require(name in schemas, f"tool_choice.name: no tool named {name!r}")
+        return str(name), call_arguments(schemas[name], echo_reply(body).removeprefix("echo: "))
+
+    async def call_tool(
+        self, w: Writer, body: dict[str, Any], name: str, arguments: dict[str, Any]
+    ) -> None:
+        usage = self.usage(body, json.dumps(arguments), "")
+        block = {"type": "tool_use", "id": "toolu_fake0", "name": name}
+        if not body.get("stream"):
+            message = self.message(body, usage)
+            message["content"] = [{**block, "input": arguments}]
+            message["stop_reason"], message["usage"] = "tool_use", usage
+            w.respond(200, message)
+            return
+
+        def event(kind: str, data: dict[str, Any]) -> str:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+
+        w.start_stream()
+        w.chunk(event("message_start", {"message": self.message(body, usage)}))
+        w.chunk(event("content_block_start", {"index": 0, "content_block": {**block, "input": {}}}))
+        for piece in split(json.dumps(arguments)):
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            w.chunk(event("content_block_delta", {"index": 0, "delta": delta}))
+        w.chunk(event("content_block_stop", {"index": 0}))
+        delta = {"stop_reason": "tool_use", "stop_sequence": None}
+        final = {"output_tokens": usage["output_tokens"], "input_tokens": usage["input_tokens"]}
+        w.chunk(event("message_delta", {"delta": delta, "usage": final}))
+        w.chunk(event("message_stop", {}))
+        w.end_stream()
 
     def message(self, body: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
         return {

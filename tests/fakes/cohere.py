@@ -15,6 +15,12 @@ Behaviour is chosen by the model name:
 ``badjson``                  500 with an HTML body
 ``leaky``                    401 whose message quotes the key
 
+Tools (tests/fakes/tools.py): OpenAI-shaped ``tools``, ``tool_choice`` only REQUIRED or NONE,
+assistant ``tool_calls`` with string arguments, ``tool`` messages naming an earlier call by
+``tool_call_id``. A request offering tools is answered with a ``tool_plan`` and a call
+(finish_reason TOOL_CALL; streamed as ``tool-plan-delta``, ``tool-call-start``,
+``tool-call-delta``..., ``tool-call-end``), one ending with a result with text.
+
 ``usage.tokens`` follows the suite's convention (prompt = words of all messages, plus
 ``cached_tokens`` = prompt // 2 once prompt >= 8); ``billed_units`` is deliberately smaller
 (Cohere bills fewer tokens than the model sees), so a test can tell which one was read.
@@ -30,6 +36,14 @@ from tests.fakes.listing import page
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 from tests.fakes.structured import native_schema, structured_text
+from tests.fakes.tools import (
+    ShapeError,
+    call_arguments,
+    openai_shaped_tools,
+    reply_to,
+    require,
+    split,
+)
 
 __all__ = ["FakeCohere"]
 
@@ -142,7 +156,21 @@ class FakeCohere:
         if problem:
             self.error(w, 400, problem)
             return
-        text = echo_reply(body) if schema is None else structured_text(schema, behaviour)
+        try:
+            plan = self.tool_plan(body)
+        except ShapeError as exc:
+            self.error(w, 400, str(exc))
+            return
+        if isinstance(plan, tuple):
+            await self.call_tool(w, body, *plan)
+            return
+        text = (
+            plan
+            if plan is not None
+            else echo_reply(body)
+            if schema is None
+            else structured_text(schema, behaviour)
+        )
         usage = self.usage(body, text)
         if behaviour == "slow":
             await asyncio.sleep(self.delay)
@@ -158,6 +186,64 @@ class FakeCohere:
             "usage": usage,
         }
         w.respond(200, reply)
+
+    def tool_plan(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | str | None:
+        """A call to answer with (name, arguments), text answering a tool's result, or None."""
+        messages = body.get("messages", [])
+        ids: set[str] = set()
+        for i, m in enumerate(messages):
+            for j, c in enumerate(m.get("tool_calls") or ()):
+                where = f"messages[{i}].tool_calls[{j}]"
+                require(m.get("role") == "assistant", f"{where}: only assistant messages call")
+                require(isinstance((c.get("function") or {}).get("arguments"), str), where)
+                ids.add(str(c.get("id")))
+            if m.get("role") == "tool":
+                require(m.get("tool_call_id") in ids, f"messages[{i}].tool_call_id: unknown call")
+        if messages and messages[-1].get("role") == "tool":
+            return reply_to(messages[-1].get("content"))
+        if body.get("tools") is None:
+            return None
+        tools = dict(openai_shaped_tools(body["tools"]))
+        choice = body.get("tool_choice")
+        require(choice in (None, "REQUIRED", "NONE"), "tool_choice: must be REQUIRED or NONE")
+        if choice == "NONE":
+            return None
+        name = next(iter(tools))
+        return name, call_arguments(tools[name], echo_reply(body).removeprefix("echo: "))
+
+    async def call_tool(
+        self, w: Writer, body: dict[str, Any], name: str, arguments: dict[str, Any]
+    ) -> None:
+        text = json.dumps(arguments)
+        usage = self.usage(body, text)
+        plan = f"I will call {name}."
+        call = {"id": "fake_call_0", "type": "function"}
+        if not body.get("stream"):
+            message = {"role": "assistant", "tool_plan": plan}
+            message["tool_calls"] = [{**call, "function": {"name": name, "arguments": text}}]
+            reply = {"id": "fake-chat", "finish_reason": "TOOL_CALL", "message": message}
+            w.respond(200, {**reply, "usage": usage})
+            return
+
+        def event(kind: str, data: dict[str, Any]) -> str:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+
+        def calls(value: dict[str, Any]) -> dict[str, Any]:
+            return {"message": {"tool_calls": value}}
+
+        w.start_stream()
+        start = {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": []}
+        w.chunk(event("message-start", {"id": "fake-chat", "delta": {"message": start}}))
+        w.chunk(event("tool-plan-delta", {"delta": {"message": {"tool_plan": plan}}}))
+        head = {**call, "function": {"name": name, "arguments": ""}}
+        w.chunk(event("tool-call-start", {"index": 0, "delta": calls(head)}))
+        for piece in split(text):
+            delta = calls({"function": {"arguments": piece}})
+            w.chunk(event("tool-call-delta", {"index": 0, "delta": delta}))
+        w.chunk(event("tool-call-end", {"index": 0}))
+        end = {"finish_reason": "TOOL_CALL", "usage": usage}
+        w.chunk(event("message-end", {"id": "fake-chat", "delta": end}))
+        w.end_stream()
 
     async def stream(self, w: Writer, text: str, usage: dict[str, Any], behaviour: str) -> None:
         def event(name: str, data: dict[str, Any]) -> str:

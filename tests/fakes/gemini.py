@@ -27,7 +27,13 @@ request without ``x-goog-api-key`` (403). Behaviour is chosen by the model name:
 Parts are checked as the real API checks them: each holds exactly one of ``text`` or
 ``inlineData`` (``{mimeType, data}``; proto JSON also takes the snake_case names); anything
 else is a 400 INVALID_ARGUMENT naming the field. Images received are kept in ``images`` as
-``(mime_type, data)``.
+``(mime_type, data)``. Tools (tests/fakes/tools.py): ``tools[].functionDeclarations`` with
+``parameters`` or ``parametersJsonSchema`` (not both), ``toolConfig.functionCallingConfig``
+(mode AUTO, ANY, NONE or VALIDATED), ``functionCall`` parts only in model turns and
+``functionResponse`` parts (by the tool's name, ``response`` an object) in the user turn after
+them, as many as there were calls. A request offering tools is answered with a
+``functionCall`` part (finishReason STOP, no id: Gemini gives none), one ending with results
+with text.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from typing import Any
 from tests.fakes.listing import page
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 from tests.fakes.structured import native_schema, structured_text
+from tests.fakes.tools import ShapeError, call_arguments, reply_to, require
 
 __all__ = ["FakeGemini"]
 
@@ -207,6 +214,20 @@ class FakeGemini:
         text = f"echo: {_text(users[-1]) if users else ''}"
         if schema is not None:
             text = structured_text(schema, behaviour)
+        try:
+            plan = self.tool_plan(body, text.removeprefix("echo: "))
+        except ShapeError as exc:
+            w.respond(400, error_body(400, str(exc)))
+            return
+        if isinstance(plan, tuple):
+            name, args = plan
+            chunk = self.chunk("", "STOP", self.usage(body, json.dumps(args), 0))
+            chunk["candidates"][0]["content"]["parts"] = [
+                {"functionCall": {"name": name, "args": args}}
+            ]
+            await self.send(w, [chunk], stream)
+            return
+        text = plan if plan is not None else text
         usage = self.usage(body, text, 3 if behaviour == "thinking" else 0)
         if behaviour == "slow":
             await asyncio.sleep(self.delay)
@@ -241,6 +262,8 @@ class FakeGemini:
                 keys = set(part) if isinstance(part, dict) else set()
                 if keys == {"text"} and isinstance(part["text"], str):
                     continue
+                if keys in ({"functionCall"}, {"functionResponse"}):
+                    continue  # tool_plan checks these
                 # Proto JSON takes either spelling of a field name.
                 name = next(iter(keys)) if len(keys) == 1 else ""
                 inline = part.get(name) if name in ("inlineData", "inline_data") else None
@@ -251,6 +274,65 @@ class FakeGemini:
                     return f"{where}.inline_data: Unsupported MIME type or empty data"
                 self.images.append((str(mime), inline["data"]))
         return None
+
+    def tool_plan(self, body: dict[str, Any], user: str) -> tuple[str, dict[str, Any]] | str | None:
+        """A call to answer with (name, args), text answering functions' results, or None."""
+        contents = body.get("contents", [])
+        calls: list[str] = []  # the functionCall names of the model turn just before
+        for i, content in enumerate(contents):
+            parts = content.get("parts", [])
+            role = content.get("role")
+            require(role in ("user", "model"), f"contents[{i}].role: Please use a valid role")
+            made = [p["functionCall"] for p in parts if "functionCall" in p]
+            answers = [p["functionResponse"] for p in parts if "functionResponse" in p]
+            require(not made or role == "model", f"contents[{i}]: functionCall in a user turn")
+            for call in made:
+                require(isinstance(call.get("args", {}), dict), f"contents[{i}]: args: a Struct")
+            if answers:
+                require(role == "user", f"contents[{i}]: functionResponse in a model turn")
+                require(
+                    len(answers) == len(calls),
+                    "Please ensure that the number of function response parts is equal to the "
+                    "number of function call parts of the function call turn.",
+                )
+                for answer in answers:
+                    require(
+                        answer.get("name") in calls,
+                        f"contents[{i}]: no call named {answer.get('name')!r}",
+                    )
+                    require(
+                        isinstance(answer.get("response"), dict),
+                        f"contents[{i}]: response: a Struct",
+                    )
+            calls = [str(c.get("name")) for c in made]
+        last = contents[-1].get("parts", []) if contents else []
+        results = [p["functionResponse"]["response"] for p in last if "functionResponse" in p]
+        if results:
+            return reply_to(results[-1])
+        if body.get("tools") is None:
+            return None
+        schemas: dict[str, Any] = {}
+        for i, tool in enumerate(body["tools"]):
+            for j, fn in enumerate(tool.get("functionDeclarations") or []):
+                where = f"tools[{i}].function_declarations[{j}]"
+                require(
+                    not ("parameters" in fn and "parametersJsonSchema" in fn),
+                    f"{where}: parameters and parameters_json_schema are mutually exclusive",
+                )
+                schemas[str(fn.get("name"))] = fn.get("parametersJsonSchema", fn.get("parameters"))
+        require(bool(schemas), "tools[0]: no function_declarations")
+        config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+        mode = config.get("mode", "AUTO")
+        require(
+            mode in ("AUTO", "ANY", "NONE", "VALIDATED"), f"function_calling_config.mode: {mode}"
+        )
+        if mode == "NONE":
+            return None
+        allowed = config.get("allowedFunctionNames")
+        require(allowed is None or mode == "ANY", "allowed_function_names needs mode ANY")
+        name = (allowed or list(schemas))[0]
+        require(name in schemas, f"allowed_function_names: no function {name!r}")
+        return name, call_arguments(schemas[name], user)
 
     def chunk(self, text: str, finish: str | None, usage: dict[str, Any]) -> dict[str, Any]:
         candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}}

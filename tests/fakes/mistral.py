@@ -10,18 +10,22 @@ midstream-error, error-<status>, badjson, leaky) plus:
 ``model_length``   an answer whose finish_reason is ``model_length``
 ``finish-error``   a 200 whose finish_reason is ``error``
 
-429 carries no retry hint. ``slow`` also delays a non-streamed answer.
+429 carries no retry hint. ``slow`` also delays a non-streamed answer. Tool calls are
+OpenAI's, but call ids must be 9 alphanumeric characters (also the ones sent back),
+``tool_choice`` also takes ``any``, and a streamed call arrives whole in one chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import FakeRequest, Writer
+from tests.fakes.tools import require
 
 __all__ = ["FakeMistral"]
 
@@ -128,6 +132,35 @@ class FakeMistral(FakeOpenAI):
         if behaviour == "slow" and not body.get("stream"):
             await asyncio.sleep(self.delay)
         await super().chat(request, w)
+
+    call_id = "fAk3Ca11x"
+    tool_modes = ("auto", "none", "any", "required")
+
+    def check_call_id(self, call_id: Any, where: str) -> None:
+        require(
+            isinstance(call_id, str) and re.fullmatch(r"[A-Za-z0-9]{9}", call_id) is not None,
+            f"{where}: Tool call id was {call_id} but must be a-z, A-Z, 0-9, with a length of 9.",
+        )
+
+    async def call_tool(
+        self, w: Writer, body: dict[str, Any], name: str, arguments: dict[str, Any]
+    ) -> None:
+        if not body.get("stream"):
+            await super().call_tool(w, body, name, arguments)
+            return
+        text = json.dumps(arguments)
+        w.start_stream()
+        base = {"id": "fake", "object": "chat.completion.chunk", "created": int(time.time())}
+        base["model"] = body.get("model")
+        call = {**self.call_message(name, text), "index": 0}
+        choice = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+        w.chunk(f"data: {json.dumps({**base, 'choices': [choice]})}\n\n")
+        # Mistral: the whole call in one chunk, usage beside the finish reason.
+        choice = {"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": "tool_calls"}
+        usage = self.usage(body, text)
+        w.chunk(f"data: {json.dumps({**base, 'choices': [choice], 'usage': usage})}\n\n")
+        w.chunk("data: [DONE]\n\n")
+        w.end_stream()
 
     def usage(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         usage = super().usage(body, text)

@@ -22,10 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from tests.fakes.openai import echo_reply
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 from tests.fakes.structured import native_schema, structured_text
+from tests.fakes.tools import (
+    ShapeError,
+    call_arguments,
+    openai_shaped_tools,
+    reply_to,
+    require,
+)
 
 __all__ = ["FakeOllama"]
 
@@ -40,6 +48,11 @@ _ERRORS = {
 
 
 class FakeOllama:
+    """Tools (tests/fakes/tools.py): OpenAI-shaped ``tools`` (no ``tool_choice``: Ollama has
+    none), assistant ``tool_calls`` whose arguments are an *object*, ``tool`` messages naming
+    their tool in ``tool_name``. A request offering tools is answered with a whole call (no id)
+    in a line before the ``done`` one; one ending with a result with text."""
+
     def __init__(self, *, delay: float = 0.05) -> None:
         self.delay = delay
         self.script: list[str] = []
@@ -95,6 +108,29 @@ class FakeOllama:
         else:
             w.respond(404, "404 page not found", content_type="text/plain")
 
+    def tool_plan(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | str | None:
+        messages = body.get("messages", [])
+        require("tool_choice" not in body, 'json: unknown field "tool_choice"')
+        called: set[str] = set()
+        for i, m in enumerate(messages):
+            for c in m.get("tool_calls") or ():
+                fn = c.get("function") or {}
+                require(
+                    isinstance(fn.get("arguments"), dict),
+                    f"messages[{i}]: json: cannot unmarshal string into Go struct field "
+                    "ToolCallFunction.arguments of type api.ToolCallFunctionArguments",
+                )
+                called.add(str(fn.get("name")))
+            if m.get("role") == "tool":
+                require(m.get("tool_name") in called, f"messages[{i}]: tool_name names no call")
+        if messages and messages[-1].get("role") == "tool":
+            return reply_to(messages[-1].get("content"))
+        if body.get("tools") is None:
+            return None
+        tools = dict(openai_shaped_tools(body["tools"]))
+        name = next(iter(tools))
+        return name, call_arguments(tools[name], echo_reply(body).removeprefix("echo: "))
+
     async def chat(self, request: FakeRequest, w: Writer) -> None:
         body = request.json()
         model = str(body.get("model", "echo"))
@@ -117,7 +153,20 @@ class FakeOllama:
         if problem:
             w.respond(400, {"error": problem})
             return
-        text = echo_reply(body) if schema is None else structured_text(schema, behaviour)
+        try:
+            plan = self.tool_plan(body)
+        except ShapeError as exc:
+            w.respond(400, {"error": str(exc)})
+            return
+        calls: list[dict[str, Any]] = []
+        if isinstance(plan, tuple):
+            calls = [{"function": {"name": plan[0], "arguments": plan[1]}}]
+        if isinstance(plan, str):
+            text = plan
+        elif calls:
+            text = ""
+        else:
+            text = echo_reply(body) if schema is None else structured_text(schema, behaviour)
         stats = {
             "total_duration": 4883583458,
             "load_duration": 1334875,
@@ -131,6 +180,20 @@ class FakeOllama:
         if behaviour == "slow":
             await asyncio.sleep(self.delay)
         created = "2025-07-07T20:22:19.184789Z"
+        if calls:  # whole, in the one line before the final one (or in the reply)
+            message: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": calls}
+            if not body.get("stream", True):
+                reply = {"model": model, "created_at": created, "message": message, "done": True}
+                w.respond(200, {**reply, "done_reason": "stop", **stats})
+                return
+            w.start_stream(content_type="application/x-ndjson")
+            line = {"model": model, "created_at": created, "message": message, "done": False}
+            w.chunk(json.dumps(line) + "\n")
+            final = {"model": model, "created_at": created, "done": True, "done_reason": "stop"}
+            final["message"] = {"role": "assistant", "content": ""}
+            w.chunk(json.dumps({**final, **stats}) + "\n")
+            w.end_stream()
+            return
         if not body.get("stream", True):
             message = {"role": "assistant", "content": text}
             reply = {"model": model, "created_at": created, "message": message, "done": True}

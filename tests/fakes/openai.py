@@ -15,6 +15,11 @@ command line (``superllm ask -m fake/truncated ...``):
 ``badjson``                  500 with an HTML body
 ``leaky``                    401 whose message quotes the key, as OpenAI's does
 
+Tools (tests/fakes/tools.py): ``tools`` and ``tool_choice`` are checked as OpenAI checks them,
+so are the assistant turns' ``tool_calls`` and each ``tool`` turn's ``tool_call_id`` (it must
+name an earlier call); a request offering tools is answered with a call (``finish_reason``
+``tool_calls``, streamed as OpenAI fragments it), one ending with a result with text.
+
 ``FakeOpenAI.script`` queues behaviours for the next requests whatever the model (retry
 tests), and ``reply`` can be replaced to make a fake *agent* (see tests/fakes/agents.py).
 """
@@ -29,6 +34,14 @@ from typing import Any
 
 from tests.fakes.server import FakeRequest, FakeServer, Writer
 from tests.fakes.structured import native_schema, structured_text
+from tests.fakes.tools import (
+    ShapeError,
+    call_arguments,
+    openai_shaped_tools,
+    reply_to,
+    require,
+    split,
+)
 
 __all__ = ["FakeOpenAI", "echo_reply"]
 
@@ -177,12 +190,104 @@ class FakeOpenAI:
         if problem:
             w.respond(400, {"error": {"message": problem, "type": "invalid_request_error"}})
             return
-        text = self.reply(body) if schema is None else structured_text(schema, behaviour)
+        try:
+            plan = self.tool_plan(body)
+        except ShapeError as exc:
+            w.respond(400, {"error": {"message": str(exc), "type": "invalid_request_error"}})
+            return
+        if isinstance(plan, tuple):
+            await self.call_tool(w, body, *plan)
+            return
+        text = (
+            plan
+            if plan is not None
+            else self.reply(body)
+            if schema is None
+            else structured_text(schema, behaviour)
+        )
         usage = self.usage(body, text)
         if body.get("stream"):
             await self.stream(w, body, text, usage, behaviour)
         else:
             w.respond(200, self.completion(body, text, usage), headers=_ratelimit_headers())
+
+    # -- tools ----------------------------------------------------------------------------
+    call_id = "call_fake0"
+    tool_modes = ("auto", "none", "required")
+
+    def check_call_id(self, call_id: Any, where: str) -> None:
+        require(isinstance(call_id, str) and bool(call_id), f"{where}: a call id is required")
+
+    def tool_plan(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | str | None:
+        """A call to answer with (name, arguments), text answering a tool's result, or None."""
+        messages = body.get("messages", [])
+        names: dict[str, str] = {}
+        for i, m in enumerate(messages):
+            for j, c in enumerate(
+                m.get("tool_calls") or () if m.get("role") == "assistant" else ()
+            ):
+                where = f"messages.{i}.tool_calls.{j}"
+                fn = c.get("function") or {}
+                require(c.get("type") == "function", f"{where}.type: must be 'function'")
+                require(isinstance(fn.get("arguments"), str), f"{where}.function.arguments: str")
+                self.check_call_id(c.get("id"), f"{where}.id")
+                names[c["id"]] = fn.get("name")
+            if m.get("role") == "tool":
+                self.check_call_id(m.get("tool_call_id"), f"messages.{i}.tool_call_id")
+                require(
+                    m["tool_call_id"] in names,
+                    f"messages.{i}: a 'tool' message must answer a preceding tool_calls entry",
+                )
+        if messages and messages[-1].get("role") == "tool":
+            return reply_to(messages[-1].get("content"))
+        if body.get("tools") is None:
+            return None
+        tools = dict(openai_shaped_tools(body["tools"]))
+        choice = body.get("tool_choice", "auto")
+        if isinstance(choice, dict):
+            name = (choice.get("function") or {}).get("name")
+            require(choice.get("type") == "function" and name in tools, "tool_choice.function")
+        else:
+            require(choice in self.tool_modes, f"tool_choice: not one of {self.tool_modes}")
+            if choice == "none":
+                return None
+            name = next(iter(tools))
+        return name, call_arguments(tools[name], echo_reply(body).removeprefix("echo: "))
+
+    def call_message(self, name: str, arguments: str) -> dict[str, Any]:
+        call = {"id": self.call_id, "type": "function"}
+        return {**call, "function": {"name": name, "arguments": arguments}}
+
+    async def call_tool(
+        self, w: Writer, body: dict[str, Any], name: str, arguments: dict[str, Any]
+    ) -> None:
+        text = json.dumps(arguments)
+        usage = self.usage(body, text)
+        if not body.get("stream"):
+            reply = self.completion(body, "", usage)
+            choice = reply["choices"][0]
+            choice["message"] |= {"content": None, "tool_calls": [self.call_message(name, text)]}
+            choice["finish_reason"] = "tool_calls"
+            w.respond(200, reply)
+            return
+        w.start_stream()
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0}
+        base["model"] = body.get("model")
+
+        def event(delta: dict[str, Any], finish: str | None = None, chunk_usage: Any = None) -> str:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return f"data: {json.dumps({**base, 'choices': [choice], 'usage': chunk_usage})}\n\n"
+
+        w.chunk(event({"role": "assistant", "content": None}))
+        first = self.call_message(name, "")
+        w.chunk(event({"tool_calls": [{"index": 0, **first}]}))
+        for piece in split(text):
+            w.chunk(event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+        w.chunk(event({}, "tool_calls"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            w.chunk(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n")
+        w.chunk("data: [DONE]\n\n")
+        w.end_stream()
 
     def error(self, w: Writer, status: int) -> None:
         kind, code, message = _ERRORS.get(status, ("server_error", None, "error"))

@@ -160,13 +160,44 @@ def test_statuses() -> None:
     assert status_of(ProviderTimeout("slow")) == 504
 
 
-def test_tools_are_refused_not_ignored() -> None:
+def test_tools_and_tool_turns_become_native_shapes() -> None:
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
-    user = [{"role": "user", "content": "x"}]
-    with pytest.raises(UsageError, match="tools are not supported"):
-        openai_chat.chat_of({"model": "m", "messages": user, "tools": [tool]})  # type: ignore[typeddict-item]
-    with pytest.raises(UsageError, match="tools are not supported"):
-        anthropic_api.chat_of(
-            {"model": "m", "messages": user, "tools": [{"name": "f", "input_schema": {}}]}  # type: ignore[list-item]
-        )
-    assert openai_chat.chat_of({"model": "m", "messages": user, "tools": []}).body["prompt"] == "x"  # type: ignore[typeddict-item]
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+    ]
+    body = openai_chat.chat_of(
+        {"model": "m", "messages": messages, "tools": [tool], "tool_choice": "required"}  # type: ignore[typeddict-item]
+    ).body
+    assert body["prompt"] == ""  # the model answers the tool's result
+    assert body["tools"] == [{"name": "f", "parameters": {"type": "object"}}]
+    assert body["tool_choice"] == "required"
+    assert body["messages"][1]["tool_calls"] == [{"id": "call_1", "name": "f", "arguments": "{}"}]
+    assert body["messages"][2] == {"role": "tool", "content": "42", "tool_call_id": "call_1"}
+    use = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "42"}
+    body = anthropic_api.chat_of(
+        {  # type: ignore[typeddict-item]
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "content": [use]},
+                {"role": "user", "content": [result, {"type": "text", "text": "and?"}]},
+            ],
+            "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "any"},
+        }
+    ).body
+    assert body["prompt"] == "and?" and body["tool_choice"] == "required"
+    assert body["messages"][1]["tool_calls"] == [
+        {"id": "toolu_1", "name": "f", "arguments": '{"a": 1}'}
+    ]
+    assert body["messages"][2] == {"role": "tool", "content": "42", "tool_call_id": "toolu_1"}
+    with pytest.raises(UsageError, match="only function tools"):
+        openai_chat.chat_of({"model": "m", "messages": messages[:1], "tools": [{"type": "x"}]})  # type: ignore[typeddict-item]
+    assert (
+        openai_chat.chat_of({"model": "m", "messages": messages[:1], "tools": []}).body["prompt"]
+        == "x"
+    )  # type: ignore[typeddict-item]

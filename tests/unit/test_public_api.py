@@ -32,6 +32,11 @@ PLUGIN_API = {
     "Capabilities",
     "StreamItem",
     "ServedModel",
+    # tool calling (a dialect with ``takes_tools``)
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
     "ProviderSettings",
     "ResolvedKey",
     # the errors provider code raises
