@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 
 from superllmd.errors import ConfigError, SuperllmError, UsageError
+from superllmd.gateway import token_of
 from superllmd.protocol import NDJSON, Event
 from superllmd.state import DaemonState
 
 __all__ = [
     "PRESENT_PARAM",
     "env_names",
-    "environ_of",
     "error_response",
     "internal_error",
     "ndjson_response",
@@ -143,16 +143,12 @@ def ndjson_response(events: AsyncIterator[Event]) -> StreamingResponse:
     return StreamingResponse(lines(), media_type=NDJSON)
 
 
-def environ_of(body: Mapping[str, Any]) -> Mapping[str, str] | None:
-    """The client's environment, as a POST body carries it (None: the daemon's own)."""
-    env = body.get("env")
-    return env if isinstance(env, dict) else None
-
-
 def query_environ(request: Request, *, present: bool = False) -> dict[str, str]:
     """The client's environment, as a GET or DELETE (no body) carries it: its ``SUPERLLM_*``
     settings as query parameters; with ``present``, also the *names* of its set provider
     variables (``present=A,B``), each standing for a value the route never needs to see."""
+    if token_of(request) is not None:  # a token holder's environment is never used
+        return {}
     params = request.query_params
     env = {k: v for k, v in params.items() if k.startswith(_ENV_PREFIX)}
     if present:

@@ -6,8 +6,9 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from superllmd.api._common import environ_of, read_body, state_of
+from superllmd.api._common import read_body, state_of
 from superllmd.errors import UsageError
+from superllmd.gateway import environ_of, token_of
 from superllmd.protocol import EmbedRequest
 
 __all__ = ["embed"]
@@ -18,7 +19,7 @@ _EMBED = TypeAdapter(EmbedRequest)
 async def embed(request: Request) -> Response:
     state = state_of(request)
     body = await read_body(request, _EMBED)
-    environ = environ_of(body) or {}
+    environ = environ_of(body, token_of(request)) or {}
     settings = state.settings(environ or None)
     name = body.get("model") or settings.default_embedding_model
     if not name:

@@ -21,10 +21,11 @@ from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from superllmd.api._common import environ_of, read_body, state_of
+from superllmd.api._common import read_body, state_of
 from superllmd.api.checks import DEFAULT_TIMEOUT, require_known, worth_checking
 from superllmd.config import ProviderSettings
 from superllmd.errors import ProviderError, ProviderTimeout, SuperllmError
+from superllmd.gateway import environ_of, token_of
 from superllmd.listings import Listing, ListingCache
 from superllmd.paths import Paths
 from superllmd.protocol import ModelListing, ModelsRefreshRequest
@@ -51,7 +52,7 @@ def endpoint(provider: Provider, kind: ProviderKind, settings: ProviderSettings)
 async def refresh_models(request: Request) -> Response:
     state = state_of(request)
     body = await read_body(request, _BODY)
-    env = environ_of(body)
+    env = environ_of(body, token_of(request))
     settings = state.settings(env)
     environ: Mapping[str, str] = os.environ if env is None else env
     table = state.registry.provider_settings(settings)

@@ -18,7 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["DOOR_KEY", "TOKEN_KEY", "Door", "GatewayToken", "door_of", "token_of"]
+__all__ = [
+    "DOOR_KEY",
+    "TOKEN_KEY",
+    "Door",
+    "GatewayToken",
+    "door_of",
+    "environ_of",
+    "token_of",
+]
 
 Door = Literal["socket", "tcp"]
 
@@ -75,3 +83,16 @@ def token_of(scope_or_request: Any) -> GatewayToken | None:
     """The caller's token (TCP door), or None (socket door)."""
     token = _state(scope_or_request).get(TOKEN_KEY)
     return token if isinstance(token, GatewayToken) else None
+
+
+def environ_of(body: Mapping[str, Any], token: GatewayToken | None) -> Mapping[str, str] | None:
+    """The environment a request is served under, as its POST body carries it: the client's
+    own on the socket door (None: the daemon's own); never a token holder's (on the TCP door
+    the caller is not the daemon's user, and ``SUPERLLM_*`` variables could lift budgets or
+    run ``api_key_cmd``), whose ``env`` is removed from the body too, so it is not kept."""
+    if token is not None:
+        if isinstance(body, dict):
+            body.pop("env", None)
+        return None
+    env = body.get("env")
+    return env if isinstance(env, dict) else None

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from superllmd.errors import GatewayForbidden, UsageError
-from superllmd.gateway import GatewayToken
+from superllmd.gateway import GatewayToken, environ_of
 from superllmd.ledger.conversations import check_attachments, check_prompt_size
 from superllmd.ledger.recorder import SCRATCH_KEY, durable
 from superllmd.orchestrator.context import RunContext, run_mode
@@ -72,7 +72,7 @@ async def run_events(
     spec = MODES.get(mode)
     if spec is None:
         raise UsageError(f"no mode {mode!r}: use one of {', '.join(MODES)}")
-    environ = _environ(body, token) or {}
+    environ = environ_of(body, token) or {}
     settings = state.settings(environ or None)
     owner = token.name if token else None
     judge: Target | None = None
@@ -166,17 +166,6 @@ async def participants(
                 "`superllm config set daemon.max_panel N`"
             )
     return targets
-
-
-def _environ(body: Mapping[str, Any], token: GatewayToken | None) -> Mapping[str, str] | None:
-    """The environment the run is configured under: the client's own on the socket door;
-    never a token holder's, whose ``env`` is removed from the body too (so it is not kept)."""
-    if token is not None:
-        if isinstance(body, dict):
-            body.pop("env", None)
-        return None
-    env = body.get("env")
-    return env if isinstance(env, dict) else None
 
 
 def _check_models(token: GatewayToken | None, name: str | None, targets: list[Target]) -> None:

@@ -147,3 +147,21 @@ def test_stop_lets_a_tcp_stream_in_flight_finish(door: str, cli: Cli) -> None:
     reader.join(60)
     assert lines[-1]["type"] == "run.finished"
     assert lines[-1]["result"]["answer"] == "echo: " + " ".join(["word"] * 20)  # type: ignore[index]
+
+
+def test_a_token_holders_environment_is_never_used(door: str, cli: Cli) -> None:
+    """On the TCP door ``env`` (and ``SUPERLLM_*`` query parameters) would let a caller
+    repoint providers or run an ``api_key_cmd`` as the daemon's user: every route ignores
+    them, embed and the listings as much as the runs."""
+    auth = {"authorization": f"Bearer {_token(cli, 'env')}"}
+    elsewhere = {"SUPERLLM_PROVIDERS__FAKE__BASE_URL": "http://127.0.0.1:9/v1"}
+    with httpx.Client(base_url=door, timeout=30) as http:
+        body = {"texts": ["a"], "model": "fake/text-embedding-3-small", "env": elsewhere}
+        embedded = http.post("/superllm/v1/embed", headers=auth, json=body)
+        assert embedded.status_code == 200, embedded.text
+        asked = http.post("/superllm/v1/ask", headers=auth, json={"prompt": "p", "env": elsewhere})
+        assert asked.status_code == 200 and asked.json()["answer"] == "echo: p"
+        models = http.get(
+            "/superllm/v1/models", headers=auth, params={"SUPERLLM_DEFAULT_MODEL": "x/y"}
+        )
+        assert models.status_code == 200, models.text
