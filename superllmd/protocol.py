@@ -353,6 +353,7 @@ class JudgeDeltaEvent(TypedDict):
     participant: str
     round: int
     text: str
+    final: NotRequired[bool]  # the call writes the run's answer (a synthesis, a chairman)
 
 
 class JudgeMessageEvent(TypedDict):

@@ -125,6 +125,7 @@ async def _events(
 async def pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> AsyncIterator[Piece]:
     """A run's events as the pieces a vendor-shaped reply is made of."""
     finish = "stop"
+    shown = ""  # a virtual run's answer streamed so far (its final synthesis's deltas)
     async for native in events:
         event = cast("dict[str, Any]", native)
         kind = event["type"]
@@ -134,13 +135,19 @@ async def pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> Async
             if error is not None and result.get("answer") is None:
                 yield Failed(error)
                 return
-            if virtual is not None and result.get("answer"):
-                yield Text(result["answer"] or "")
+            answer = result.get("answer") or ""
+            if virtual is not None and answer:
+                # Streamed already when the synthesis wrote it; else (a vote, a fallback
+                # after a synthesis failed) what is not shown yet, as one piece.
+                yield Text(answer.removeprefix(shown) if answer.startswith(shown) else answer)
             yield Done(result, finish, extension(result, virtual))
             return
         if virtual is not None:
-            if (shown := progress(native)) is not None:
-                yield Progress(shown)
+            if kind == "judge.delta" and event.get("final"):
+                shown += event["text"]
+                yield Text(event["text"])
+            elif (report := progress(native)) is not None:
+                yield Progress(report)
         elif kind == "delta":
             yield Text(event["text"])
         elif kind == "tool_call.delta":

@@ -224,8 +224,11 @@ class RunContext:
         json_output: bool = False,
         stop: Sequence[str] = (),
         json_schema: Mapping[str, Any] | None = None,
+        final: bool = False,
     ) -> CallOutcome:
         """One call, counted against the run's budget; its events go to the client live.
+        ``final``: the call writes the run's answer (a synthesis), so its ``judge.delta``
+        events say ``final`` and a gateway streams them as the answer.
 
         Raises RunBudgetExhausted before calling when the run's budget is spent.
         """
@@ -257,7 +260,8 @@ class RunContext:
             try:
                 async with asyncio.timeout(remaining):
                     async for event in events:
-                        self.emit(event)
+                        final_delta = final and event["type"] == "judge.delta"
+                        self.emit({**event, "final": True} if final_delta else event)  # type: ignore[arg-type]
             except TimeoutError:
                 outcome.error = SuperllmError("the run's --timeout cut this call short")
                 self.emit(error_event(self.run_id, outcome.participant, outcome.error))

@@ -142,10 +142,16 @@ async def ask_json(
 
 
 async def ask_text(ctx: RunContext, target: Target, prompt: str, *, round_: int) -> str | None:
-    """One free-text judge call (synthesis, chairman); None if it failed or was refused."""
+    """One free-text judge call (synthesis, chairman): the run's answer, streamed as it
+    (``final``); None if it failed or was refused."""
     try:
         outcome = await ctx.call(
-            target, [Message("user", prompt)], participant=target.name, round_=round_, role="judge"
+            target,
+            [Message("user", prompt)],
+            participant=target.name,
+            round_=round_,
+            role="judge",
+            final=True,
         )
     except RunBudgetExhausted as exc:
         ctx.stopped = exc.reason

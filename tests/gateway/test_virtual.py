@@ -97,3 +97,32 @@ def test_redteam_as_a_model(oai: openai.OpenAI) -> None:
     )
     assert reply.choices[0].message.content
     assert (reply.model_extra or {})["superllm"]["mode"] == "redteam"
+
+
+def test_a_synthesised_answer_streams_token_by_token(oai: openai.OpenAI) -> None:
+    # The synthesis is a provider call (the judge, the OpenAI fake echoing word by word):
+    # its deltas are the content as they come, not one chunk at the end.
+    chunks = list(
+        oai.chat.completions.create(
+            model=PANEL + "?strategy=synthesize&judge=fake/gpt-fake",
+            messages=[{"role": "user", "content": "tell me a few words"}],
+            stream=True,
+        )
+    )
+    content = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert len(content) > 5, content
+    closing = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].finish_reason)
+    ext = (chunks[closing].model_extra or {})["superllm"]
+    assert ext["judge"]["task"] == "synthesis"
+    assert "".join(content) == ext["judge"]["answer"]  # shown once, not again at the end
+    # The participants' progress stays in the extension; the synthesis's deltas do not.
+    events = [(c.model_extra or {}).get("superllm", {}).get("event", {}) for c in chunks[:closing]]
+    assert any(e.get("type") == "delta" for e in events)
+    assert not any(e.get("type") == "judge.delta" for e in events)
+    # Content came while the run was going, before its end: after the first progress event.
+    first_content = next(
+        i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.content
+    )
+    assert first_content < closing - 5
