@@ -92,6 +92,9 @@ class Instance:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Instance:
+        return self.spawn().wait_open()
+
+    def spawn(self) -> Instance:
         assert SUPERLLM
         self.process = subprocess.Popen(
             [SUPERLLM, "serve", "--port", str(self.port)],
@@ -100,6 +103,10 @@ class Instance:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        return self
+
+    def wait_open(self) -> Instance:
+        assert self.process is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
@@ -136,8 +143,10 @@ class Instance:
 def team(upstream: SlowUpstream, pg_url: str) -> Iterator[list[Instance]]:
     instances = [Instance(n, upstream, pg_url) for n in ("a", "b", "c")]
     try:
+        for instance in instances:  # started together, as a deployment would
+            instance.spawn()
         for instance in instances:
-            instance.start()
+            instance.wait_open()
         yield instances
     finally:
         for instance in instances:
