@@ -352,6 +352,7 @@ def run_all(targets: dict[str, Target], pids: dict[str, Any], route: str, args: 
         f"# {os.cpu_count()} cores, load generator on the same machine; token check, "
         "budgets (global + token) and ledger on"
     )
+    print("# load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     # Warm every path once (pools, imports, prices, the budget tallies).
     for t in targets.values():
         asyncio.run(drive(t, "c1", False, 50, 4))
@@ -386,6 +387,7 @@ def run_all(targets: dict[str, Target], pids: dict[str, Any], route: str, args: 
     # The soak: RSS after many more requests.
     asyncio.run(drive(targets["superllm"], "c1", False, args.soak, 32))
     rss_after = rss_mib(pids["superllm"])
+    print("# load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     summary(results, cpu, rss_before, rss_after, args.soak)
 
 
