@@ -42,7 +42,7 @@ from superllmd.protocol_tools import ToolCallInfo
 from superllmd.providers.base import Attachment, ChatRequest, Message
 from superllmd.providers.registry import Target
 
-__all__ = ["DEFAULT_THRESHOLD", "ModeFn", "RunContext", "run_mode"]
+__all__ = ["DEFAULT_THRESHOLD", "ModeFn", "RunContext", "run_labels", "run_mode", "side_label"]
 
 DEFAULT_CONCURRENCY = 64  # per run; providers have their own max_concurrency
 DEFAULT_THRESHOLD = 0.8
@@ -70,13 +70,22 @@ def participant_labels(targets: Sequence[Target]) -> list[str]:
     return labels
 
 
+def side_label(blue: str, red: str, side: str) -> str:
+    """How a redteam's events name one side: its model, with the role appended when one
+    model plays both sides, so that each side has its own lane."""
+    name = blue if side == "blue" else red
+    return name if blue != red else f"{name} ({side})"
+
+
 def run_labels(mode: Mode, targets: Sequence[Target]) -> list[str]:
     """How a run's events name its participants, announced in ``run.started`` so that no
-    client re-derives them: the panel labels; for a redteam, blue's and red's models (a
-    model on both sides is one participant, and a third is the judge, with its own events).
+    client re-derives them: the panel labels; for a redteam, blue's and red's (see
+    ``side_label``; a third is the judge, with its own events).
     """
-    if mode == "redteam":
-        return list(dict.fromkeys(t.name for t in targets[:2]))
+    if mode == "redteam" and targets:
+        blue = targets[0].name
+        red = targets[1].name if len(targets) > 1 else blue
+        return [side_label(blue, red, "blue"), side_label(blue, red, "red")]
     return participant_labels(targets)
 
 

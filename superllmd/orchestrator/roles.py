@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from superllmd.errors import ProviderError
-from superllmd.orchestrator.context import RunContext
+from superllmd.orchestrator.context import RunContext, side_label
 from superllmd.orchestrator.panel import answer_type_of
 from superllmd.orchestrator.prompts import clip as _clip
 from superllmd.orchestrator.prompts import question_prompt
@@ -162,8 +162,7 @@ class Roles:
 
     def label(self, side: str) -> str:
         """Events name the model; a model playing both sides gets its role appended."""
-        target = self.blue if side == "blue" else self.red
-        return target.name if self.blue.name != self.red.name else f"{target.name} ({side})"
+        return side_label(self.blue.name, self.red.name, side)
 
 
 def blue_messages(ctx: RunContext) -> tuple[Message, ...]:

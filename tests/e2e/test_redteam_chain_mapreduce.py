@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from superllm_cli.runstate import RunState
 from tests.e2e.conftest import Cli
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.roles import Roles, arithmetic_item, make_document, openai_reply
@@ -68,6 +69,20 @@ def test_redteam_stream_json_has_judge_events(cli: Cli, roles: Roles) -> None:
     assert (
         events[-1]["result"]["report"]["stop_reason"] == "the judge found no valid open objection"
     )
+
+
+def test_redteam_one_model_on_both_sides_has_two_lanes(cli: Cli, roles: Roles) -> None:
+    result = cli("redteam", "-m", "fake/blue", "--judge", "fake/judge", "--stream-json", "q?")
+    assert result.returncode == 0, result.stderr
+    events = events_of(result.stdout)
+    sides = ["fake/blue (blue)", "fake/blue (red)"]
+    assert events[0]["labels"] == sides
+    assert {e["participant"] for e in events if e["type"] == "message"} == set(sides)
+    state = RunState()  # the fold the live view and the TUI draw from
+    for event in events:
+        state.apply(event)
+    assert list(state.lanes) == sides
+    assert all(lane.turns and lane.status == "done" for lane in state.lanes.values())
 
 
 def test_redteam_dispute_reports_a_tie(cli: Cli, roles: Roles) -> None:

@@ -278,6 +278,13 @@ def test_one_model_plays_every_role() -> None:
     assert result["report"]["roles"] == {"blue": BLUE, "red": BLUE, "judge": BLUE}
     names = {e["participant"] for e in events if e["type"] == "message"}
     assert names == {f"{BLUE} (blue)", f"{BLUE} (red)"}
+    # run.started announces the same two names, so a client draws two lanes, not one.
+    assert events[0]["labels"] == [f"{BLUE} (blue)", f"{BLUE} (red)"]
+
+
+def test_two_models_are_announced_by_their_names() -> None:
+    _, events = run("q?", Roles(), panel=(BLUE, RED, "third/model"), judge=None)
+    assert events[0]["type"] == "run.started" and events[0]["labels"] == [BLUE, RED]
 
 
 def test_judge_defaults_to_a_third_participant() -> None:

@@ -221,7 +221,7 @@ class RunView(VerticalScroll):
             if lane.status in ("streaming", "waiting") and lane.turns:
                 lane.status = "done" if all(t.done for t in lane.turns.values()) else "failed"
             self._update(column, lane)
-        if self.state.mode == "redteam":  # a model on both sides shows up as two labels
+        if self.state.mode == "redteam":  # a side never called (blue failed) has no column
             for name, column in list(self.columns.items()):
                 lane = self.state.lanes[name]
                 if not lane.turns and lane.status == "waiting" and len(self.columns) > 1:
