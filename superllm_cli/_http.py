@@ -41,6 +41,21 @@ def _limits(socket_path: str | None, base_url: str | None) -> dict[str, Any]:
     return {"transport": None, "uds": None, "base_url": base_url}
 
 
+def _build(
+    client: httpx.Client | httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float | None,
+) -> httpx.Request:
+    """One request for either client (building one sends nothing, so it is the same code)."""
+    try:
+        return client.build_request(method, path, content=body, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:  # an invalid URL, say
+        raise translate(exc) from None
+
+
 class SyncTransport:
     """Blocking requests over httpx; responses expose ``status``, ``read``, ``iter_lines``."""
 
@@ -58,10 +73,8 @@ class SyncTransport:
         headers: dict[str, str],
         timeout: float | None,
     ) -> _SyncResponse:
+        request = _build(self._client, method, path, body, headers, timeout)
         try:
-            request = self._client.build_request(
-                method, path, content=body, headers=headers, timeout=timeout
-            )
             return _SyncResponse(self._client.send(request, stream=True))
         except httpx.HTTPError as exc:
             raise translate(exc) from None
@@ -117,10 +130,8 @@ class AsyncTransport:
         headers: dict[str, str],
         timeout: float | None,
     ) -> AsyncResponse:
+        request = _build(self._client, method, path, body, headers, timeout)
         try:
-            request = self._client.build_request(
-                method, path, content=body, headers=headers, timeout=timeout
-            )
             return AsyncResponse(await self._client.send(request, stream=True))
         except httpx.HTTPError as exc:
             raise translate(exc) from None

@@ -27,26 +27,20 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
-from superllm_cli import _calls, _env
+from superllm_cli import _calls
 from superllm_cli._calls import Call
+from superllm_cli._core import Core, Response, result_of
 from superllm_cli._daemon import (
     ATTEMPTS,
-    LocalDaemon,
-    Policy,
-    RemoteGateway,
     error_of,
     lock_holder,
 )
-from superllm_cli._env import EnvNames, forwarded
 from superllm_cli._wire import request as wire_request
-from superllmd import __version__
-from superllmd.errors import DaemonError, SuperllmError, from_dict
-from superllmd.paths import Paths, get_paths
-from superllmd.protocol import ENV_NAMES_HEADER, NDJSON, VERSION_HEADER, Event, RunResult
+from superllmd.errors import DaemonError, SuperllmError
+from superllmd.protocol import NDJSON, Event, RunResult
 
 if TYPE_CHECKING:
     from superllm_cli._http import AsyncTransport, SyncTransport
@@ -55,118 +49,6 @@ __all__ = ["AsyncClient", "Client", "SuperllmError", "lock_holder"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-_UNKNOWN_TAG = "-"  # no list stored yet: the daemon answers with its own
-_PREFIX = "/superllm"  # where a gateway serves the native API on its TCP door
-
-
-class _Response(Protocol):
-    status: int
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-    def read(self) -> bytes: ...
-
-    def iter_lines(self) -> Iterator[bytes]: ...
-
-    def close(self) -> None: ...
-
-
-class _Core:
-    """What both clients share: where the daemon is, what a request carries, the policy."""
-
-    def __init__(
-        self,
-        paths: Paths | None = None,
-        *,
-        autostart: bool = True,
-        environ: Mapping[str, str] | None = None,
-        base_url: str | None = None,
-        token: str | None = None,
-    ) -> None:
-        self.environ = dict(os.environ if environ is None else environ)
-        self.base_url = base_url.rstrip("/") if base_url else None
-        self.token = token
-        self.autostart = autostart and self.base_url is None
-        self._daemon: LocalDaemon | None = None
-        self.policy: Policy
-        if self.base_url is None:
-            self.paths = paths or get_paths(self.environ)
-            self.names = EnvNames(self.paths.runtime_dir)
-            self._daemon = LocalDaemon(
-                self.paths, self.environ, autostart=self.autostart, names=self.names
-            )
-            self.policy = self._daemon
-        else:
-            self.policy = RemoteGateway(self.base_url)
-
-    @property
-    def daemon(self) -> LocalDaemon:
-        if self._daemon is None:
-            raise DaemonError(f"{self.base_url} is a gateway: it is not started or stopped here")
-        return self._daemon
-
-    # -- what a request carries ------------------------------------------------------------
-
-    def env_for_request(self) -> dict[str, str]:
-        """The environment a request carries (it applies to that request only): the
-        ``SUPERLLM_*`` variables and the provider variables the daemon names. None over TCP:
-        a gateway uses its own keys."""
-        if self.base_url is not None:
-            return {}
-        if not self.names.loaded:
-            self.names.load()
-        return forwarded(self.environ, self.names.names)
-
-    def query(
-        self, path: str, params: Mapping[str, Any] | None = None, *, present: bool = False
-    ) -> str:
-        """``path`` with ``params`` and what of the environment a GET carries (``_env.query``);
-        over TCP, ``params`` only."""
-        if self.base_url is not None:
-            return _env.query(path, {}, [], params)
-        known = self.names.loaded or self.names.load()
-        return _env.query(
-            path, self.environ, self.names.names if known else None, params, present=present
-        )
-
-    def _encode(
-        self, method: str, path: str, body: Any, accept: str, attempt: int
-    ) -> tuple[str, bytes | None, dict[str, str]]:
-        headers = {"Accept": accept}
-        if isinstance(body, dict) and "env" in body:
-            if attempt:  # the list of provider variables may just have changed
-                body = {**body, "env": self.env_for_request()}
-            if self.base_url is None:
-                headers[ENV_NAMES_HEADER] = self.names.tag or _UNKNOWN_TAG
-        data = None if body is None else json.dumps(body).encode()
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        if self.base_url is None:
-            headers[VERSION_HEADER] = __version__
-            return path, data, headers
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        return _PREFIX + path, data, headers
-
-    def _prepare(self, call: Call[Any]) -> tuple[str, str, Any]:
-        body = call.body
-        if call.env == "forward" and body is not None:
-            body = {**body, "env": self.env_for_request()}
-        if call.env == "settings":
-            return call.method, self.query(call.path, call.params), body
-        return call.method, _env.query(call.path, {}, [], call.params), body
-
-    def _answer(self, call: Call[R], answer: Any) -> R:
-        return cast(R, answer[call.key] if call.key else answer)
-
-
-def _result_of(result: RunResult | None) -> RunResult:
-    if result is None:
-        raise DaemonError("the daemon ended the run without a result; see `superllm daemon logs`")
-    if result.get("error"):
-        raise from_dict(dict(result["error"] or {}))
-    return result
 
 
 def _sync(build: Callable[P, Call[R]]) -> Callable[Concatenate[Client, P], R]:
@@ -187,14 +69,14 @@ def _async(
     return method
 
 
-class Client(_Core):
+class Client(Core):
     """The daemon (or a gateway, with ``base_url``), blocking. See the module docstring."""
 
     _transport: SyncTransport | None = None
 
     def _send(
         self, method: str, path: str, body: Any, accept: str, timeout: float | None
-    ) -> _Response:
+    ) -> Response:
         for attempt in range(ATTEMPTS):
             where, data, headers = self._encode(method, path, body, accept, attempt)
             try:
@@ -215,7 +97,7 @@ class Client(_Core):
         data: bytes | None,
         headers: dict[str, str],
         timeout: float | None,
-    ) -> _Response:
+    ) -> Response:
         if self.base_url is None:
             return wire_request(
                 str(self.paths.socket), method, path, body=data, headers=headers, timeout=timeout
@@ -261,7 +143,7 @@ class Client(_Core):
         for event in self.events(method, path, body):
             if event.get("type") == "run.finished":
                 result = event["result"]
-        return cast(R, _result_of(result))
+        return cast(R, result_of(result))
 
     # -- the SDK ---------------------------------------------------------------------------
 
@@ -315,7 +197,7 @@ class Client(_Core):
         self.close()
 
 
-class AsyncClient(_Core):
+class AsyncClient(Core):
     """:class:`Client` for asyncio: the same methods, awaited; ``stream`` is an async
     iterator. Use it as ``async with AsyncClient() as client:`` (or ``await aclose()``)."""
 
@@ -381,7 +263,7 @@ class AsyncClient(_Core):
         async for event in self.events(method, path, body):
             if event.get("type") == "run.finished":
                 result = event["result"]
-        return cast(R, _result_of(result))
+        return cast(R, result_of(result))
 
     ask = _async(_calls.ask)
     consensus = _async(_calls.consensus)
