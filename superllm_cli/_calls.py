@@ -27,6 +27,7 @@ from superllmd.protocol import (
     Turn,
     UsageReport,
 )
+from superllmd.protocol_tools import ToolChoiceSpec, ToolSpec
 
 __all__ = [
     "ROUTES",
@@ -80,6 +81,8 @@ class AskOptions(TypedDict, total=False):
     json_output: bool  # ask the model for a JSON object
     stream: bool  # the daemon streams the answer (default); False: it comes whole
     json_schema: dict[str, Any] | None  # the answer is JSON for this schema, validated
+    tools: list[ToolSpec]  # functions the model may call (ask only); see result["tool_calls"]
+    tool_choice: ToolChoiceSpec  # "auto", "none", "required" or {"name": ...}
 
 
 class RunOptions(AskOptions, total=False):

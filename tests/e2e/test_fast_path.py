@@ -46,11 +46,12 @@ CORPUS: list[tuple[list[str], str | None]] = [
 # Ids, latencies, and the report's period (its start is "30 days before now").
 _IDS = re.compile(r'"(run_id|conversation_id|latency_ms|since|until)": ?("[^"]*"|[0-9.]+)')
 _SECONDS = re.compile(r"[0-9]+\.[0-9] s\b")
+_MILLIS = re.compile(r"\b[0-9]+ ms\b")  # the -v status line's latency
 
 
 def _normal(text: str, home: Path) -> str:
     text = _IDS.sub(r'"\1": _', text).replace(str(home), "$HOME")
-    return _SECONDS.sub("_ s", text)
+    return _MILLIS.sub("_ ms", _SECONDS.sub("_ s", text))
 
 
 @pytest.fixture

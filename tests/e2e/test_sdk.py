@@ -4,6 +4,7 @@ method, typed events, the error tree, autostart, AsyncClient, and a gateway over
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -62,6 +63,32 @@ def test_options_match_the_protocol() -> None:
     assert ask == set(get_type_hints(AskRequest))
     run = set(get_type_hints(_calls.RunOptions)) | {"prompt", "models", "env", "stream"}
     assert run | {"workflow"} == set(get_type_hints(RunRequest))
+
+
+def test_ask_with_tools_round_trips(client: Client) -> None:
+    """The model asks for a call; the caller runs it and sends the chat back for the answer."""
+    tool: Any = {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+    asked = client.ask("Weather in Paris?", model="fake/gpt-fake", tools=[tool], no_cache=True)
+    calls = asked.get("tool_calls") or []
+    assert [c["name"] for c in calls] == ["get_weather"]
+    assert "city" in json.loads(calls[0]["arguments"])
+    answered = client.ask(
+        "",
+        model="fake/gpt-fake",
+        tools=[tool],
+        no_cache=True,
+        messages=[
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "", "tool_calls": calls},
+            {"role": "tool", "content": "18C and sunny", "tool_call_id": calls[0]["id"]},
+        ],
+    )
+    assert not answered.get("tool_calls")
+    assert "18C and sunny" in (answered["answer"] or "")
 
 
 def test_ask_autostarts_and_returns_a_typed_result(client: Client) -> None:
