@@ -32,6 +32,7 @@ __all__ = [
     "BudgetSettings",
     "ConfigStore",
     "DaemonSettings",
+    "LedgerSettings",
     "McpSettings",
     "PluginSettings",
     "PriceOverride",
