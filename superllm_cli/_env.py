@@ -4,7 +4,7 @@ A request to the daemon applies the client's environment to itself only (so
 ``OPENAI_API_KEY=... superllm ask`` and a cron job's own variables work), but it must not
 carry every secret of the user's shell across the socket. It carries:
 
-- the ``SUPERLLM_*`` variables (settings, see DESIGN.md), and
+- the ``SUPERLLM_*`` variables (settings, as ``SUPERLLM_SECTION__KEY``), and
 - the provider variables the daemon's registry names (``OPENAI_API_KEY``,
   ``AZURE_OPENAI_ENDPOINT``, ``OLLAMA_HOST``, a configured ``api_key_env``...), plus any
   variable a ``SUPERLLM_..._API_KEY_ENV`` setting names.

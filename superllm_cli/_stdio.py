@@ -16,7 +16,7 @@ import sys
 
 __all__ = ["guard_streams", "output_failed"]
 
-# Exit code when the output cannot be written: DESIGN.md's "unexpected error".
+# Exit code when the output cannot be written: 1, the code of an unexpected error.
 EXIT_OUTPUT = 1
 
 

@@ -210,7 +210,7 @@ class PluginSettings(_Section):
 
 
 class Settings(BaseSettings):
-    """Everything in config.toml; see DESIGN.md for an example file."""
+    """Everything in config.toml; the README and docs/configuration.md show an example file."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 

@@ -73,7 +73,8 @@ class Activity:
         self.app = app
         self.state = state
         # On the socket door every answer names the daemon's ledger and config, so a client
-        # whose environment resolves other paths can say so (DESIGN: one daemon per user).
+        # whose environment resolves other paths can say so: one daemon serves all of a
+        # user's clients, whatever their environment.
         self._identity: list[tuple[bytes, bytes]] = []
         if identity:
             self._identity = [

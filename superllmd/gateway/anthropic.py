@@ -2,7 +2,7 @@
 
 Point an Anthropic client at the gateway (``base_url="http://127.0.0.1:8765"``, no ``/v1``)
 with any superllm model name, so an Anthropic client can use OpenAI, Gemini or local models
-too. A stream follows Anthropic's order (WIRE.md 3.3): ``message_start`` first, one text
+too. A stream follows Anthropic's order: ``message_start`` first, one text
 block (``content_block_start``, ``content_block_delta``..., ``content_block_stop``),
 ``message_delta`` with the stop reason and cumulative usage, ``message_stop``; a run that
 fails mid-way ends with an ``error`` event. A virtual model's progress travels in ``ping``

@@ -1,4 +1,4 @@
-"""Anthropic's Messages wire shapes, as far as the gateway reads and writes them (WIRE.md 3).
+"""Anthropic's Messages wire shapes, as far as the gateway reads and writes them.
 
 Requests allow fields not named here; /openapi.json is generated from these types.
 """

@@ -1,7 +1,7 @@
 """Chat Completions, translated both ways (pure functions; the routes are in openai.py).
 
 ``chat_of`` turns an OpenAI request into a ``Chat``; ``completion`` and ``chunks`` turn a
-run's pieces into OpenAI's response and stream (WIRE.md 2.2, 2.3): first a role chunk, then
+run's pieces into OpenAI's response and stream: first a role chunk, then
 content chunks, a closing chunk with ``finish_reason``, a usage chunk with empty ``choices``
 when ``stream_options.include_usage`` asks for it, then ``data: [DONE]``. A run that fails
 after the stream started ends with OpenAI's in-band ``data: {"error": ...}``.

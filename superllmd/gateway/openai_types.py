@@ -1,4 +1,4 @@
-"""OpenAI's wire shapes, as far as the gateway reads and writes them (WIRE.md section 2).
+"""OpenAI's wire shapes, as far as the gateway reads and writes them.
 
 Requests allow fields not named here (the SDKs send many; unknown ones are ignored);
 responses are what the gateway writes, and /openapi.json is generated from these types.

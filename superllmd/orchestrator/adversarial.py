@@ -1,4 +1,4 @@
-"""``redteam``: blue answers, red attacks, a judge rules (ORCHESTRATION.md §4.4).
+"""``redteam``: blue answers, red attacks, a judge rules.
 
 Roles: blue is the first participant; red the second (the first again if only one is
 given); the judge is ``--judge``, else a third participant, else red. Participants beyond
@@ -23,12 +23,12 @@ was, an unreadable verdict leaves blue's answer with verdict "undecided" -- each
 ``dispute`` (Khan et al.): blue defends its own answer (or ``mode_options["answer"]``), red
 the strongest alternative it proposes (or ``mode_options["alternative"]``), arguing in
 simultaneous rounds. The judge sees only "Side A" and "Side B" and rules twice, once in each
-order (§1.4); rulings that differ make a tie, broken by the jury's majority if there is one,
-else reported as uncertain with blue's answer standing. Agreement is the largest share of
-rulings for one side.
+order (against position bias); rulings that differ make a tie, broken by the jury's majority
+if there is one, else reported as uncertain with blue's answer standing. Agreement is the
+largest share of rulings for one side.
 
 Judges never see model names: texts shown to them have every name of the run masked, and
-they rule at temperature 0. Every text one model shows another is clipped (§4.4).
+they rule at temperature 0. Every text one model shows another is clipped.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Agreement measures, stopping rules and the closed forms the tests check against.
 
-Every mode attaches an agreement report to its output (ORCHESTRATION.md §4.1):
-:func:`vote_report` for extractable answers (exact match on normalised keys, §1.2) and
+Every mode attaches an agreement report to its output:
+:func:`vote_report` for extractable answers (exact match on normalised keys) and
 :func:`text_report` for free text (pairwise similarity and the medoid). Abstentions are
 reported, never voted. :func:`beta_confidence` is the Adaptive-Consistency stopping rule
-(§1.3) in closed form, so no SciPy is needed.
+in closed form, so no SciPy is needed.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class VoteReport:
 
     @property
     def abstain_rate(self) -> float:
-        """Share of voters who gave no parseable answer (§1.1 asks for it to be reported)."""
+        """Share of voters who gave no parseable answer (reported, never voted)."""
         total = self.n_valid + self.n_abstain
         return self.n_abstain / total if total else 0.0
 
@@ -235,7 +235,7 @@ def cosine(u: Sequence[float], v: Sequence[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class TextReport:
-    """Agreement among free-text answers (§1.2, "free text").
+    """Agreement among free-text answers (no extractable answer).
 
     ``similarity[i][j]`` is the pairwise similarity (diagonal 1.0). The medoid is the text
     with the highest mean similarity to the others (ties: lowest index); it is the
@@ -326,7 +326,7 @@ def majority_accuracy(p: float, k: int) -> float:
     """Accuracy of a majority vote of ``k`` independent voters, each right with prob. ``p``.
 
     ``sum C(k, j) p^j (1-p)^(k-j)`` over ``j > k/2``; for even ``k`` a tie counts 1/2. This is
-    the closed form for binary or shared errors (§6.3): voting helps when p > 1/2 and hurts
+    the closed form for binary or shared errors: voting helps when p > 1/2 and hurts
     when p < 1/2.
 
     >>> round(majority_accuracy(0.67, 3), 3), round(majority_accuracy(0.40, 15), 3)

@@ -1,4 +1,4 @@
-"""``chain``: a TOML workflow of named steps, or the built-in ``refine`` (§4.5).
+"""``chain``: a TOML workflow of named steps, or the built-in ``refine``.
 
 A workflow::
 

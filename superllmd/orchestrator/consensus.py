@@ -1,4 +1,4 @@
-"""``consensus``: ask every participant at once, then merge by a strategy (ORCHESTRATION.md §4.2).
+"""``consensus``: ask every participant at once, then merge by a strategy.
 
 Strategies (``--strategy``):
 
@@ -15,13 +15,13 @@ Strategies (``--strategy``):
 ``usc``         Universal Self-Consistency: one extra call picks the most consistent
                 answer, so the result always comes from the panel.
 
-Where ``--samples auto`` stops: the Beta confidence of (top, runner-up) votes (§1.3), against
+Where ``--samples auto`` stops: the Beta confidence of (top, runner-up) votes, against
 the threshold 0.9 -- so three unanimous answers suffice and any split draws more::
 
     3-0 0.9375 stop   4-0 0.969   5-0 0.984   2-1 0.6875 more   3-1 0.8125 more
     4-1 0.891 more    5-1 0.9375 stop         6-1 0.965          4-2 0.773 more   6-2 0.910 stop
 
-Voting captures most of what multi-agent methods gain, at the lowest cost (§0.1), so it is
+Voting captures most of what multi-agent methods gain, at the lowest cost, so it is
 the default wherever answers can be compared. ``--quorum k`` takes the first k answers and
 reports the rest as late; a failed participant is reported and the run goes on, and only a
 panel where every participant failed fails the run (exit 4).
@@ -69,10 +69,10 @@ __all__ = [
 ]
 
 STRATEGIES: Final = ("vote", "synthesize", "council", "medoid", "usc")
-_ALIASES: Final = {"rank": "council"}  # DESIGN.md's name for the council
+_ALIASES: Final = {"rank": "council"}  # the council's other name, kept as an alias
 #: Sampling diversity is what voting feeds on; 0 when the user asks for determinism.
 DEFAULT_TEMPERATURE: Final = 0.7
-#: ``--samples auto``: §4.2's defaults (looser than Adaptive-Consistency's 0.95, so three
+#: ``--samples auto``: the defaults (looser than Adaptive-Consistency's 0.95, so three
 #: unanimous providers, 0.9375, are enough and 2-1 tops up).
 AUTO_THRESHOLD: Final = 0.9
 AUTO_MAX_SAMPLES: Final = 9

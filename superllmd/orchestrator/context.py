@@ -10,7 +10,7 @@ A ``single`` context is one model's run (``ask``): its participants are a fallba
 which only the first is announced, the mode sets ``ctx.model`` to the one that answered, and
 the result has ``model`` instead of the panel's keys (agreement, rounds, strategy, report).
 
-Identity hygiene (ORCHESTRATION.md §4.1): when one model sees others' output, use
+Identity hygiene: when one model sees others' output, use
 ``ctx.anonymise`` — "Response A/B/..." in an order shuffled per recipient with the run's
 seed; provider names never reach judges or aggregators.
 """

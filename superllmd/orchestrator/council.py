@@ -1,11 +1,11 @@
-"""``consensus --strategy council``: peer review, Borda count, then a chairman (§4.2).
+"""``consensus --strategy council``: peer review, Borda count, then a chairman.
 
-The llm-council stages, with the changes ORCHESTRATION.md asks for:
+The llm-council stages, with these changes:
 
 1. every participant answers (done by consensus.py);
 2. every participant that answered ranks *all* answers, anonymised and shuffled for it
    alone, in validated JSON; its own answer is then removed from its ballot (self-votes
-   excluded: models prefer their own text, §0.8), and the ballots are combined by Borda
+   excluded: models prefer their own text), and the ballots are combined by Borda
    count (normalised, so a ballot that lost an entry weighs the same); Kendall's W over
    the full ballots says how much the reviewers agreed;
 3. a chairman -- the judge, else the first participant -- sees the anonymised answers and

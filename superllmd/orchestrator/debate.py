@@ -1,6 +1,6 @@
-"""``debate``: independent answers, then rounds of revision until the panel settles (§4.3).
+"""``debate``: independent answers, then rounds of revision until the panel settles.
 
-Du et al.'s debate, with the guards the critiques call for (ORCHESTRATION.md §0.1, §0.5):
+Du et al.'s debate, with the guards the critiques call for:
 
 - **Round 0** is independent. If every agent gives the same extractable answer, there is
   no debate at all: talking can only move agents away from a unanimous answer.
@@ -48,7 +48,7 @@ from superllmd.providers.base import Message
 __all__ = ["DEFAULT_ROUNDS", "REVISION_TEMPERATURE", "ROUND0_TEMPERATURE", "run"]
 
 DEFAULT_ROUNDS: Final = 3  # round 0 plus up to two revisions
-#: Diverse first answers, steadier revisions (§4.3 defaults, tunables rather than findings).
+#: Diverse first answers, steadier revisions (defaults, tunables rather than findings).
 ROUND0_TEMPERATURE: Final = 0.7
 REVISION_TEMPERATURE: Final = 0.3
 

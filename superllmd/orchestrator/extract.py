@@ -1,11 +1,11 @@
 r"""Answer extraction and normalisation, shared by every voting mode.
 
-The extractor decides the score (ORCHESTRATION.md §0.10): reference debate code read
+The extractor decides the score: reference debate code read
 "1,234" as 1.234, dropped minus signs and scored unparseable replies as correct. Here a
 reply yields either a normalised :class:`Answer` or ``None`` -- an *abstention*, which never
 gets a vote and is never correct (:func:`is_correct`).
 
-Extraction order (§1.1), stopping at the first hit:
+Extraction order, stopping at the first hit:
 
 1. an explicit ``FINAL ANSWER:`` tag (the last tag that parses wins);
 2. ``\boxed{...}`` (the last one wins; nested braces and ``\frac{a}{b}`` are fine);
@@ -200,7 +200,7 @@ def _parse_payload(payload: str, answer_type: AnswerType) -> Answer | None:
 
 
 def _fallback(text: str, answer_type: AnswerType) -> Answer | None:
-    """Step 3/4 of §1.1: patterns that need no tag."""
+    """Steps 3 and 4 of the extraction order: patterns that need no tag."""
     if answer_type == "numeric":
         found = numbers_in(clean_numeric(text))
         return _numeric_answer(found[-1][0][0], found[-1][1]) if found else None
@@ -288,7 +288,7 @@ _DATE_RE: Final = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,
 
 
 def detect_answer_type(prompt: str) -> AnswerType:
-    """Guess the task type when ``--answer-type`` is not given (cheap heuristic, §4.1).
+    """Guess the task type when ``--answer-type`` is not given (a cheap heuristic).
 
     Checked in order: code, choice (options "(A) ... (B)" or "A) / B." lines), boolean
     (the last question starts with is/does/can/... or says "true or false"), numeric

@@ -1,6 +1,6 @@
 """Judges and aggregators: what one model sees of the others, and how its verdict is read.
 
-Hygiene rules of ORCHESTRATION.md §1.4, in one place so every mode follows them:
+Hygiene rules, in one place so every mode follows them:
 
 - Candidates are shown as "Response A/B/..." in an order shuffled per recipient with the
   run's seed (``ctx.anonymise``), and any provider/model name inside a response is masked:
@@ -37,7 +37,7 @@ __all__ = [
     "show",
 ]
 
-#: One try and two retries, then the caller falls back to voting (§4.4).
+#: One try and two retries, then the caller falls back to voting.
 JSON_ATTEMPTS: Final = 3
 _FENCE: Final = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
 _LABEL: Final = re.compile(r"^(?:response\s+)?([A-Z]{1,3})$", re.I)

@@ -1,5 +1,5 @@
 """``mapreduce``: split a long input, take structured notes per chunk in parallel, collapse
-the notes in document order until they fit, and reduce them to one cited answer (§4.6).
+the notes in document order until they fit, and reduce them to one cited answer.
 
 Input and question: the document is the prompt (usually stdin). The question is
 ``mode_options["question"]`` (``-q``); without one, a first line ending in "?" is taken as

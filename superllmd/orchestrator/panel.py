@@ -4,7 +4,7 @@ A *panel* is the participants of a run, each under a label that is unique even w
 model sits on it twice (``local/smollm2`` and ``local/smollm2#2``), so its events, votes and
 failures can be told apart. :func:`ask_panel` asks some of them in parallel and records who
 failed or came too late in ``ctx.report`` -- a failed participant is dropped from the stage,
-never from the run (ORCHESTRATION.md §4.1).
+never from the run.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ __all__ = [
     "vote_dict",
 ]
 
-#: Types whose answers reduce to a comparable key and so can be voted on (§4.1).
+#: Types whose answers reduce to a comparable key and so can be voted on.
 EXTRACTABLE: Final[frozenset[AnswerType]] = frozenset({"numeric", "choice", "boolean", "short"})
 
 
@@ -171,7 +171,7 @@ async def ask_panel(
 
 
 def vote_dict(report: VoteReport) -> dict[str, Any]:
-    """A VoteReport as JSON-ready fields (the agreement report of §4.1)."""
+    """A VoteReport as JSON-ready fields (the agreement report every mode attaches)."""
     return {
         "n_valid": report.n_valid,
         "n_abstain": report.n_abstain,

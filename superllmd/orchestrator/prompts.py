@@ -5,7 +5,7 @@ debater revising its answer) opens with a fixed first sentence, exported as a ``
 constant: transcripts can be searched for it, and the fake agents in the tests recognise
 the role from it exactly as a real model would, by reading the prompt.
 
-Identity hygiene (ORCHESTRATION.md §1.4, §4.1): templates only ever receive anonymised
+Identity hygiene: templates only ever receive anonymised
 labels ("Response A"), never provider or model names; :func:`responses_block` also clips
 each response so one verbose model cannot push the others out of a judge's context.
 """
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: A shown response longer than this keeps its head and its tail (where the final-answer
-#: line is), the cheap form of the "final answer plus key steps" summary of §4.3.
+#: line is): a cheap summary, the final answer plus the steps that lead to it.
 MAX_SHOWN_CHARS: Final = 2000
 
 PICK_HEAD: Final = "You are judging candidate responses to a question."
@@ -76,7 +76,7 @@ def responses_block(labelled: Sequence[tuple[str, str]]) -> str:
 
 
 def question_prompt(prompt: str, answer_type: AnswerType) -> str:
-    """The user's prompt, with the final-answer instruction for extractable types (§4.1)."""
+    """The user's prompt, with the final-answer instruction for extractable types."""
     instruction = format_instruction(answer_type)
     return f"{prompt}\n\n{instruction}" if instruction else prompt
 
@@ -145,10 +145,10 @@ def chair_prompt(
 
 
 def update_prompt(labelled: Sequence[tuple[str, str]], answer_type: AnswerType) -> str:
-    """The debate revision prompt of ORCHESTRATION.md §4.3.
+    """The debate revision prompt.
 
     It asks for a specific error before any change, because agents otherwise drift to the
-    majority whether or not it is right (Wynn et al. 2025; §0.5).
+    majority whether or not it is right (Wynn et al. 2025).
     """
     instruction = format_instruction(answer_type) or "End with your complete final answer."
     return (

@@ -167,7 +167,7 @@ class Roles:
 
 def blue_messages(ctx: RunContext) -> tuple[Message, ...]:
     """The question as blue sees it: with the final-answer instruction for extractable
-    answer types, as every mode asks it (§4.1)."""
+    answer types, as every mode asks it."""
     prompt = question_prompt(ctx.request["prompt"], answer_type_of(ctx))
     return messages_of(ctx.request.get("system"), prompt)
 

@@ -1,4 +1,4 @@
-"""Splitting a long text into overlapping chunks that fit a token budget (map-reduce, §4.6).
+"""Splitting a long text into overlapping chunks that fit a token budget (for map-reduce).
 
 Chunks break where a reader would: at a paragraph end when one falls in the second half of
 the budget, else at a sentence end, else between words, and only as a last resort inside a

@@ -1,6 +1,6 @@
 """Validated JSON from models: parse, schema-check, retry twice, never ``eval``.
 
-Judges, critics and map extractors answer in JSON (ORCHESTRATION.md §1.4, §4.4): a reply is
+Judges, critics and map extractors answer in JSON: a reply is
 parsed with :mod:`json` only (reference code that ``eval()``-ed model output ran whatever the
 model wrote), checked against a small JSON-Schema subset, and on failure the model is shown
 its own reply and the errors and asked again, at most twice. What happens after the last

@@ -5,7 +5,7 @@ A plugin is a :class:`ProviderKind` subclass (a wire dialect or driver) that mak
 entry-point group ``superllm.providers`` of an installed package, or from a single file with
 ``superllm providers add PATH.py``; ``superllm providers new NAME`` writes a ready-to-edit
 package. Built-in dialects use the same door and the same names, so a plugin is a
-first-class citizen (STYLE.md habit 6).
+first-class citizen: the built-in providers register through the same door.
 
 Example, a kind for a server that speaks the OpenAI dialect with its own defaults::
 

@@ -1,4 +1,4 @@
-"""The Anthropic Messages dialect (WIRE.md section 3), over httpx.
+"""The Anthropic Messages dialect, over httpx.
 
 Differences from the OpenAI shape that matter here: the system prompt is a top-level field,
 ``max_tokens`` is required, the key goes in ``x-api-key`` next to a pinned
@@ -54,7 +54,7 @@ _FINISH = {
     "tool_use": "tool_calls",
 }
 _CHOICE = {"auto": "auto", "none": "none", "required": "any", "tool": "tool"}
-# In-band error types -> the HTTP status the same error would have had (WIRE.md 3.5).
+# In-band error types -> the HTTP status the same error would have had.
 _ERROR_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -272,7 +272,7 @@ class AnthropicProvider(HttpProvider):
         return [m.id for m in await self.served_models()]
 
     async def served_models(self) -> list[ServedModel]:
-        """``GET /v1/models`` (WIRE.md 3.4), page after page (``has_more``, ``after_id``)."""
+        """``GET /v1/models``, page after page (``has_more``, ``after_id``)."""
         headers, key = await self._headers()
         found: list[ServedModel] = []
         params: dict[str, Any] = {"limit": 1000}
@@ -357,7 +357,7 @@ def _turns(turns: list[Message]) -> list[dict[str, Any]]:
 
 
 def _message(m: Message) -> dict[str, Any]:
-    """A turn; with images, content becomes blocks, images first (WIRE.md section 3.1)."""
+    """A turn; with images, content becomes blocks, images first."""
     if m.role == "tool":
         result = {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}
         return {"role": "user", "content": [result]}

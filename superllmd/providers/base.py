@@ -241,7 +241,7 @@ class Provider(ABC):
     async def served_models(self) -> list[ServedModel]:
         """What the endpoint itself serves, asked of it now (``superllm models --refresh``).
 
-        A dialect with a models list endpoint overrides this (WIRE.md: ``/v1/models``,
+        A dialect with a models list endpoint overrides this (``/v1/models``,
         ``/api/tags``...) and raises the provider's error when it cannot; the default is
         what ``list_models`` offers, so a plugin needs nothing more.
         """

@@ -1,4 +1,4 @@
-"""The Cohere v2 Chat dialect (WIRE.md section 6), over httpx.
+"""The Cohere v2 Chat dialect, over httpx.
 
 Close to OpenAI's shape on the way in (Bearer key, ``messages`` with a system role), its own
 on the way out: content is a list of parts, usage has both ``tokens`` (what the model saw; we
@@ -244,7 +244,7 @@ class CohereProvider(HttpProvider):
         return [m.id for m in await self.served_models()]
 
     async def served_models(self) -> list[ServedModel]:
-        """``GET /v1/models?endpoint=chat`` (WIRE.md 6), page after page (``next_page_token``)."""
+        """``GET /v1/models?endpoint=chat``, page after page (``next_page_token``)."""
         headers, key = await self._headers()
         found: list[ServedModel] = []
         params: dict[str, Any] = {"endpoint": "chat", "page_size": 1000}

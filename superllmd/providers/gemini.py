@@ -1,4 +1,4 @@
-"""The Google Gemini dialect (generateContent, WIRE.md section 4), over httpx.
+"""The Google Gemini dialect (generateContent), over httpx.
 
 What makes it different: the model is in the URL path, the base URL is the host root (the
 client appends ``/v1beta``; a base ending in ``/v1`` or ``/v1beta`` is used as is), roles are
@@ -272,7 +272,7 @@ class GeminiProvider(HttpProvider):
         return [m.id for m in await self.served_models()]
 
     async def served_models(self) -> list[ServedModel]:
-        """``GET models`` (WIRE.md 4.5), page after page (``nextPageToken``); only models that
+        """``GET models``, page after page (``nextPageToken``); only models that
         generate content (the list has embedding and other models too), without ``models/``."""
         headers, key = await self._headers()
         found: list[ServedModel] = []

@@ -1,4 +1,4 @@
-"""The Mistral dialect (WIRE.md section 7): OpenAI's chat completions with a few twists.
+"""The Mistral dialect: OpenAI's chat completions with a few twists.
 
 So it reuses :class:`OpenAIProvider` and changes only what differs: ``random_seed`` instead
 of ``seed``, no ``stream_options`` (Mistral rejects unknown fields; it sends usage in the last

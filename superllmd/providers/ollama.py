@@ -1,4 +1,4 @@
-"""The Ollama native dialect (``/api/chat``, WIRE.md section 5), over httpx.
+"""The Ollama native dialect (``/api/chat``), over httpx.
 
 Native rather than Ollama's OpenAI layer because the native API reports real token counts
 (``prompt_eval_count``/``eval_count``), takes every Modelfile option, and lists the pulled
@@ -241,7 +241,7 @@ class OllamaProvider(HttpProvider):
         return [m.id for m in await self.served_models()]
 
     async def served_models(self) -> list[ServedModel]:
-        """``GET /api/tags`` (WIRE.md 5.2): the models pulled on the server."""
+        """``GET /api/tags``: the models pulled on the server."""
         headers, key = await self._headers()
         data = await self._get_json(f"{self.base_url}/api/tags", None, headers, key)
         rows = data.get("models") if isinstance(data, dict) else None

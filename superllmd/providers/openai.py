@@ -1,4 +1,4 @@
-"""The OpenAI chat-completions dialect (WIRE.md section 2), over httpx.
+"""The OpenAI chat-completions dialect, over httpx.
 
 Two kinds share it: ``openai`` (api.openai.com, ``OPENAI_API_KEY``) and
 ``openai-compatible`` (any server that speaks the dialect, declared in config with
@@ -222,7 +222,7 @@ class OpenAIProvider(HttpProvider):
         return [m.id for m in await self.served_models()]
 
     async def served_models(self) -> list[ServedModel]:
-        """``GET {base}/models`` (WIRE.md 2.4): ``{"object": "list", "data": [{"id"}]}``.
+        """``GET {base}/models``: ``{"object": "list", "data": [{"id"}]}``.
 
         Compatible servers add a window under their own name (vLLM ``max_model_len``, Groq
         ``context_window``, Together ``context_length``); Together answers a bare list.
@@ -293,7 +293,7 @@ def _call_delta(provider: str, piece: Any) -> ToolCallDelta:
 
 
 def _message(m: Message, call_id: Callable[[str], str] = str) -> dict[str, Any]:
-    """A chat message; with images, content becomes parts (WIRE.md section 2.1)."""
+    """A chat message; with images, content becomes parts."""
     if m.role == "tool":
         return {"role": "tool", "tool_call_id": call_id(m.tool_call_id or ""), "content": m.content}
     if m.tool_calls:
@@ -317,7 +317,7 @@ def _message(m: Message, call_id: Callable[[str], str] = str) -> dict[str, Any]:
 
 
 def stream_error(provider: str, error: Any, secrets: tuple[str, ...]) -> ProviderError:
-    """An error that arrives in-band after a 200 (WIRE.md section 1)."""
+    """An error that arrives in-band after a 200."""
     if isinstance(error, dict):
         message = str(error.get("message") or error)
         kind = str(error.get("type") or error.get("code") or "")

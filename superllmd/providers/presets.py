@@ -4,7 +4,7 @@ A preset is what a user would otherwise write by hand under ``[providers.ID]``: 
 the vendor's conventional key variable and a few model names. Keeping them in a data file
 (with the documentation page each URL came from) means adding a service is a reviewed
 edit of data, not code. The requests themselves are :class:`OpenAIProvider`'s; this module
-handles only the deviations that change a request (WIRE.md section 8):
+handles only the deviations that change a request:
 
 * ``max_completion_tokens`` where a service deprecated ``max_tokens``;
 * attribution headers (OpenRouter's ``X-Title``), sent as the provider's default headers;

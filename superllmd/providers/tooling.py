@@ -1,4 +1,4 @@
-"""What the dialects share for tool calling (WIRE.md section 13.5).
+"""What the dialects share for tool calling.
 
 Vendors disagree on three things: arguments are JSON *text* (OpenAI, Cohere, Mistral) or an
 *object* (Anthropic ``input``, Gemini ``args``, Ollama ``arguments``); ids are absent (Ollama)

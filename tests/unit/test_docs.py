@@ -126,3 +126,24 @@ def test_the_shell_example_runs(
     )
     assert done.returncode == 0, f"{page} example {index}:\n{code}\n---\n{done.stderr}"
     assert "Traceback" not in done.stderr
+
+
+# The engineers' design notes live outside the repository: a user reading the code, the
+# README, docs/ or man/ must find the thing said where it is used, never a pointer there.
+_OUTSIDE = re.compile(r"\.\./shared|/work/shared|\b(?:DESIGN|ORCHESTRATION|WIRE|STYLE)\.md|§")
+
+
+def test_nothing_the_user_reads_points_outside_the_repository() -> None:
+    found = []
+    for top in ("superllm_cli", "superllmd", "docs", "man", "completions"):
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.is_file() and path.suffix not in (".pyc", ".gguf"):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                for n, line in enumerate(text.splitlines(), 1):
+                    if _OUTSIDE.search(line):
+                        found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    for name in ("README.md", "mkdocs.yml", "pyproject.toml"):
+        for n, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1):
+            if _OUTSIDE.search(line):
+                found.append(f"{name}:{n}: {line.strip()}")
+    assert found == [], "\n".join(found)

@@ -1,3 +1,3 @@
-"""The TUI's widgets, one per module (STYLE.md habit 9)."""
+"""The TUI's widgets, one per module, each with its own messages and reactives."""
 
 __all__: list[str] = []
