@@ -101,8 +101,11 @@ def get_paths(environ: os._Environ[str] | dict[str, str] | None = None) -> Paths
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` as 0700, and refuse one that another user owns or can write."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create ``path`` as 0700 (and any missing parents: ``Path.mkdir`` would make those
+    0755), and refuse one that another user owns or can write."""
+    from superllmd.privacy import mkdir_private
+
+    mkdir_private(path)
     st = path.lstat()
     if not stat.S_ISDIR(st.st_mode):
         raise UsageError(f"{path} should be a folder; move it away and try again.")

@@ -19,7 +19,7 @@ from pathlib import Path
 from superllmd.errors import UsageError
 from superllmd.paths import Paths
 
-__all__ = ["PRIVATE_UMASK", "open_private", "prepare", "tighten"]
+__all__ = ["PRIVATE_UMASK", "mkdir_private", "open_private", "prepare", "tighten", "write_private"]
 
 PRIVATE_UMASK = 0o077
 
@@ -35,7 +35,7 @@ def _what_to_do(path: Path) -> str:
     return f"fix {path} or set SUPERLLM_HOME to a folder you can write"
 
 
-def _mkdir_private(path: Path) -> None:
+def mkdir_private(path: Path) -> None:
     """Create ``path`` and any missing parents 0700; refuse a path that cannot be a folder."""
     missing: list[Path] = []
     probe = path
@@ -103,7 +103,7 @@ def prepare(paths: Paths) -> str | None:
     UsageError (exit 2) naming the folder when one cannot be created or written.
     """
     for folder in _folders(paths):
-        _mkdir_private(folder)
+        mkdir_private(folder)
     if paths.socket.is_dir() and not paths.socket.is_symlink():
         raise UsageError(
             f"{paths.socket} is a folder, but the daemon's socket goes there; remove it "
@@ -123,3 +123,11 @@ def open_private(path: Path, flags: int = os.O_RDWR | os.O_CREAT | os.O_APPEND) 
     if st.st_mode & 0o077 and st.st_uid == os.getuid():
         os.fchmod(fd, 0o600)
     return fd
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as a 0600 file whatever the umask (the CLI, unlike the
+    daemon, runs under the user's own)."""
+    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -38,8 +39,13 @@ def _history(path: str) -> None:
         return
     import atexit
     import contextlib
+    from pathlib import Path
+
+    from superllmd.privacy import open_private
 
     with contextlib.suppress(OSError):
+        # The lines typed are prompts: born 0600 whichever readline library writes them.
+        os.close(open_private(Path(path)))
         readline.read_history_file(path)
     readline.set_history_length(1000)
     atexit.register(readline.write_history_file, path)

@@ -75,6 +75,7 @@ def save(
         from superllm_cli.request import parse_options
         from superllm_cli.templates_store import Template, template_dir, to_toml
         from superllmd.paths import ensure_private_dir, get_paths
+        from superllmd.privacy import write_private
 
         config_dir = get_paths().config_dir
         made = Template(
@@ -89,7 +90,7 @@ def save(
         folder = template_dir(config_dir)
         ensure_private_dir(folder)
         path = folder / f"{name}.toml"
-        path.write_text(to_toml(made), encoding="utf-8")
+        write_private(path, to_toml(made))
         sys.stdout.write(f"saved {path}\n")
 
     run(ctx, body)
@@ -106,6 +107,7 @@ def edit(ctx: typer.Context, name: Name) -> None:
         from superllm_cli.templates_store import load, template_dir, to_toml
         from superllmd.errors import UsageError
         from superllmd.paths import ensure_private_dir, get_paths
+        from superllmd.privacy import write_private
 
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         if not editor:
@@ -119,7 +121,7 @@ def edit(ctx: typer.Context, name: Name) -> None:
                 text = to_toml(load(name, config_dir))
             except UsageError:
                 text = 'description = ""\nsystem = ""\nprompt = "$input"\n'
-            path.write_text(text, encoding="utf-8")
+            write_private(path, text)
         subprocess.run([*shlex.split(editor), str(path)], check=False)
         load(name, config_dir)  # a broken file is reported now, not at the next ask
         sys.stdout.write(f"{path}\n")

@@ -124,3 +124,39 @@ def test_ctrl_c_cancels_the_answer_not_the_chat(env: dict[str, str], tmp_path: P
     finally:
         if chat.proc.poll() is None:
             chat.proc.kill()
+
+
+def test_history_is_kept_private_and_c_continues_the_conversation(
+    cli: Cli, env: dict[str, str], home: Path, tmp_path: Path
+) -> None:
+    first = Pty(["chat", "-m", "fake/echo"], env, tmp_path)
+    try:
+        first.expect("> ")
+        first.send("remember the tides\n")
+        first.expect("echo: remember the tides")
+        first.expect("> ")
+        first.send("\x04")
+        assert first.close() == 0
+    finally:
+        if first.proc.poll() is None:
+            first.proc.kill()
+    history = home / "state" / "chat_history"
+    assert "remember the tides" in history.read_text()
+    assert history.stat().st_mode & 0o777 == 0o600  # the lines typed are prompts
+    again = Pty(["chat", "-c"], env, tmp_path)
+    try:
+        again.expect("> ")
+        again.send("\x1b[A")  # Up: the line typed in the last session comes back
+        again.expect("remember the tides")
+        again.send("\n")
+        again.expect("echo: remember the tides")
+        again.expect("> ")
+        again.send("/exit\n")
+        assert again.close() == 0
+    finally:
+        if again.proc.poll() is None:
+            again.proc.kill()
+    runs = json.loads(cli("log", "--json").stdout)
+    assert len(runs) == 2
+    assert len({r["conversation_id"] for r in runs}) == 1  # -c went on with the same one
+    assert {tuple(r["participants"]) for r in runs} == {("fake/echo",)}  # and its model

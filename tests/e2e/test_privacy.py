@@ -158,3 +158,35 @@ def test_default_platformdirs_homes_are_created_private(
     assert _loose(public_parent / ".local") == []
     for folder in (paths.config_dir, paths.data_dir, paths.state_dir, paths.runtime_dir):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_files_the_cli_writes_are_private_too(public_parent: Path, fake_openai: FakeOpenAI) -> None:
+    """Commands that write without the daemon (templates) run under the user's umask: their
+    folders and files must be born private, so no later start has anything to tighten."""
+    home = public_parent / "h"  # does not exist: the first command creates it
+    env = {**base_env(home), "EDITOR": "true"}
+    env["SUPERLLM_PROVIDERS__FAKE__KIND"] = "openai-compatible"
+    env["SUPERLLM_PROVIDERS__FAKE__BASE_URL"] = fake_openai.base_url
+    run = {
+        "env": env,
+        "capture_output": True,
+        "text": True,
+        "timeout": 120,
+        "stdin": subprocess.DEVNULL,
+        "preexec_fn": lambda: os.umask(0o022),  # a usual login shell's
+    }
+    try:
+        saved = subprocess.run(
+            [SUPERLLM, "templates", "save", "mine", "--system", "my secret style"], **run
+        )
+        assert saved.returncode == 0, saved.stderr
+        edited = subprocess.run([SUPERLLM, "templates", "edit", "review"], **run)
+        assert edited.returncode == 0, edited.stderr
+        assert (home / "config" / "templates" / "mine.toml").exists()
+        assert _loose(home) == []
+        asked = subprocess.run([SUPERLLM, "ask", "-m", "fake/echo", "hi"], **run)
+        assert asked.returncode == 0, asked.stderr
+        assert "private" not in asked.stderr  # nothing was left loose to tighten
+    finally:
+        subprocess.run([SUPERLLM, "daemon", "stop"], **{**run, "preexec_fn": None})
+        kill_daemons(home)
