@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from superllmd.api._common import ndjson_response, read_body, state_of, wants_stream
-from superllmd.errors import SuperllmError, UsageError
+from superllmd.errors import SuperllmError, UsageError, from_dict
 from superllmd.gateway import token_of
 from superllmd.gateway.engine import DEFAULT_PANEL, run_events
 from superllmd.orchestrator.modes import MODES
@@ -41,6 +41,8 @@ async def run(request: Request) -> Response:
             result = event["result"]
     if result is None:
         raise SuperllmError("the run ended without a result; see `superllm daemon logs`")
-    # One model that failed is a bad gateway; a panel's result carries what it agreed on.
-    status = 502 if spec.single and result.get("error") is not None else 200
+    # A failed run answers with its error's own status (402 for the budget, 400 for a usage
+    # error raised as it ran...), so a client reading the status alone reads it right.
+    error = result.get("error")
+    status = 200 if error is None else from_dict(dict(error)).http_status
     return JSONResponse(result, status_code=status)

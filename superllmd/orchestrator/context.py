@@ -23,7 +23,7 @@ import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from superllmd.errors import SuperllmError
 from superllmd.orchestrator.hooks import RunInfo
@@ -37,7 +37,7 @@ from superllmd.orchestrator.run import (
     new_run_id,
 )
 from superllmd.orchestrator.tooluse import choice_of, tools_of
-from superllmd.protocol import Event, Mode, RunRequest, RunResult
+from superllmd.protocol import ErrorInfo, Event, Mode, RunRequest, RunResult
 from superllmd.protocol_tools import ToolCallInfo
 from superllmd.providers.base import Attachment, ChatRequest, Message
 from superllmd.providers.registry import Target
@@ -417,8 +417,9 @@ async def run_mode(ctx: RunContext, fn: ModeFn) -> AsyncIterator[Event]:
                 await task
     result = ctx.result()
     if "error" in ctx.report:  # a run-level failure outranks a missed agreement
-        error = ctx.report["error"]
-        result["error"] = {"code": error["code"], "message": error["message"]}
+        # Whole (code, message, retryable and details such as retry_after or provider), so
+        # the client rebuilds the error the mode raised.
+        result["error"] = cast(ErrorInfo, dict(ctx.report["error"]))
     ctx.finished = result
     finished: Event = {"type": "run.finished", "run_id": ctx.run_id, "result": result}
     ctx.transcript.append(finished)

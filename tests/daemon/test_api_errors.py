@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from superllmd import __version__
+from superllmd import __version__, errors
 from superllmd.api import create_app
 from superllmd.orchestrator.context import letter_label
 from superllmd.orchestrator.judge import label_in
@@ -64,7 +64,8 @@ def test_key_that_cannot_be_sent(client: TestClient, key: str) -> None:
     body = {"prompt": "hi", "model": "fake/echo", "env": {KEY_ENV: key}}
     answer = client.post("/v1/ask", json=body)
     error = answer.json()["error"]  # a run's result: the participant's error is the run's
-    assert answer.status_code == 502 and error["code"] == "auth"
+    assert answer.status_code == 401 and error["code"] == "auth"  # AuthError's own status
+    assert error["provider"] == "fake" and error["retryable"] is False
     assert "the key for fake" in error["message"] and "cannot be sent" in error["message"]
     assert "secret" not in error["message"]
     streamed = client.post("/v1/ask", json=body, headers={"accept": NDJSON})
@@ -79,6 +80,50 @@ def test_base_url_with_user_info(client: TestClient) -> None:
     error = _error(answer)
     assert answer.status_code == 422 and error["code"] == "config"
     assert "user name or password" in error["message"] and "hunter2" not in error["message"]
+
+
+# Raised by a mode as it runs (after the request was accepted): a chain step's model, a
+# budget refusal, a judge that cannot be reached...
+IN_RUN = [
+    errors.UsageError("chain step 'a': unknown provider 'nosuch'"),
+    errors.ConfigError("providers.x.kind: bad"),
+    errors.BudgetExceeded("daily budget of $1 would be exceeded"),
+    errors.RateLimited("slow down", provider="fake", retry_after=3.0),
+    errors.AuthError("the key was refused", provider="fake"),
+    errors.ProviderError("every participant failed"),
+    errors.NoAgreement("agreement 0.20 is below the required 0.80"),
+    errors.LedgerError("the ledger is locked"),
+    errors.SuperllmError("a mode's own failure"),
+]
+
+
+@pytest.mark.parametrize("mode", ["ask", "chain"])
+@pytest.mark.parametrize("raised", IN_RUN, ids=lambda e: type(e).__name__)
+def test_an_error_raised_in_a_run_keeps_its_code_and_status(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, mode: str, raised: errors.SuperllmError
+) -> None:
+    """Whether streamed or not, the run's error comes back whole: its code (so its class and
+    exit code), its details, and, on a non-streamed answer, its own HTTP status."""
+    from superllmd.gateway import engine
+
+    async def failing(ctx: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(engine, "mode_function", lambda spec: failing)
+    body: dict[str, Any] = {"prompt": "hi", "env": {}}
+    body.update({"model": "fake/echo"} if mode == "ask" else {"models": ["fake/echo"]})
+    if mode == "chain":
+        body["workflow"] = {"name": "w", "steps": [{"name": "a", "prompt": "{input}"}]}
+    answer = client.post(f"/v1/{mode}", json=body)
+    assert answer.status_code == type(raised).http_status, answer.text
+    rebuilt = errors.from_dict(answer.json()["error"])
+    assert (rebuilt.code, rebuilt.exit_code) == (raised.code, raised.exit_code)
+    assert rebuilt.details == raised.details and rebuilt.retryable == raised.retryable
+    streamed = client.post(f"/v1/{mode}", json=body, headers={"accept": NDJSON})
+    assert streamed.status_code == 200  # sent before the run began
+    finished = json.loads(streamed.text.splitlines()[-1])
+    assert finished["type"] == "run.finished"
+    assert finished["result"]["error"] == raised.to_dict()
 
 
 def test_labels_go_on_past_z() -> None:

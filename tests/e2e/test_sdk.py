@@ -18,9 +18,16 @@ import pytest
 import superllm_cli
 from superllm_cli import _calls
 from superllm_cli.client import AsyncClient, Client
-from superllmd.errors import AuthError, DaemonError, ProviderError, SuperllmError
+from superllmd.errors import (
+    AuthError,
+    BudgetExceeded,
+    DaemonError,
+    ProviderError,
+    SuperllmError,
+    UsageError,
+)
 from superllmd.protocol import AskRequest, RunRequest
-from tests.e2e.conftest import base_env
+from tests.e2e.conftest import Cli, base_env
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.roles import Roles, openai_reply
 
@@ -158,6 +165,35 @@ def test_errors_are_the_one_tree_with_exit_codes(client: Client, home: Path) -> 
     with pytest.raises(DaemonError) as down:
         offline.ask("hi", model="fake/echo")
     assert down.value.exit_code == 3 and "not running" in down.value.message
+
+
+def test_an_error_raised_as_the_run_goes_keeps_its_class(
+    client: Client, cli: Cli, home: Path, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """A usage error of a chain step and a budget refusal, both met after the daemon took
+    the request: the SDK raises their own classes (streamed or not) and the CLI exits 2, 5."""
+    step = {"name": "a", "prompt": "{input}", "model": "nosuch/model"}
+    flow = {"name": "w", "steps": [step]}
+    with pytest.raises(UsageError) as streamed:
+        client.chain("hi", flow, ["fake/echo"])
+    assert streamed.value.exit_code == 2 and "chain step 'a'" in streamed.value.message
+    body = {"prompt": "hi", "models": ["fake/echo"], "workflow": flow, "env": {}}
+    with pytest.raises(UsageError):  # not streamed: the daemon answers 400
+        client.call("POST", "/v1/chain", body)
+    path = tmp_path / "flow.toml"
+    path.write_text('name = "w"\n[[steps]]\nname = "a"\nprompt = "{input}"\nmodel = "nosuch/m"\n')
+    run = cli("chain", str(path), "hi", "-m", "fake/echo")
+    assert run.returncode == 2 and "chain step 'a'" in run.stderr, run.stderr
+    priced = {
+        "OPENAI_API_KEY": "sk-test",
+        "SUPERLLM_PROVIDERS__OPENAI__BASE_URL": fake_openai.base_url,
+    }
+    paying = Client(environ={**base_env(home), **priced})
+    with pytest.raises(BudgetExceeded) as refused:
+        paying.ask("hi", model="openai/gpt-4.1-mini", max_cost=1e-7, max_tokens=10000)
+    assert refused.value.exit_code == 5 and "--max-cost" in refused.value.message
+    over = cli("ask", "-m", "openai/gpt-4.1-mini", "--max-cost", "1e-7", "hi", extra_env=priced)
+    assert over.returncode == 5, over.stderr
 
 
 def test_async_client(home: Path) -> None:
