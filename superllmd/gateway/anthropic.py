@@ -50,6 +50,7 @@ from superllmd.gateway.chat import (
     pieces,
     start,
 )
+from superllmd.gateway.formats import output_fields
 from superllmd.gateway.tools import anthropic_choice, anthropic_tools, as_text, tool_fields
 
 __all__ = ["anthropic_errors", "chat_of", "error_body", "estimate_tokens", "message_of", "routes"]
@@ -175,7 +176,14 @@ def chat_of(body: CountTokensRequest) -> Chat:
     options = {k: full[k] for k in ("top_p", "top_k") if full.get(k) is not None}
     if options:
         out["options"] = options
-    return Chat(body["model"], out, bool(full.get("stream")))
+    chat = Chat(body["model"], out, bool(full.get("stream")))
+    # Structured outputs: output_config.format, or the beta's top-level output_format.
+    config = full.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else full.get("output_format")
+    if isinstance(fmt, dict):
+        where = "output_config.format" if isinstance(config, dict) else "output_format"
+        out.update(output_fields(fmt.get("type"), fmt.get("schema"), chat.virtual, where))
+    return chat
 
 
 def _usage(done: Done | None, estimate: int = 0) -> dict[str, int]:

@@ -12,6 +12,7 @@ turns, images, sampling) and renders ``pieces`` in its own wire format. The piec
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -84,7 +85,11 @@ class Done:
 
     @property
     def answer(self) -> str:
-        return self.result["answer"] or ""
+        text = self.result["answer"] or ""
+        if "parsed" in self.result and not _bare_json(text):
+            # A schema's answer wrapped in prose or a fence: the client gets the JSON alone.
+            return json.dumps(self.result["parsed"], ensure_ascii=False)
+        return text
 
     @property
     def tool_calls(self) -> list[ToolCallInfo]:
@@ -92,6 +97,14 @@ class Done:
 
 
 Piece = Text | ToolDelta | Progress | Failed | Done
+
+
+def _bare_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 async def start(state: DaemonState, chat: Chat, token: GatewayToken | None) -> Primed:

@@ -17,6 +17,7 @@ from typing import Any
 from superllmd.errors import SuperllmError, UsageError
 from superllmd.gateway._shared import data_url_image, sse, status_of
 from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text, ToolDelta
+from superllmd.gateway.formats import output_fields
 from superllmd.gateway.openai_types import (
     AssistantMessage,
     ChatCompletion,
@@ -145,12 +146,15 @@ def chat_of(body: ChatRequest) -> Chat:
         options["top_p"] = body.get("top_p")
     if options:
         out["options"] = options
-    fmt = body.get("response_format") or {}
-    if fmt.get("type") in {"json_object", "json_schema"}:
-        out["json_output"] = True
-    if body.get("seed") is not None and Chat(body["model"]).virtual is not None:
+    chat = Chat(body["model"], out, bool(body.get("stream")))
+    fmt = body.get("response_format")
+    if fmt:
+        spec = fmt.get("json_schema")
+        schema = spec["schema"] if spec is not None else None
+        out.update(output_fields(fmt["type"], schema, chat.virtual, "response_format"))
+    if body.get("seed") is not None and chat.virtual is not None:
         out["seed"] = body.get("seed")  # a mode's shuffles; an ask takes no seed
-    return Chat(body["model"], out, bool(body.get("stream")))
+    return chat
 
 
 def choices_wanted(body: ChatRequest) -> int:

@@ -45,6 +45,26 @@ class StreamOptions(TypedDict, total=False):
     include_usage: bool
 
 
+class JsonSchemaSpec(TypedDict, total=False):
+    """``response_format.json_schema``: the schema the answer must match (validated)."""
+
+    __pydantic_config__ = _ALLOW  # type: ignore[misc]
+
+    name: str
+    description: str
+    schema: Required[dict[str, Any]]
+    strict: bool | None
+
+
+class ResponseFormat(TypedDict, total=False):
+    """``response_format``: text, any JSON object, or JSON matching a schema."""
+
+    __pydantic_config__ = _ALLOW  # type: ignore[misc]
+
+    type: Required[Literal["text", "json_object", "json_schema"]]
+    json_schema: JsonSchemaSpec
+
+
 class ChatRequest(TypedDict, total=False):
     """``POST /v1/chat/completions``."""
 
@@ -60,7 +80,7 @@ class ChatRequest(TypedDict, total=False):
     top_p: Share | None
     max_tokens: Count | None
     max_completion_tokens: Count | None
-    response_format: dict[str, Any] | None
+    response_format: ResponseFormat | None
     seed: Seed | None
     tools: list[dict[str, Any]] | None
     tool_choice: str | dict[str, Any] | None
@@ -178,6 +198,24 @@ class ErrorBody(TypedDict):
     error: ErrorDetail
 
 
+class TextFormat(TypedDict, total=False):
+    """The Responses API's ``text.format``: a schema travels beside the type, named."""
+
+    __pydantic_config__ = _ALLOW  # type: ignore[misc]
+
+    type: Required[Literal["text", "json_object", "json_schema"]]
+    name: str
+    description: str
+    schema: dict[str, Any]
+    strict: bool | None
+
+
+class TextConfig(TypedDict, total=False):
+    __pydantic_config__ = _ALLOW  # type: ignore[misc]
+
+    format: TextFormat
+
+
 class ResponsesRequest(TypedDict, total=False):
     """``POST /v1/responses`` (the Responses API): text in, text out."""
 
@@ -190,7 +228,7 @@ class ResponsesRequest(TypedDict, total=False):
     temperature: Temperature | None
     top_p: Share | None
     max_output_tokens: Count | None
-    text: dict[str, Any] | None
+    text: TextConfig | None
     tools: list[dict[str, Any]] | None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from superllmd.errors import UsageError
 from superllmd.gateway._shared import data_url_image, sse
 from superllmd.gateway.chat import Chat, Done, Failed, Piece, Progress, Text, ToolDelta
+from superllmd.gateway.formats import output_fields
 from superllmd.gateway.openai_chat import new_id
 from superllmd.gateway.openai_types import ResponseObject, ResponsesRequest, ResponseUsage
 from superllmd.gateway.tools import as_text, responses_choice, responses_tools, tool_fields
@@ -99,10 +100,11 @@ def chat_of(body: ResponsesRequest) -> Chat:
         out["temperature"] = body.get("temperature")
     if body.get("max_output_tokens") is not None:
         out["max_tokens"] = body.get("max_output_tokens")
-    fmt = (body.get("text") or {}).get("format") or {}
-    if fmt.get("type") in {"json_object", "json_schema"}:
-        out["json_output"] = True
-    return Chat(body["model"], out, bool(body.get("stream")))
+    chat = Chat(body["model"], out, bool(body.get("stream")))
+    fmt = (body.get("text") or {}).get("format")
+    if fmt:
+        out.update(output_fields(fmt["type"], fmt.get("schema"), chat.virtual, "text.format"))
+    return chat
 
 
 def _usage(done: Done | None) -> ResponseUsage | None:

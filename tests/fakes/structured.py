@@ -9,6 +9,7 @@ answers a schema from the model's name:
 ``struct-WORD[-N]``  strings are WORD, integers len(WORD), numbers len(WORD)+0.5, booleans true
 ``struct-bad``       a JSON object without the schema's fields (valid JSON, invalid answer)
 ``struct-prose``     prose, not JSON
+``struct-fenced-WORD`` the struct-WORD answer inside prose and a fenced block
 anything else        strings are "echo"
 """
 
@@ -99,5 +100,8 @@ def structured_text(schema: dict[str, Any], model: str) -> str:
         return json.dumps({"unexpected": True})
     if model.startswith("struct-prose"):
         return "Certainly! Here is what you asked for."
+    if model.startswith("struct-fenced-"):
+        inner = structured_text(schema, "struct-" + model.removeprefix("struct-fenced-"))
+        return f"Here it is:\n```json\n{inner}\n```"
     word = model.split("-")[1] if model.startswith("struct-") else "echo"
     return json.dumps(_instance(schema, word))
