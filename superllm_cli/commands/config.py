@@ -19,12 +19,20 @@ app = typer.Typer(help="Show and change config.toml.", no_args_is_help=True)
 
 @app.command()
 def path(ctx: typer.Context) -> None:
-    """Print where config.toml lives."""
+    """Print where config.toml lives: the running daemon's, which is the one in use."""
 
     def body(out: Output) -> None:
-        from superllmd.paths import get_paths
+        from superllm_cli.client import Client
+        from superllmd.errors import DaemonError
 
-        sys.stdout.write(f"{get_paths().config_file}\n")
+        client = Client(autostart=False)
+        try:
+            # A daemon started from another environment (a shell with other XDG_* variables,
+            # cron without them) reads its own file; health() says so once on stderr.
+            used = client.health().get("paths", {}).get("config")
+        except DaemonError:
+            used = None
+        sys.stdout.write(f"{used or client.paths.config_file}\n")
 
     run(ctx, body)
 
