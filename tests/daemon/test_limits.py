@@ -50,3 +50,28 @@ def test_repeated_log_lines_are_written_once_per_window() -> None:
     assert repeats.filter(record)
     assert "139999 more like it in the last 10 s" in record.getMessage()
     assert repeats.filter(_record("another message %s", 1))  # others are not held back
+
+
+def test_the_daemons_log_holds_a_storm_back(tmp_path: Path) -> None:
+    """The filter is on the daemon's own log handlers, not only importable."""
+    from superllmd.paths import Paths
+    from superllmd.server import _setup_logging
+
+    paths = Paths(tmp_path / "c", tmp_path / "d", tmp_path / "s", tmp_path / "r")
+    paths.state_dir.mkdir()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        _setup_logging(paths, foreground=False)
+        for _ in range(5000):
+            logging.getLogger("asyncio").error("socket.accept() out of system resource")
+        logging.getLogger("superllmd").error("something else")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = saved[0], saved[1]
+    lines = paths.log_file.read_text().splitlines()
+    assert sum("out of system resource" in line for line in lines) == 1, lines[:5]
+    assert any("something else" in line for line in lines)
