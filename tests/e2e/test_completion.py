@@ -82,7 +82,7 @@ def test_a_running_daemon_supplies_models_and_run_ids(
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_zsh_and_fish_scripts_load(shell: str, tmp_path: Path) -> None:
     if shutil.which(shell) is None:
-        pytest.skip(f"{shell} is not installed on this machine")
+        pytest.fail(f"{shell} is not installed (apt-get install zsh fish; .ci/run does it)")
     script = ROOT / "completions" / ("_superllm" if shell == "zsh" else "superllm.fish")
     program = (
         f"autoload -Uz compinit && compinit -u -d {tmp_path}/.zcd && source {script}"
@@ -107,3 +107,26 @@ def test_the_completions_command_prints_each_script(cli: Cli) -> None:
     bad = cli("completions", "tcsh")
     assert bad.returncode == 2
     assert "bash, zsh or fish" in bad.stderr
+
+
+def test_fish_offers_model_ids_and_commands(short_home: Path) -> None:
+    if shutil.which("fish") is None:
+        pytest.fail("fish is not installed (apt-get install fish; .ci/run does it)")
+    script = ROOT / "completions" / "superllm.fish"
+    env = base_env(short_home)
+
+    def fish(line: str) -> list[str]:
+        done = subprocess.run(
+            ["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
+            capture_output=True,
+            text=True,
+            env={**env, "PATH": f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}"},
+            timeout=60,
+        )
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        return [row.split("\t")[0] for row in done.stdout.splitlines()]
+
+    offered = fish("superllm ask -m op")
+    assert "openai/gpt-4.1-mini" in offered and all(o.startswith("op") for o in offered)
+    assert "consensus" in fish("superllm con")
+    assert daemon_pids(short_home) == []  # a Tab press never starts the daemon
