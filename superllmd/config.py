@@ -169,6 +169,17 @@ class LedgerSettings(_Section):
     url: str | None = None
     # Most connections one daemon holds to PostgreSQL.
     pool_size: int = Field(default=8, gt=0, le=200)
+    lease_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description=(
+            "PostgreSQL: how long an instance's lease lasts, in seconds (it renews it every "
+            "third of that). Once the lease of an instance that stopped without finishing "
+            "(kill -9, a lost machine) has run out, its budget reservations stop counting and "
+            "another instance marks its calls in flight interrupted."
+        ),
+    )
 
     @field_validator("url")
     @classmethod

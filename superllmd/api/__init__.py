@@ -181,6 +181,8 @@ def create_app(state: DaemonState) -> ASGIApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if state.ledger is not None:
+            state.ledger.start()
         try:
             yield
         finally:

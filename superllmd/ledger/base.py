@@ -66,6 +66,11 @@ class Backend(Protocol):
     units_committed: int
     commits: int
 
+    def start(self) -> None:
+        """Begin the backend's work on the running loop as the daemon starts serving (the
+        PostgreSQL instance's lease); idempotent."""
+        ...
+
     def write(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Queue one statement; its sequence number."""
         ...

@@ -135,6 +135,9 @@ class Ledger:
         if failure:
             raise LedgerError(f"cannot open the ledger {self.path}: {failure[0]}")
 
+    def start(self) -> None:
+        """Nothing to begin on the loop: the writer thread runs from ``open``."""
+
     def close(self, timeout: float = 10.0) -> None:
         """Commit what is queued, stop both threads. Idempotent."""
         if self._closed:

@@ -17,8 +17,9 @@ Conventions the queries rely on:
   unknown rather than understated;
 - ``calls.status`` is ``in_flight`` while the attempt runs, then ``ok``, ``error``,
   ``refused`` (by a budget, before sending; since migration 9), ``interrupted`` or
-  ``cached`` (a daemon that died mid-call leaves ``in_flight``, which the next start marks
-  ``interrupted``);
+  ``cached`` (a daemon that died mid-call leaves ``in_flight``: on SQLite the next start marks
+  it ``interrupted``; on PostgreSQL a live instance does once the dead one's lease has run
+  out, see migration 11);
 - prompt and answer text columns are NULL when ``[daemon] log_prompts = false``;
 - a prompt is stored once, in ``runs.prompt`` (fragments in ``fragments``): a message with
   ``from_run = 1`` takes its text from its run (see migration 5), and ``runs.request`` holds
@@ -535,6 +536,44 @@ CREATE TABLE rate_buckets (
 DROP TABLE rate_events;
 """
 
+# Which gateway instance wrote each call and run, and each instance's lease
+# (ledger/instances.py): with several instances on one PostgreSQL ledger, none may mark every
+# ``in_flight`` call interrupted at its start, so each marks those of instances whose lease
+# ran out. In PostgreSQL the column's default is the session's ``superllm.instance``, which
+# the ledger's connections set: every row an instance writes names it, and rows written before
+# this migration (or by other tools) have none. The default is set after the column is added,
+# so existing rows stay NULL. One SQLite daemon recovers at its start and leaves them NULL;
+# the table and columns exist in both so the two schemas stay one.
+_V11_INSTANCES = """
+CREATE TABLE instances (
+    name TEXT PRIMARY KEY,
+    host TEXT,
+    pid INTEGER,
+    started REAL NOT NULL,
+    expires REAL NOT NULL
+);
+ALTER TABLE calls ADD COLUMN instance TEXT;
+ALTER TABLE runs ADD COLUMN instance TEXT;
+CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+"""
+
+_PG_V11_INSTANCES = """
+CREATE TABLE instances (
+    name TEXT PRIMARY KEY,
+    host TEXT,
+    pid INTEGER,
+    started DOUBLE PRECISION NOT NULL,
+    expires DOUBLE PRECISION NOT NULL
+);
+ALTER TABLE calls ADD COLUMN instance TEXT;
+ALTER TABLE runs ADD COLUMN instance TEXT;
+ALTER TABLE calls ALTER COLUMN instance
+    SET DEFAULT nullif(current_setting('superllm.instance', true), '');
+ALTER TABLE runs ALTER COLUMN instance
+    SET DEFAULT nullif(current_setting('superllm.instance', true), '');
+CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -547,6 +586,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V8_TEAMS_AND_USERS, _PG_V8_TEAMS_AND_USERS),
     Migration(_V9_REFUSED_CALLS, _PG_V9_REFUSED_CALLS),
     Migration(_V10_COUNTERS, _PG_V10_COUNTERS),
+    Migration(_V11_INSTANCES, _PG_V11_INSTANCES),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

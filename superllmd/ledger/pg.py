@@ -18,6 +18,9 @@ The same ``base.Backend`` as the SQLite ledger, over psycopg 3 and one
   thread; each statement they execute hops to the loop and runs on a pooled connection.
 - the **schema** comes from the one list in migrations.py, applied at open (under an
   advisory lock, so instances starting together migrate once).
+- the **instance** holds a lease on the ledger (instances.py), renewed while it runs; every
+  call and run row it writes names it, so that what a killed instance left in flight is
+  marked interrupted by another once that lease has run out.
 
 The URL's password never appears in a message: prefer ``PGPASSWORD`` or ``~/.pgpass``,
 which libpq reads by itself.
@@ -45,6 +48,7 @@ from superllmd.errors import sentence
 from superllmd.ledger import migrations, queries
 from superllmd.ledger.base import Conn, Cursor, Dialect, Statement
 from superllmd.ledger.db import LedgerError
+from superllmd.ledger.instances import DEFAULT_LEASE_S, Lease, instance_name
 from superllmd.ledger.pg_sql import translate
 
 if TYPE_CHECKING:
@@ -137,9 +141,12 @@ class PgLedger:
 
     dialect: Dialect = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, lease_s: float = DEFAULT_LEASE_S) -> None:
         self.url = url
         self.where = redact(url)
+        #: This process among the instances sharing the database, and its lease.
+        self.instance = instance_name()
+        self.lease = Lease(self, self.instance, lease_s)
         self.units_committed = 0
         self.commits = 0
         self._pool_size = pool_size
@@ -159,12 +166,14 @@ class PgLedger:
     # -- lifecycle ------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, pool_size: int = 8) -> PgLedger:
-        """Connect, create or upgrade the schema; the pool opens with the first use on the
-        event loop. Raises LedgerError saying what to do."""
-        ledger = cls(url, pool_size=pool_size)
+    def open(cls, url: str, *, pool_size: int = 8, lease_s: float = DEFAULT_LEASE_S) -> PgLedger:
+        """Connect, create or upgrade the schema, take the instance's lease; the pool opens
+        with ``start()`` or the first use on the event loop. Raises LedgerError saying what
+        to do."""
+        ledger = cls(url, pool_size=pool_size, lease_s=lease_s)
         try:
             import psycopg
+            import psycopg_pool  # noqa: F401  (the extra brings both)
         except ImportError:
             raise LedgerError(
                 "[ledger] url names a PostgreSQL database, and psycopg is not installed: "
@@ -174,6 +183,7 @@ class PgLedger:
             with psycopg.connect(url, connect_timeout=int(_CONNECT_TIMEOUT_S)) as conn:
                 migrations.migrate_postgres(conn)
                 queries.prune_cache(conn_adapter(conn))
+                ledger.lease.take(conn)
                 conn.commit()
         except (psycopg.Error, RuntimeError) as exc:
             raise LedgerError(
@@ -182,8 +192,12 @@ class PgLedger:
             ) from None
         return ledger
 
+    def start(self) -> None:
+        """Bind to the running loop (the daemon's, as it starts serving): the pool, the
+        writer task and the lease's beat live on it. Idempotent."""
+        self._start()
+
     def _start(self) -> None:
-        """Bind to the running loop: the pool and the writer task live on it."""
         if self._loop is not None:
             return
         from psycopg_pool import AsyncConnectionPool
@@ -197,10 +211,12 @@ class PgLedger:
             max_size=self._pool_size,
             open=False,
             timeout=_CONNECT_TIMEOUT_S,
-            kwargs={"options": f"-c TimeZone={_local_zone()}"},
+            # The session's instance is what its call and run rows name (migration 11).
+            kwargs={"options": f"-c TimeZone={_local_zone()} -c superllm.instance={self.instance}"},
             name="superllm-ledger",
         )
         self._writer = self._loop.create_task(self._write_loop())
+        self.lease.start()
 
     async def _ready(self) -> AsyncConnectionPool[Any]:
         self._start()
@@ -236,6 +252,7 @@ class PgLedger:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
         if self._pool is not None:
+            await self.lease.stop()
             await self._pool.close()
         self._reader.shutdown(wait=False)
         self._resolve(self._seq, everything=True)

@@ -133,27 +133,32 @@ def spent_usd(
     return float(row[0]), bool(row[1])
 
 
+#: What ``recover_interrupted`` sets on a run a dead daemon left ``running``: interrupted,
+#: finished with its last call, with the tokens and cost its calls recorded.
+RUN_INTERRUPTED = (
+    "status = 'interrupted', error_code = 'daemon_stopped', "
+    "finished = coalesce((SELECT max(ended) FROM calls WHERE run_id = runs.id), time), "
+    "input_tokens = (SELECT coalesce(sum(input_tokens), 0) FROM calls WHERE run_id = runs.id), "
+    "output_tokens = (SELECT coalesce(sum(output_tokens), 0) FROM calls WHERE run_id = runs.id), "
+    "cached_tokens = (SELECT coalesce(sum(cached_tokens), 0) FROM calls WHERE run_id = runs.id), "
+    "cost_usd = (SELECT sum(cost_usd) FROM calls WHERE run_id = runs.id)"
+)
+#: ... and on a call it left ``in_flight`` (its tokens and cost are what it recorded so far).
+CALL_INTERRUPTED = (
+    "status = 'interrupted', error_code = 'daemon_stopped', ended = coalesce(ended, time)"
+)
+
+
 def recover_interrupted(conn: Conn) -> int:
     """Mark calls a dead daemon left ``in_flight`` as interrupted; how many there were.
 
-    Runs at startup, before the writer starts, under the daemon lock: nothing is in flight.
+    Runs at a SQLite daemon's start, before the writer starts, under the daemon lock:
+    nothing is in flight. (Instances sharing a PostgreSQL ledger cannot: the others' calls
+    are in flight. They mark what an instance whose lease ran out left, ledger/instances.py.)
     """
-    cursor = conn.execute(
-        "UPDATE calls SET status = 'interrupted', error_code = 'daemon_stopped', "
-        "ended = coalesce(ended, time) WHERE status = 'in_flight'"
-    )
+    cursor = conn.execute(f"UPDATE calls SET {CALL_INTERRUPTED} WHERE status = 'in_flight'")
     # Runs it left unfinished: interrupted, with the calls and cost they did have.
-    conn.execute(
-        "UPDATE runs SET status = 'interrupted', error_code = 'daemon_stopped', "
-        "finished = coalesce((SELECT max(ended) FROM calls WHERE run_id = runs.id), time), "
-        "input_tokens = (SELECT coalesce(sum(input_tokens), 0) FROM calls WHERE run_id = runs.id), "
-        "output_tokens = (SELECT coalesce(sum(output_tokens), 0) FROM calls "
-        "WHERE run_id = runs.id), "
-        "cached_tokens = (SELECT coalesce(sum(cached_tokens), 0) FROM calls "
-        "WHERE run_id = runs.id), "
-        "cost_usd = (SELECT sum(cost_usd) FROM calls WHERE run_id = runs.id) "
-        "WHERE status = 'running'"
-    )
+    conn.execute(f"UPDATE runs SET {RUN_INTERRUPTED} WHERE status = 'running'")
     return cursor.rowcount
 
 

@@ -19,9 +19,9 @@ as reserved or as spent, never as neither, and a retried write adds nothing twic
 that reserved nothing -- its instance had no such budget configured -- is not added.) The
 overshoot of N instances is so bounded by one call's estimate, as for one.
 
-A reservation has a lease (``expires``): each instance renews the leases of its own every
-``lease_s / 3`` seconds, so the reservations of an instance that was killed stop counting
-within ``lease_s`` and are deleted by whichever instance next sweeps.
+A reservation has a lease (``expires``, ``[ledger] lease_s``): each instance renews the
+leases of its own every ``lease_s / 3`` seconds, so the reservations of an instance that was
+killed stop counting within ``lease_s`` and are deleted by whichever instance next sweeps.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from superllmd.errors import DaemonError
 from superllmd.ledger import queries
+from superllmd.ledger.instances import DEFAULT_LEASE_S
 
 if TYPE_CHECKING:
     from superllmd.ledger.pg import PgLedger
@@ -46,8 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_LEASE_S", "Held", "SharedBudgets", "SharedKey", "key_name"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LEASE_S = 60.0
 
 #: (scope, name, period, period start), as budget.py keys its tallies.
 SharedKey = tuple[str, str | None, str, float]
@@ -95,12 +91,12 @@ class SharedBudgets:
         self,
         ledger: PgLedger,
         *,
-        lease_s: float = DEFAULT_LEASE_S,
+        lease_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ledger = ledger
-        self.lease_s = lease_s
-        self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.lease_s = ledger.lease.lease_s if lease_s is None else lease_s
+        self.instance = ledger.instance
         self._clock = clock
         self._renewer: asyncio.Task[None] | None = None
 

@@ -41,7 +41,7 @@ def open_backend(path: Path, config: ConfigStore) -> Backend:
     if settings is not None and settings.url:
         from superllmd.ledger.pg import PgLedger
 
-        return PgLedger.open(settings.url, pool_size=settings.pool_size)
+        return PgLedger.open(settings.url, pool_size=settings.pool_size, lease_s=settings.lease_s)
     return Ledger.open(path)
 
 

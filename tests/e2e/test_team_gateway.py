@@ -5,8 +5,10 @@ the upstream is the fake OpenAI server behind the priced ``openai/gpt-4.1-mini``
 latency so that calls overlap. Each instance reaches it with a key of its own, so the fake
 can say which instance sent each request. What must hold: one daily budget across all
 instances (a race of 64 calls overshoots by at most one call's estimate), nothing a client
-was answered is missing from the ledger after a kill -9, and a database restart under load
-ends with calls either answered and recorded or refused cleanly, the instances reconnected.
+was answered is missing from the ledger after a kill -9 and what the killed instance had in
+flight is marked interrupted by a survivor once its lease ran out, and a database restart
+under load ends with calls either answered and recorded or refused cleanly, the instances
+reconnected.
 """
 
 from __future__ import annotations
@@ -41,18 +43,32 @@ MAX_TOKENS = 50
 
 
 class SlowUpstream(FakeOpenAI):
-    """The fake OpenAI with a fixed latency per chat request."""
+    """The fake OpenAI with a fixed latency per chat request; ``answer_only[key] = n``
+    answers that key's first n requests and holds the later ones (until it stops)."""
 
     latency = 0.15
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.answer_only: dict[str, int] = {}
+
     async def chat(self, request: FakeRequest, w: Writer) -> None:
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if key in self.answer_only:
+            earlier = self.requests[: next(i for i, r in enumerate(self.requests) if r is request)]
+            if self._chats(earlier, key) >= self.answer_only[key]:
+                await asyncio.sleep(3600)
         await asyncio.sleep(self.latency)
         await super().chat(request, w)
 
     def served_by(self, key: str) -> int:
+        return self._chats(self.requests, key)
+
+    @staticmethod
+    def _chats(requests: list[FakeRequest], key: str) -> int:
         return sum(
             1
-            for r in self.requests
+            for r in requests
             if r.path.endswith("/chat/completions")
             and r.headers.get("authorization") == f"Bearer {key}"
         )
@@ -77,7 +93,7 @@ def _free_port() -> int:
 class Instance:
     """One ``superllm serve`` process."""
 
-    def __init__(self, name: str, upstream: SlowUpstream, pg_url: str) -> None:
+    def __init__(self, name: str, upstream: SlowUpstream, pg_url: str, lease_s: float) -> None:
         self.name = name
         self.key = f"sk-{name}"
         self.home = Path(tempfile.mkdtemp(prefix="slt", dir="/tmp"))
@@ -86,7 +102,7 @@ class Instance:
         write_config(
             self.home,
             f'[providers.openai]\nbase_url = "{upstream.base_url}"\n'
-            f'api_key_cmd = "echo {self.key}"\n[ledger]\nurl = "{pg_url}"\n',
+            f'api_key_cmd = "echo {self.key}"\n[ledger]\nurl = "{pg_url}"\nlease_s = {lease_s}\n',
         )
         self.env = base_env(self.home)
         self.process: subprocess.Popen[bytes] | None = None
@@ -140,8 +156,14 @@ class Instance:
 
 
 @pytest.fixture
-def team(upstream: SlowUpstream, pg_url: str) -> Iterator[list[Instance]]:
-    instances = [Instance(n, upstream, pg_url) for n in ("a", "b", "c")]
+def lease_s() -> float:
+    """The instances' ``[ledger] lease_s`` (a test may parametrize a shorter one)."""
+    return 60.0
+
+
+@pytest.fixture
+def team(upstream: SlowUpstream, pg_url: str, lease_s: float) -> Iterator[list[Instance]]:
+    instances = [Instance(n, upstream, pg_url, lease_s) for n in ("a", "b", "c")]
     try:
         for instance in instances:  # started together, as a deployment would
             instance.spawn()
@@ -228,29 +250,69 @@ def test_a_budget_race_of_64_calls_over_three_instances(
     assert _ledger(pg_url, "SELECT count(*) FROM reservations") == (0,)
 
 
-def test_kill_9_of_one_instance_under_load_loses_nothing_answered(
+def _rows(pg_url: str, sql: str, *params: Any) -> list[Any]:
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def _until(what: str, check: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"still not {what} after {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("lease_s", [3.0])
+def test_kill_9_of_one_instance_under_load_loses_nothing_and_its_calls_end_interrupted(
     team: list[Instance], upstream: SlowUpstream, pg_url: str
 ) -> None:
-    token = _token(team[0])
+    """b is killed while 18 of its calls wait on the upstream (which answers only its first
+    six) and a serves on: every answer either gave is in the ledger, and once b's lease ran
+    out a marked b's calls in flight interrupted and dropped its budget reservations, so
+    the ledger's calls are exactly the requests the upstream had."""
+    token = _token(team[0], "--budget-daily", "100")  # each call reserves, in the database
     a, b = team[0], team[1]
+    upstream.answer_only[b.key] = 6
+    assert b.process is not None
+    ((b_name,),) = _rows(pg_url, "SELECT name FROM instances WHERE pid = %s", b.process.pid)
     with ThreadPoolExecutor(48) as pool:
         futures = [pool.submit(_ask, (a, b)[i % 2].url, token, i) for i in range(48)]
-        deadline = time.monotonic() + 30
-        while upstream.served_by(b.key) < 6 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        # Every request of b has reached the upstream and has its row in the ledger.
+        _until("sent", lambda: upstream.served_by(b.key) == 24)
+        count_b = "SELECT count(*) FROM calls WHERE instance = %s"
+        _until("recorded", lambda: _rows(pg_url, count_b, b_name) == [(24,)])
         b.kill()
         results = [f.result() for f in futures]
     from_a = [r for i, r in enumerate(results) if i % 2 == 0]
     from_b = [r for i, r in enumerate(results) if i % 2 == 1]
     assert all(status == 200 for status, _ in from_a), from_a
-    answered_b = [body["id"] for status, body in from_b if status == 200]
-    assert any(status == -1 for status, _ in from_b)  # the kill cut some off
-    total_ok = _ledger(pg_url, "SELECT count(*) FROM calls WHERE status = 'ok'")[0]
-    # What the survivor served is all there; of the killed one, at least every call whose
-    # answer reached its client (and no more than the fake served it).
-    assert total_ok >= upstream.served_by(a.key) + len(answered_b)
-    assert total_ok <= upstream.served_by(a.key) + upstream.served_by(b.key)
-    # The survivor still answers, and its ledger counts that too.
+    answered_b = sum(status == 200 for status, _ in from_b)
+    assert answered_b <= 6 and sum(status == -1 for status, _ in from_b) >= 18
+
+    # a sweeps once b's lease has run out (a beat is a third of the lease).
+    in_flight = "SELECT count(*) FROM calls WHERE status = 'in_flight'"
+    _until("swept", lambda: _rows(pg_url, in_flight) == [(0,)])
+    by_status = dict(
+        _rows(pg_url, "SELECT status, count(*) FROM calls WHERE instance = %s GROUP BY 1", b_name)
+    )
+    assert by_status.get("ok", 0) >= answered_b and by_status["interrupted"] >= 18
+    assert by_status.get("ok", 0) + by_status["interrupted"] == upstream.served_by(b.key)
+    assert _rows(pg_url, "SELECT count(*) FROM calls WHERE status = 'ok' AND instance != %s",
+                 b_name) == [(upstream.served_by(a.key),)]  # fmt: skip
+    # Its reservations stopped counting with its lease, and are dropped a lease later.
+    _until("released", lambda: _rows(pg_url, "SELECT count(*) FROM reservations") == [(0,)])
+
+    # usage and log, asked of the survivor, show them: the calls add up to what the upstream
+    # served, b's cut-off runs are listed as interrupted.
+    usage = json.loads(a.cli("usage", "--json", "--by", "model").stdout)
+    served = upstream.served_by(a.key) + upstream.served_by(b.key)
+    assert usage["totals"]["calls"] == served == 48
+    assert usage["totals"]["errors"] == by_status["interrupted"]
+    listed = json.loads(a.cli("log", "--json", "--limit", "100").stdout)
+    runs = listed["runs"] if isinstance(listed, dict) else listed
+    interrupted = [r for r in runs if r["status"] == "interrupted"]
+    assert len(interrupted) == by_status["interrupted"]
+    # The survivor still answers.
     assert _ask(a.url, token, 99)[0] == 200
 
 

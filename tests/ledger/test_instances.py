@@ -1,0 +1,125 @@
+"""Instances' leases on a PostgreSQL ledger (ledger/instances.py) against a real server: every
+row names the instance that wrote it, and what a lost instance left in flight is marked
+interrupted by a live one once its lease ran out -- never what a live instance has in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from superllmd.config import ProviderSettings
+from superllmd.ledger import queries
+from superllmd.ledger.pg import PgLedger
+from superllmd.ledger.recorder import LedgerRecorder
+from superllmd.orchestrator.hooks import CallInfo, RunInfo
+from superllmd.providers._http import HttpClients
+from superllmd.providers.base import ChatRequest, KindContext, Message, TokenUsage
+from superllmd.providers.keys import KeyResolver
+from superllmd.providers.openai import OpenAIKind
+from superllmd.providers.registry import Target
+
+pytestmark = pytest.mark.postgres
+
+_CALL = (
+    "INSERT INTO calls (id, time, run_id, mode, provider, model, status) "
+    "VALUES (%s, %s, %s, 'ask', 'openai', 'gpt', 'in_flight')"
+)
+
+
+def _call(run_id: str, target: Target) -> CallInfo:
+    request = ChatRequest("gpt-4.1-mini", (Message("user", "hello"),))
+    return CallInfo(RunInfo(run_id, "ask"), target, request, "p", "participant", 0, 1)
+
+
+def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_lost_instances_calls_and_runs_are_interrupted_by_a_live_one(pg_url: str) -> None:
+    http = HttpClients()
+    kind = OpenAIKind(KindContext(http, KeyResolver(use_keyring=False), Path("/x")))
+    settings = ProviderSettings(base_url="http://127.0.0.1:9/v1")
+    target = Target(kind.create("openai", settings, {"OPENAI_API_KEY": "x"}), "gpt")
+
+    async def main() -> tuple[str, str]:
+        dead, live = PgLedger.open(pg_url), PgLedger.open(pg_url)
+        dead.start()
+        live.start()
+        # The dead one's run: one call settled, one streaming (its usage so far recorded).
+        dead_rec, live_rec = LedgerRecorder(dead), LedgerRecorder(live)
+        settled, streaming = _call("r-dead", target), _call("r-dead", target)
+        settled.run = streaming.run
+        await dead_rec.before_call(settled)
+        dead_rec.after_call(settled, "ok", None, None, 0.02, 100)
+        await dead_rec.before_call(streaming)
+        dead_rec.call_progress(streaming, TokenUsage(30, 7, 0), 0.01)
+        # The live one's call, in flight too.
+        mine = _call("r-live", target)
+        await live_rec.before_call(mine)
+        await dead.barrier()
+        await live.barrier()
+        # kill -9: the dead one stops renewing; its lease runs out (here, at once). The live
+        # one's beats are run by hand below.
+        await dead.lease.stop_renewing()
+        await live.lease.stop_renewing()
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("UPDATE instances SET expires = 0 WHERE name = %s", (dead.instance,))
+            # Rows that name no instance (written before migration 11): an old one is lost,
+            # a young one may be an older superllm's call still in flight.
+            conn.execute(_CALL, ("c-old", time.time() - 3600, "r-old"))
+            conn.execute(_CALL, ("c-young", time.time(), "r-young"))
+        assert await live.lease.beat() == (2, 1)
+        assert await live.lease.beat() == (0, 0)  # nothing twice
+        report = await live.read(lambda c: queries.usage_report(c, by="model"))
+        assert report["totals"]["calls"] == 3 and report["totals"]["errors"] == 2
+        await live.aclose()
+        await dead.aclose()
+        return dead.instance, live.instance
+
+    dead, live = asyncio.run(main())
+    asyncio.run(http.aclose())
+    calls = {
+        r[0]: r[1:]
+        for r in _rows(
+            pg_url,
+            "SELECT id, instance, status, error_code, input_tokens, output_tokens, cost_usd, "
+            "ended IS NOT NULL FROM calls",
+        )
+    }
+    by_status: dict[str, set[str]] = {}
+    for call_id, row in calls.items():
+        by_status.setdefault(row[1], set()).add(call_id)
+    assert len(by_status["ok"]) == 1 and len(by_status["interrupted"]) == 2
+    assert by_status["in_flight"] == {"c-young", *(k for k, v in calls.items() if v[0] == live)}
+    (streamed,) = [v for k, v in calls.items() if v[1] == "interrupted" and k != "c-old"]
+    assert streamed == (dead, "interrupted", "daemon_stopped", 30, 7, 0.01, True)
+    runs = {r[0]: r[1:] for r in _rows(pg_url, "SELECT id, status, cost_usd FROM runs")}
+    assert runs["r-dead"] == ("interrupted", pytest.approx(0.03))
+    assert runs["r-live"] == ("running", None)
+    # A clean stop gives the lease up: no instance is left.
+    assert _rows(pg_url, "SELECT name FROM instances") == []
+
+
+def test_rows_name_the_instance_that_wrote_them(pg_url: str) -> None:
+    async def main() -> str:
+        ledger = PgLedger.open(pg_url)
+        ledger.write(
+            "INSERT INTO runs (id, time, mode, status) VALUES ('r1', 1, 'ask', 'ok')",
+        )
+        await ledger.barrier()
+        await ledger.aclose()
+        return ledger.instance
+
+    name = asyncio.run(main())
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("INSERT INTO runs (id, time, mode, status) VALUES ('r2', 1, 'ask', 'ok')")
+        conn.commit()
+    rows = _rows(pg_url, "SELECT id, instance FROM runs ORDER BY id")
+    assert rows == [("r1", name), ("r2", None)]  # another tool's rows name none
