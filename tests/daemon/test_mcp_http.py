@@ -199,3 +199,54 @@ async def test_cancelling_over_http_releases_the_reservation(
             lambda conn: conn.execute("SELECT status FROM calls WHERE model = 'slow'").fetchall()
         )
     assert statuses == [("interrupted",)]
+
+
+async def test_every_other_tool_over_http(short_home: Path, fake_openai: FakeOpenAI) -> None:
+    """The tools the first test does not call, over this transport too."""
+    workflow = '[[steps]]\nname = "first"\nprompt = "Shout: {input}"\n'
+    rounds: list[str] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        rounds.append(message or "")
+
+    async with (
+        door(short_home, fake_openai) as (url, _state, secret),
+        connect(url, secret) as client,
+    ):
+        debate = await client.call_tool(
+            "debate",
+            {"prompt": "What is 6*7?", "models": ["fake/echo", "fake/gpt-fake"], "rounds": 2},
+            progress_callback=progress,
+        )
+        red = await client.call_tool(
+            "redteam", {"prompt": "Is the sky green?", "models": ["fake/echo", "fake/gpt-fake"]}
+        )
+        refine = await client.call_tool(
+            "chain", {"builtin": "refine", "input": "a haiku", "models": ["fake/echo"]}
+        )
+        flow = await client.call_tool(
+            "chain", {"workflow": workflow, "input": "hi", "models": ["fake/echo"]}
+        )
+        mapped = await client.call_tool(
+            "mapreduce",
+            {"text": "Cats purr. " * 50, "question": "What do cats do?", "models": ["fake/echo"]},
+        )
+        models = await client.call_tool("models", {"provider": "openai", "max_price": 0.5})
+    for result, mode in (
+        (debate, "debate"),
+        (red, "redteam"),
+        (refine, "chain"),
+        (flow, "chain"),
+        (mapped, "mapreduce"),
+    ):
+        assert not result.is_error, result.content
+        assert result.structured_content is not None
+        data = result.structured_content
+        assert data["mode"] == mode and data["answer"] and "cost_usd" in data
+        assert data["usage"]["input_tokens"] > 0
+    assert flow.structured_content is not None
+    assert flow.structured_content["answer"] == "echo: Shout: hi"
+    assert any(m.startswith("round 1/2") for m in rounds), rounds
+    assert not models.is_error and models.structured_content is not None
+    rows = models.structured_content["models"]
+    assert rows and all(max(r["price_input"], r["price_output"]) <= 0.5 for r in rows)
