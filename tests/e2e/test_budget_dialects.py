@@ -8,6 +8,7 @@ Ollama) are priced in config, which must count the same way.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,11 @@ def test_every_dialect_is_priced_and_stopped_by_a_budget(
     assert asked.returncode == 0, asked.stderr
     cost = json.loads(asked.stdout)["cost_usd"]
     assert cost is not None and cost > 0, f"{name} was not priced"
+    shown = vendors("-v", "ask", "-m", name, "hi there, again")  # as a user at a shell sees it
+    assert shown.returncode == 0, shown.stderr
+    summary = shown.stderr.strip().splitlines()[-1]
+    assert name in summary and re.search(r"· \$\d[\d.,]*$", summary), summary
+    assert "unpriced" not in shown.stderr
 
     assert vendors("budget", "set", "--daily", "0.0001").returncode == 0
     before = _sent(fakes[pid])

@@ -187,6 +187,16 @@ def test_chain_refine(cli: Cli, roles: Roles) -> None:
     assert data["answer"].endswith("Revised with a reason.")
 
 
+def test_chain_verbose_prints_no_agreement(cli: Cli, roles: Roles) -> None:
+    result = cli(
+        "-v", "chain", "refine", "-m", "fake/author", "-m", "fake/critic", "Explain tides."
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("Revised with a reason.")
+    assert "chain" in result.stderr  # the summary line is there
+    assert "agreement" not in result.stderr  # a chain has no agreement: nothing printed
+
+
 # --------------------------------------------------------------------------- mapreduce
 
 

@@ -84,6 +84,14 @@ def test_usage_after_a_mixed_day_matches_the_fake_servers_log(
     rows = {r["model"]: r for r in report["rows"]}
     assert rows["fake/echo"]["cost_usd"] == pytest.approx(expected["cost"], rel=1e-9)
     assert rows["fake/other"]["cost_usd"] is None
+    # The table says the known sum and how many calls had no price, never "unknown".
+    plain = cli("usage", "--by", "model")
+    assert plain.returncode == 0, plain.stderr
+    total = plain.stdout.splitlines()[-1]
+    assert total.startswith("TOTAL") and total.endswith("+ 1 unpriced"), plain.stdout
+    assert "unknown" not in plain.stdout and "$0.0000 " not in plain.stdout
+    other = next(line for line in plain.stdout.splitlines() if line.startswith("fake/other"))
+    assert other.endswith(" unpriced"), other
 
 
 def test_usage_breakdowns_filters_and_formats(priced: Path, cli: Cli) -> None:
