@@ -76,7 +76,7 @@ def web(gateway: Gateway) -> Iterator[httpx.Client]:
 
 
 @settings(
-    max_examples=1000,
+    max_examples=2000,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
