@@ -27,6 +27,7 @@ from superllmd.protocol import (
     Turn,
     UsageReport,
 )
+from superllmd.protocol_admin import RunRecord
 from superllmd.protocol_tools import ToolChoiceSpec, ToolSpec
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "models",
     "redteam",
     "run",
+    "run_record",
     "runs",
     "usage",
 ]
@@ -108,18 +110,21 @@ class Call(Generic[R]):
     """One request and how to read its answer.
 
     ``env``: what of the client's environment goes with it (``"forward"``: in the body, by
-    the narrow rule of ``_env``; ``"settings"``: ``SUPERLLM_*`` as query parameters).
+    the narrow rule of ``_env``; ``"settings"``: ``SUPERLLM_*`` as query parameters;
+    ``"present"``: those and the names, never the values, of the set provider variables).
     ``run``: a mode run, streamed as events; its result is the ``run.finished`` payload.
     ``key``: the answer's field to return (``runs`` of ``{"runs": [...]}``).
+    ``timeout``: seconds to wait for the answer (None: as long as it takes).
     """
 
     method: str
     path: str
     body: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    env: Literal["forward", "settings", "none"] = "none"
+    env: Literal["forward", "settings", "present", "none"] = "none"
     run: bool = False
     key: str | None = None
+    timeout: float | None = None
 
 
 def _run(route: str, body: dict[str, Any]) -> Call[RunResult]:
@@ -270,7 +275,7 @@ def runs(
     return Call("GET", "/v1/runs", params=params, key="runs")
 
 
-def run_record(run_id: str) -> Call[dict[str, Any]]:
+def run_record(run_id: str) -> Call[RunRecord]:
     """One run with its transcript, as ``superllm log RUN_ID`` shows it."""
     return Call("GET", f"/v1/runs/{quote(run_id, safe='')}")
 

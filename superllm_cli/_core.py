@@ -120,8 +120,9 @@ class Core:
         body = call.body
         if call.env == "forward" and body is not None:
             body = {**body, "env": self.env_for_request()}
-        if call.env == "settings":
-            return call.method, self.query(call.path, call.params), body
+        if call.env in ("settings", "present"):
+            path = self.query(call.path, call.params, present=call.env == "present")
+            return call.method, path, body
         return call.method, _env.query(call.path, {}, [], call.params), body
 
     def _answer(self, call: Call[R], answer: Any) -> R:

@@ -10,6 +10,7 @@ calls were unpriced (``$0.1591 + 3 unpriced``), never 0 for what has no price. S
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,7 @@ _HEADERS = ("CALLS", "IN", "OUT", "CACHED", "COST")
 _BAR = 20
 
 
-def format_cost(figures: dict[str, Any]) -> str:
+def format_cost(figures: Mapping[str, Any]) -> str:
     """A row's cost by the one money rule (superllm_cli/money.py): the known sum plus how
     many calls were unpriced."""
     from superllm_cli.money import cost_of, cost_text

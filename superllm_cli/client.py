@@ -30,7 +30,7 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
-from superllm_cli import _calls
+from superllm_cli import _calls, _calls_admin
 from superllm_cli._calls import Call
 from superllm_cli._core import Core, Response, result_of
 from superllm_cli._daemon import (
@@ -40,7 +40,7 @@ from superllm_cli._daemon import (
 )
 from superllm_cli._wire import request as wire_request
 from superllmd.errors import DaemonError, SuperllmError
-from superllmd.protocol import NDJSON, Event, RunResult
+from superllmd.protocol import NDJSON, Event, Health, RunResult
 
 if TYPE_CHECKING:
     from superllm_cli._http import AsyncTransport, SyncTransport
@@ -138,7 +138,7 @@ class Client(Core):
         """Send one prepared call (see ``_calls``) and read its answer."""
         method, path, body = self._prepare(call)
         if not call.run:
-            return self._answer(call, self.call(method, path, body))
+            return self._answer(call, self.call(method, path, body, call.timeout))
         result: RunResult | None = None
         for event in self.events(method, path, body):
             if event.get("type") == "run.finished":
@@ -159,6 +159,17 @@ class Client(Core):
     runs = _sync(_calls.runs)
     run_record = _sync(_calls.run_record)
     budgets = _sync(_calls.budgets)
+    set_budget = _sync(_calls_admin.set_budget)
+    clear_budgets = _sync(_calls_admin.clear_budgets)
+    refresh_models = _sync(_calls_admin.refresh_models)
+    providers = _sync(_calls_admin.providers)
+    check_providers = _sync(_calls_admin.check_providers)
+    conversations = _sync(_calls_admin.conversations)
+    conversation = _sync(_calls_admin.conversation)
+    forget_conversation = _sync(_calls_admin.forget_conversation)
+    forget_runs = _sync(_calls_admin.forget_runs)
+    config = _sync(_calls_admin.config)
+    set_config = _sync(_calls_admin.set_config)
 
     @functools.wraps(_calls.run)
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[Event]:
@@ -169,22 +180,24 @@ class Client(Core):
 
     # -- the daemon's lifecycle (local only) -----------------------------------------------
 
-    def health(self, timeout: float = 5.0) -> dict[str, Any]:
-        """The daemon's ``/v1/health`` (version, pid, providers ready); DaemonError if down."""
+    def health(self, timeout: float = 5.0) -> Health:
+        """The daemon's ``/v1/health`` (version, pid, providers ready); DaemonError if down
+        (it starts nothing: see :meth:`start`)."""
         if self.base_url is not None:
-            return cast(dict[str, Any], self.call("GET", "/v1/health", timeout=timeout))
-        return self.daemon.health(timeout)
+            return cast(Health, self.call("GET", "/v1/health", timeout=timeout))
+        return cast(Health, self.daemon.health(timeout))
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> Health:
         """Start the daemon unless one of this version answers; its health."""
-        return self.daemon.start()
+        return cast(Health, self.daemon.start())
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """Stop the daemon and wait for it to exit; its pid, None if none was running."""
         return self.daemon.stop(timeout)
 
-    def restart(self) -> dict[str, Any]:
-        return self.daemon.restart()
+    def restart(self) -> Health:
+        """Stop the daemon (if one runs) and start this version; its health."""
+        return cast(Health, self.daemon.restart())
 
     def close(self) -> None:
         if self._transport is not None:
@@ -213,14 +226,16 @@ class AsyncClient(Core):
                 self._transport = AsyncTransport(base_url=self.base_url)
         return self._transport
 
-    async def _send(self, method: str, path: str, body: Any, accept: str) -> Any:
+    async def _send(
+        self, method: str, path: str, body: Any, accept: str, timeout: float | None = None
+    ) -> Any:
         import asyncio
 
         for attempt in range(ATTEMPTS):
             where, data, headers = self._encode(method, path, body, accept, attempt)
             try:
                 response = await self._http().request(
-                    method, where, body=data, headers=headers, timeout=None
+                    method, where, body=data, headers=headers, timeout=timeout
                 )
                 if response.status >= 400:
                     raise error_of(response.status, await response.read())
@@ -232,9 +247,11 @@ class AsyncClient(Core):
 
     # -- raw requests (what the TUI uses) --------------------------------------------------
 
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
+    async def call(
+        self, method: str, path: str, body: Any = None, timeout: float | None = None
+    ) -> Any:
         """One request, the JSON answer back."""
-        response = await self._send(method, path, body, "application/json")
+        response = await self._send(method, path, body, "application/json", timeout)
         try:
             return json.loads(await response.read() or b"null")
         except (OSError, ValueError) as exc:
@@ -258,7 +275,7 @@ class AsyncClient(Core):
         """Send one prepared call (see ``_calls``) and read its answer."""
         method, path, body = self._prepare(call)
         if not call.run:
-            return self._answer(call, await self.call(method, path, body))
+            return self._answer(call, await self.call(method, path, body, call.timeout))
         result: RunResult | None = None
         async for event in self.events(method, path, body):
             if event.get("type") == "run.finished":
@@ -277,6 +294,17 @@ class AsyncClient(Core):
     runs = _async(_calls.runs)
     run_record = _async(_calls.run_record)
     budgets = _async(_calls.budgets)
+    set_budget = _async(_calls_admin.set_budget)
+    clear_budgets = _async(_calls_admin.clear_budgets)
+    refresh_models = _async(_calls_admin.refresh_models)
+    providers = _async(_calls_admin.providers)
+    check_providers = _async(_calls_admin.check_providers)
+    conversations = _async(_calls_admin.conversations)
+    conversation = _async(_calls_admin.conversation)
+    forget_conversation = _async(_calls_admin.forget_conversation)
+    forget_runs = _async(_calls_admin.forget_runs)
+    config = _async(_calls_admin.config)
+    set_config = _async(_calls_admin.set_config)
 
     @functools.wraps(_calls.run)
     def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Event]:
@@ -284,8 +312,9 @@ class AsyncClient(Core):
         method, path, body = self._prepare(_calls.run(*args, **kwargs))
         return cast(AsyncIterator[Event], self.events(method, path, body))
 
-    async def health(self) -> dict[str, Any]:
-        return cast(dict[str, Any], await self.call("GET", "/v1/health"))
+    async def health(self, timeout: float = 5.0) -> Health:
+        """The daemon's ``/v1/health`` (version, pid, providers ready)."""
+        return cast(Health, await self.call("GET", "/v1/health", timeout=timeout))
 
     async def aclose(self) -> None:
         if self._transport is not None:

@@ -10,8 +10,8 @@ Example::
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import typer
 
@@ -53,10 +53,13 @@ def set_(
     """Set a daily and/or monthly limit: global, for one --provider, or for one --label."""
 
     def body(out: Output) -> None:
+        from superllm_cli import _calls_admin
         from superllm_cli.client import Client
 
-        request = {"daily_usd": daily, "monthly_usd": monthly, "provider": provider, "label": label}
-        answer = Client(autostart=not no_autostart).call("PUT", "/v1/budgets", request)
+        call = _calls_admin.set_budget(
+            daily_usd=daily, monthly_usd=monthly, provider=provider, label=label
+        )
+        answer = Client(autostart=not no_autostart).execute(call)
         out.status(f"set {', '.join(answer['set'])} in {answer['path']}")
 
     run(ctx, body)
@@ -73,8 +76,7 @@ def show(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        client = Client(autostart=not no_autostart)
-        answer = client.call("GET", client.query("/v1/budgets"))
+        answer = Client(autostart=not no_autostart).budgets()
         if json_out:
             out.json(answer)
         elif not answer["budgets"]:
@@ -99,8 +101,8 @@ def clear(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        query = urlencode({k: v for k, v in (("provider", provider), ("label", label)) if v})
-        answer = Client(autostart=not no_autostart).call("DELETE", f"/v1/budgets?{query}")
+        client = Client(autostart=not no_autostart)
+        answer = client.clear_budgets(provider=provider or None, label=label or None)
         cleared = ", ".join(answer["cleared"]) or "nothing (no such budget was set)"
         out.status(f"cleared {cleared} in {answer['path']}")
 
@@ -113,13 +115,13 @@ def gauge(used: float, width: int = 20) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def _used(row: dict[str, Any]) -> float:
+def _used(row: Mapping[str, Any]) -> float:
     limit = row["limit_usd"]
     taken = row["spent_usd"] + row["reserved_usd"]
     return 1.0 if limit <= 0 else taken / limit
 
 
-def _cells(row: dict[str, Any]) -> list[str]:
+def _cells(row: Mapping[str, Any]) -> list[str]:
     spent = usd(row["spent_usd"]) + ("+" if row["unpriced"] else "")
     when = "today" if row["period"] == "day" else "this month"
     return [
@@ -134,12 +136,12 @@ def _cells(row: dict[str, Any]) -> list[str]:
 _HEADINGS = ["budget", "limit", "spent", "reserved", "left"]
 
 
-def _plain_table(rows: list[dict[str, Any]]) -> None:
+def _plain_table(rows: Sequence[Mapping[str, Any]]) -> None:
     for line in table([_HEADINGS, *(_cells(r) for r in rows)]):
         sys.stdout.write(line + "\n")
 
 
-def _rich_table(rows: list[dict[str, Any]]) -> Any:
+def _rich_table(rows: Sequence[Mapping[str, Any]]) -> Any:
     from rich.table import Table
     from rich.text import Text
 

@@ -48,8 +48,7 @@ def show(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        client = Client(autostart=not no_autostart)
-        answer = client.call("GET", client.query("/v1/config"))
+        answer = Client(autostart=not no_autostart).config()
         if json_out:
             out.json(answer["settings"])
             return
@@ -71,9 +70,7 @@ def set_(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        answer = Client(autostart=not no_autostart).call(
-            "PUT", "/v1/config", {"key": key, "value": value}
-        )
+        answer = Client(autostart=not no_autostart).set_config(key, value)
         out.status(f"set {answer['key']} in {answer['path']}")
 
     run(ctx, body)

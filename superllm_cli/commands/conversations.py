@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from typing import Annotated
-from urllib.parse import quote
 
 import typer
 
@@ -37,9 +36,7 @@ def list_(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        rows = Client(autostart=not no_autostart).call("GET", f"/v1/conversations?limit={limit}")[
-            "conversations"
-        ]
+        rows = Client(autostart=not no_autostart).conversations(limit=limit)
         if json_out:
             out.json(rows)
             return
@@ -66,9 +63,7 @@ def show(
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        found = Client(autostart=not no_autostart).call(
-            "GET", f"/v1/conversations/{quote(cid, safe='')}"
-        )
+        found = Client(autostart=not no_autostart).conversation(cid)
         if json_out:
             out.json(found)
             return
@@ -86,9 +81,7 @@ def rm(ctx: typer.Context, cid: Cid, no_autostart: NoAutostart = False) -> None:
     def body(out: Output) -> None:
         from superllm_cli.client import Client
 
-        Client(autostart=not no_autostart).call(
-            "DELETE", f"/v1/conversations/{quote(cid, safe='')}"
-        )
+        Client(autostart=not no_autostart).forget_conversation(cid)
         sys.stdout.write(f"removed conversation {cid}\n")
 
     run(ctx, body)

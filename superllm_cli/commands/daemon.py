@@ -81,8 +81,9 @@ def status(
             ("log", str(client.paths.log_file)),
             ("providers", ", ".join(health["providers_ready"]) or "none"),
         ]
-        if health.get("config_error"):
-            rows.append(("config", health["config_error"]))
+        config_error = health.get("config_error")
+        if config_error:
+            rows.append(("config", config_error))
         out.table(rows)
 
     run(ctx, body)

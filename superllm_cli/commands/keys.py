@@ -129,7 +129,7 @@ def list_keys(
     def body(out: Output) -> None:
         from superllm_cli.commands.providers import fetch_providers
 
-        rows = []
+        rows: list[dict[str, Any]] = []
         for p in fetch_providers(autostart=not no_autostart):
             source = p.get("key_source")
             if source is None and not all_:

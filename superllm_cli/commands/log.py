@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
 
 import typer
 
@@ -75,23 +75,15 @@ def log(
 
             raise UsageError("a second argument and --before go with `superllm log rm`")
         if run_id is not None:
-            found = client.call("GET", f"/v1/runs/{quote(run_id, safe='')}")
+            found = client.run_record(run_id)
             if json_out:
                 out.json(found)
             else:
                 _show(found, out)
             return
-        params = {"limit": str(limit)}
-        for key, value in (
-            ("search", search),
-            ("mode", mode),
-            ("label", label),
-            ("since", since),
-            ("conversation_id", cid),
-        ):
-            if value is not None:
-                params[key] = value
-        runs = client.call("GET", "/v1/runs?" + urlencode(params))["runs"]
+        runs = client.runs(
+            limit=limit, search=search, mode=mode, label=label, since=since, conversation_id=cid
+        )
         if json_out:
             out.json(runs)
         else:
@@ -109,7 +101,7 @@ def _one_line(text: str | None, width: int = _PREVIEW) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def _list(runs: list[dict[str, Any]], out: Output) -> None:
+def _list(runs: Sequence[Mapping[str, Any]], out: Output) -> None:
     if not runs:
         out.status("no runs in the ledger yet")
         return
@@ -132,7 +124,7 @@ def _list(runs: list[dict[str, Any]], out: Output) -> None:
         sys.stdout.write(strip_controls(line) + "\n")
 
 
-def transcript_lines(found: dict[str, Any]) -> list[str]:
+def transcript_lines(found: Mapping[str, Any]) -> list[str]:
     """A run as plain text: header, then every event that carries a decision or an answer."""
     usage = found
     lines = [
@@ -178,7 +170,7 @@ def _event_lines(event: dict[str, Any]) -> list[str]:
     return []
 
 
-def _show(found: dict[str, Any], out: Output) -> None:
+def _show(found: Mapping[str, Any], out: Output) -> None:
     lines = transcript_lines(found)
     if not out.rich_out:
         sys.stdout.write(strip_controls("\n".join(lines)) + "\n")

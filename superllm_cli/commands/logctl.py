@@ -18,7 +18,7 @@ ACTIONS = ("on", "off", "status", "rm")
 
 
 def _status(client: Any, out: Output, *, json_out: bool) -> None:
-    settings = client.call("GET", "/v1/config")["settings"]
+    settings = client.config()["settings"]
     storing = bool(settings["daemon"]["log_prompts"])
     if json_out:
         out.json({"log_prompts": storing})
@@ -43,7 +43,7 @@ def control(
         if target is not None or before is not None:
             raise UsageError(f"`superllm log {action}` takes no other argument")
         value = "true" if action == "on" else "false"
-        client.call("PUT", "/v1/config", {"key": "daemon.log_prompts", "value": value})
+        client.set_config("daemon.log_prompts", value)
         _status(client, out, json_out=json_out)
         return
     if action == "status":
@@ -51,8 +51,7 @@ def control(
         return
     if (target is None) == (before is None):
         raise UsageError("`superllm log rm` takes a run id or --before DATE (e.g. 30d, 2025-01-31)")
-    body = {"run_id": target} if target is not None else {"before": before}
-    done = client.call("POST", "/v1/runs/forget", body)
+    done = client.forget_runs(target, before=before)
     if json_out:
         out.json(done)
         return

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,10 +13,13 @@ from superllm_cli.completion import complete_providers
 from superllm_cli.options import Label, NoAutostart, run
 from superllm_cli.render import Output, strip_controls
 
+if TYPE_CHECKING:
+    from superllmd.protocol import ModelListing
+
 __all__ = ["embed", "models", "refresh_listings"]
 
 
-def _price(row: dict[str, Any]) -> str:
+def _price(row: Mapping[str, Any]) -> str:
     if not row["priced"]:
         return "unpriced"
     cached = row.get("price_cached_input")
@@ -23,36 +27,34 @@ def _price(row: dict[str, Any]) -> str:
     return f"${row['price_input']:g} / ${row['price_output']:g}{cached_text}"
 
 
-def _caps(row: dict[str, Any]) -> str:
+def _caps(row: Mapping[str, Any]) -> str:
     names = ("vision", "tools", "json_output", "embeddings")
     return ",".join(n.removesuffix("_output") for n in names if row.get(n)) or "-"
 
 
 def refresh_listings(
     ids: list[str], *, timeout: float, autostart: bool, out: Output | None = None
-) -> list[dict[str, Any]]:
+) -> list[ModelListing]:
     """Ask the daemon to fetch and cache the model lists of ``ids`` (or every configured
     provider); one line on stderr for each provider that could not list (and, as a status
     line, for each that did)."""
+    from superllm_cli import _calls_admin
     from superllm_cli.client import Client
 
-    client = Client(autostart=autostart)
-    body = {"ids": ids, "timeout": timeout, "env": client.env_for_request()}
-    results: list[dict[str, Any]] = client.call(
-        "POST", "/v1/models/refresh", body, timeout=timeout + 30
-    )
+    call = _calls_admin.refresh_models(ids, timeout=timeout)
+    results = Client(autostart=autostart).execute(call)
     for r in results:
         if r.get("ok") and out is not None:
             out.status(f"{r['id']}: {r['count']} models listed ({r['latency_ms']} ms)")
         if not r.get("ok"):
-            error = r.get("error") or {}
-            reason = error.get("message") or error.get("code") or "no reason given"
+            error = r.get("error")
+            reason = (error and (error["message"] or error["code"])) or "no reason given"
             line = f"superllm: warning: could not list the models of {r['id']}: {reason}"
             sys.stderr.write(strip_controls(line) + "\n")
     return results
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
+def _print_table(rows: Sequence[Mapping[str, Any]]) -> None:
     table = [("MODEL", "CONTEXT", "CAPABILITIES", "PRICE IN / OUT (USD/M)")] + [
         (r["model"], str(r.get("context_window") or "-"), _caps(r), _price(r)) for r in rows
     ]
@@ -97,6 +99,7 @@ def models(
     """
 
     def body(out: Output) -> None:
+        from superllm_cli import _calls
         from superllm_cli.client import Client
         from superllmd.errors import ProviderError
 
@@ -107,15 +110,18 @@ def models(
             if results and not any(r.get("ok") for r in results):
                 raise ProviderError(f"no provider could list its models ({len(results)} tried)")
         client = Client(autostart=autostart)
-        params = {"capability": capability or None, "provider": provider or None}
-        params["max_price"] = None if max_price is None else str(max_price)
-        rows = client.call("GET", client.query("/v1/models", params))
+        listed = _calls.models(
+            provider=provider or None,
+            capabilities=capability or None,
+            max_price=max_price,
+        )
+        rows = client.execute(listed)
         if provider and not refresh and not rows and not capability and max_price is None:
             # Nothing known for it (a plain OpenAI-compatible server, Ollama): ask it.
             results = refresh_listings([provider], timeout=timeout, autostart=autostart, out=out)
             if not any(r.get("ok") for r in results):
                 raise ProviderError(f"{provider} offers no known model and could not list its own")
-            rows = client.call("GET", client.query("/v1/models", params))
+            rows = client.execute(listed)
         if json_out:
             out.json(rows)
         else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
@@ -25,6 +25,9 @@ import typer
 from superllm_cli.completion import complete_providers
 from superllm_cli.options import NoAutostart, run
 from superllm_cli.render import Output, strip_controls
+
+if TYPE_CHECKING:
+    from superllmd.protocol_admin import ProviderCheck, ProviderInfo
 
 __all__ = [
     "app",
@@ -55,7 +58,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str
     return table([header, *rows])
 
 
-def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
+def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Aligned text lines: readable on a terminal, greppable in a pipe."""
     header = ("PROVIDER", "KIND", "READY", "KEY", "BASE URL")
     return _table(
@@ -85,12 +88,11 @@ def _ready_text(row: Mapping[str, Any]) -> str:
     return "trial" if state == "half_open" else "yes"
 
 
-def fetch_providers(*, autostart: bool) -> list[Mapping[str, Any]]:
+def fetch_providers(*, autostart: bool) -> list[ProviderInfo]:
+    from superllm_cli import _calls_admin
     from superllm_cli.client import Client
 
-    client = Client(autostart=autostart)
-    rows: list[Mapping[str, Any]] = client.call("GET", client.query("/v1/providers", present=True))
-    return rows
+    return Client(autostart=autostart).execute(_calls_admin.providers())
 
 
 @app.command(name="list")
@@ -132,16 +134,12 @@ def format_check_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
     return _table(("PROVIDER", "STATUS", "LATENCY", "VIA", "ERROR"), rows)
 
 
-def check_providers(ids: list[str], *, timeout: float, autostart: bool) -> list[dict[str, Any]]:
+def check_providers(ids: list[str], *, timeout: float, autostart: bool) -> list[ProviderCheck]:
     """Ask the daemon to check ``ids`` (or every provider worth checking) in parallel."""
+    from superllm_cli import _calls_admin
     from superllm_cli.client import Client
 
-    client = Client(autostart=autostart)
-    body = {"ids": ids, "timeout": timeout, "env": client.env_for_request()}
-    results: list[dict[str, Any]] = client.call(
-        "POST", "/v1/providers/check", body, timeout=timeout + 30
-    )
-    return results
+    return Client(autostart=autostart).execute(_calls_admin.check_providers(ids, timeout=timeout))
 
 
 @app.command()
