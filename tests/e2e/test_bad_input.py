@@ -75,6 +75,17 @@ def test_config_that_is_not_utf8(env: dict[str, str], home: Path) -> None:
     _one_clear_line(result, f"{path} is not UTF-8 text", "line 4", "save it as UTF-8")
 
 
+def test_config_that_turns_non_utf8_under_a_running_daemon(env: dict[str, str], home: Path) -> None:
+    assert _run([SUPERLLM, "daemon", "start"], env).returncode == 0
+    path = home / "config" / "config.toml"
+    path.write_bytes(path.read_bytes() + b"# caf\xe9\n")
+    for args in ([*ASK, "hi"], [SUPERLLM, "models"]):
+        result = _run(args, env)
+        assert result.returncode == 2, result.stderr
+        _one_clear_line(result, f"{path} is not UTF-8 text", "save it as UTF-8")
+        assert "500" not in result.stderr
+
+
 def test_home_that_is_a_file(short_home: Path) -> None:
     file = short_home / "f"
     file.write_text("not a folder")
