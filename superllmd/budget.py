@@ -227,8 +227,9 @@ class BudgetManager:
             raise _refused(call, error)
         warning = (
             f"{call.target.name} has no price, so the {', '.join(names)} cannot count it: "
-            f'price it with `superllm config set prices."{call.target.name}".input USD` '
-            "(and .output), or refuse such calls with "
+            "price it (USD per million tokens) with `superllm config set "
+            f"'prices.\"{call.target.name}\"' '{{input = 1.0, output = 2.0}}'`, or refuse such "
+            "calls with "
             "`superllm config set budgets.block_unpriced true`"
         )
         book = _book(call.run)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import uuid
 from pathlib import Path
@@ -126,6 +127,14 @@ def test_an_unpriced_model_under_a_budget_warns_or_is_refused(cli: Cli) -> None:
     assert asked.returncode == 0, asked.stderr
     warnings = [line for line in asked.stderr.splitlines() if "warning:" in line]
     assert len(warnings) == 1 and "fake/echo has no price" in warnings[0]
+    # The command the warning offers works as a shell would split it, and prices the model.
+    offered = re.search(r"`(superllm config set 'prices[^`]*)`", warnings[0])
+    assert offered, warnings[0]
+    priced = cli(*shlex.split(offered.group(1))[1:])
+    assert priced.returncode == 0, priced.stderr
+    again = cli("ask", "-m", "fake/echo", "hi")
+    assert again.returncode == 0 and "warning" not in again.stderr, again.stderr
+    assert cli("config", "set", "prices", "{}").returncode == 0  # unpriced again
     assert cli("config", "set", "budgets.block_unpriced", "true").returncode == 0
     blocked = cli("ask", "-m", "fake/echo", "hi")
     assert blocked.returncode == 5 and "block_unpriced" in blocked.stderr
