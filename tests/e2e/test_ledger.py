@@ -80,8 +80,11 @@ def _stalled_on_disk(home: Path) -> int:
 def _kill_with_calls_in_flight(home: Path, env: dict[str, str]) -> list[str]:
     """Start a daemon, put 200 streaming calls through it, kill -9 it once some have been
     answered; the run ids whose answers the clients received."""
-    client = Client(environ=env)
-    client.start()
+    Client(environ=env).start()
+    # The drivers never start a daemon: one whose request the kill cut before its answer
+    # began would otherwise start a new daemon and resend, and that daemon's start would
+    # settle the rows this round checks (it did, on a loaded machine).
+    client = Client(environ=env, autostart=False)
     seen = _Seen()
     threads = [
         threading.Thread(target=_drive, args=(client, seen, i), daemon=True)
