@@ -106,6 +106,7 @@ class Instance:
         )
         self.env = base_env(self.home)
         self.process: subprocess.Popen[bytes] | None = None
+        self.terminated = False
 
     def start(self) -> Instance:
         return self.spawn().wait_open()
@@ -142,9 +143,15 @@ class Instance:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
+    def terminate(self) -> None:
+        """Ask it to stop, once (a second SIGTERM would cut its drain short)."""
+        if self.process is not None and self.process.poll() is None and not self.terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self.terminated = True
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
@@ -171,6 +178,8 @@ def team(upstream: SlowUpstream, pg_url: str, lease_s: float) -> Iterator[list[I
             instance.wait_open()
         yield instances
     finally:
+        for instance in instances:  # they drain together
+            instance.terminate()
         for instance in instances:
             instance.stop()
 

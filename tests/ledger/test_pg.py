@@ -86,24 +86,60 @@ def _rows_at(version: int, now: float) -> list[tuple[str, tuple[Any, ...]]]:
                 (now,),
             )
         )
-    if version >= 4:
+    if version >= 1:
+        # A call a budget refused: an error coded "budget" until migration 9 gave it a status.
         rows.append(
             (
-                "INSERT INTO gateway_tokens (name, hash, created) VALUES ('ci', 'abc', ?)",
+                "INSERT INTO calls (id, time, run_id, mode, provider, model, status, "
+                "error_code) VALUES (?, ?, ?, 'ask', 'openai', 'gpt', ?, 'budget')",
+                (f"c{version}-budget", now, f"r{version}", "refused" if version >= 9 else "error"),
+            )
+        )
+    if version >= 4:
+        rows += [
+            ("INSERT INTO gateway_tokens (name, hash, created) VALUES ('ci', 'abc', ?)", (now,)),
+            (
+                "INSERT INTO calls (id, time, ended, run_id, mode, provider, model, "
+                "input_tokens, output_tokens, cost_usd, status, token) "
+                "VALUES (?, ?, ?, ?, 'ask', 'openai', 'gpt', 1, 1, 0.5, 'ok', 'ci')",
+                (f"c{version}-ci", now, now + 1, f"r{version}"),
+            ),
+        ]
+    if version >= 6:
+        rows.append(
+            (
+                "INSERT INTO reservations (call_id, key, amount, instance, expires) "
+                "VALUES ('held', 'global||day|0', 0.5, 'gone', ?)",
                 (now,),
             )
         )
+    if version >= 8:
+        rows += [
+            ("INSERT INTO teams (name, created) VALUES ('platform', ?)", (now,)),
+            ("INSERT INTO users (name, team, created) VALUES ('ana', 'platform', ?)", (now,)),
+            ("UPDATE gateway_tokens SET user_name = 'ana' WHERE name = 'ci'", ()),
+        ]
     return rows
 
 
 def _check_upgraded(conn: Any, version: int) -> None:
     report = queries.usage_report(conn, by="model")
-    expected = 2 if version >= 1 else 0  # the call, and the in-flight one now interrupted
+    # The call, the in-flight one now interrupted, and the token's call (not the refused one).
+    expected = (2 if version >= 1 else 0) + (1 if version >= 4 else 0)
     assert report["totals"]["calls"] == expected
     if version >= 1:
-        assert report["totals"]["cost_usd"] == pytest.approx(0.25)
+        cost = 0.25 + (0.5 if version >= 4 else 0.0)
+        assert report["totals"]["cost_usd"] == pytest.approx(cost)
         assert [r["run_id"] for r in history.list_runs(conn)] == [f"r{version}"]
         assert history.search_runs(conn, "sky")[0]["run_id"] == f"r{version}"
+        status = conn.execute("SELECT status FROM calls WHERE id = ?", (f"c{version}-budget",))
+        assert status.fetchone()[0] == "refused"
+    if version >= 6:  # a reservation is kept: its lease decides when it stops counting
+        assert conn.execute("SELECT count(*) FROM reservations").fetchone()[0] == 1
+    if version >= 8:
+        for by, key in (("user", "ana"), ("team", "platform")):
+            rows = {r[by]: r["calls"] for r in queries.usage_report(conn, by=by)["rows"]}
+            assert rows == {key: 1, "": 2}, by
 
 
 @pytest.mark.parametrize("version", range(latest_version()))
@@ -182,6 +218,20 @@ def test_an_unreachable_database_says_so_without_the_password(pg_server: PgServe
         PgLedger.open(url)
     assert "hunter2" not in caught.value.message
     assert "nosuchdb" in caught.value.message and "[ledger] url" in caught.value.message
+
+
+def test_the_postgres_extra_brings_what_the_ledger_imports() -> None:
+    """``pip install 'superllm-cli[postgres]'``: psycopg with its pool (pg.py opens an
+    AsyncConnectionPool) and a libpq (the binary build), so nothing else is needed."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pyproject = Path(__file__).parents[2] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["postgres"]
+    (psycopg_req,) = [Requirement(r) for r in extra if Requirement(r).name == "psycopg"]
+    assert {"binary", "pool"} <= psycopg_req.extras
+    assert psycopg_req.specifier.contains("3.2")
 
 
 def test_the_config_takes_only_postgres_urls(tmp_path: Path) -> None:
