@@ -74,6 +74,25 @@ def test_many_threads_write_without_lock_errors(ledger: Ledger) -> None:
     assert ledger.commits < 1600  # queued writes were batched
 
 
+def test_writes_of_one_loop_iteration_reach_the_writer_together(ledger: Ledger) -> None:
+    async def go() -> None:
+        for i in range(50):  # one iteration: no await between them
+            ledger.write(CALL, (f"c{i}", 1.0, "p", 0.001, 0, "ok", None))
+        time.sleep(0.3)  # the writer thread is free to run, but has not been handed them
+        assert _count(ledger.path) == 0
+        await asyncio.sleep(0.3)  # the iteration ended: handed over as one, then committed
+        assert _count(ledger.path) == 50
+        ledger.write(CALL, ("late", 1.0, "p", 0.001, 0, "ok", None))
+        # A write from a thread without a loop goes after what the loop has pending.
+        await asyncio.to_thread(ledger.write, CALL, ("thread", 1.0, "p", 0.001, 0, "ok", None))
+        await ledger.barrier()
+        assert _count(ledger.path) == 52
+
+    asyncio.run(go())
+    assert ledger.units_committed == 52
+    assert ledger.commits <= 3  # the 50 as one, then "late" and "thread"
+
+
 def test_a_bad_write_does_not_sink_its_batch(ledger: Ledger) -> None:
     async def go() -> None:
         ledger.write(CALL, ("ok-1", 1.0, "p", 0.1, 0, "ok", None))
