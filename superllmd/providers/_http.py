@@ -33,6 +33,7 @@ from superllmd.errors import (
     RateLimited,
     ServerError,
 )
+from superllmd.providers._client import LeanClient
 from superllmd.providers.base import Provider, ProviderKind
 from superllmd.providers.keys import ResolvedKey
 
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 
+_MAX_BASE_URLS = 1024  # base URLs remembered (requests may name their own: a bound)
+
+
 class HttpClients:
     """One warm ``httpx.AsyncClient`` per (origin, timeout), created on first use.
 
@@ -63,8 +67,13 @@ class HttpClients:
         self._transport = transport
         self._fast = transport is None
         self._clients: dict[tuple[str, float], httpx.AsyncClient] = {}
+        self._by_url: dict[tuple[str, float], httpx.AsyncClient] = {}
 
     def get(self, base_url: str, timeout: float) -> httpx.AsyncClient:
+        # Every call asks: parse a base URL into its origin only the first time.
+        client = self._by_url.get((base_url, timeout))
+        if client is not None:
+            return client
         url = httpx.URL(base_url)
         key = (f"{url.scheme}://{url.netloc.decode()}", timeout)
         client = self._clients.get(key)
@@ -76,17 +85,20 @@ class HttpClients:
                 transport = AiohttpTransport(
                     limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
                 )
-            client = httpx.AsyncClient(
+            client = LeanClient(
                 transport=transport,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                 limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
                 follow_redirects=False,
             )
             self._clients[key] = client
+        if len(self._by_url) < _MAX_BASE_URLS:
+            self._by_url[(base_url, timeout)] = client
         return client
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
+        self._by_url = {}
         for client in clients:
             await client.aclose()
 
