@@ -175,6 +175,17 @@ def start_superllm(home: Path, upstream: str, port: int) -> tuple[subprocess.Pop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # The token is made over the daemon's socket: wait for it, or the CLI would autostart a
+    # second daemon, and the one measured (this pid) could be the one that gave way.
+    sock = home / "run" / "superllmd.sock"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(sock))
+            break
+        except OSError:
+            time.sleep(0.05)
     made = subprocess.run(
         [
             shutil.which("superllm") or "superllm",
