@@ -19,7 +19,6 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 __all__ = [
     "COMPLETE_VAR",
@@ -130,9 +129,10 @@ def _matching(values: Iterable[str], incomplete: str) -> list[str]:
 
 def complete_models(incomplete: str) -> list[str]:
     """Model ids (``provider/model``), aliases and selectors that start with ``incomplete``."""
-    # The shell's SUPERLLM_* settings apply, as they do for `superllm models`.
-    settings = [(k, v) for k, v in os.environ.items() if k.startswith("SUPERLLM_")]
-    rows = _daemon("/v1/models?" + urlencode(settings))
+    from superllm_cli import _env
+
+    # The shell's SUPERLLM_* settings apply, as they do for `superllm models` (one rule).
+    rows = _daemon(_env.query("/v1/models", os.environ, []))
     if isinstance(rows, list):
         models = [str(r["model"]) for r in rows if isinstance(r, dict) and "model" in r]
     else:

@@ -39,6 +39,7 @@ from superllmd.errors import (
     UnknownProvider,
     UsageError,
 )
+from superllmd.gateway import environ_of, token_of
 from superllmd.providers.base import ChatRequest, Message, Provider
 from superllmd.providers.registry import Registry
 from superllmd.state import DaemonState
@@ -72,8 +73,9 @@ _BODY = TypeAdapter(CheckRequest)
 async def check_providers(request: Request) -> Response:
     state = state_of(request)
     body = await read_body(request, _BODY)
-    settings = state.settings(body.env)
-    environ = _environ(body.env)
+    env = _client_env(request, body)
+    settings = state.settings(env)
+    environ = _environ(env)
     table = state.registry.provider_settings(settings)
     ids = list(dict.fromkeys(body.ids)) or await worth_checking(state, settings, environ)
     require_known(ids, table)
@@ -89,13 +91,19 @@ async def check_provider(request: Request) -> Response:
     if body.ids:
         raise UsageError("this route checks the provider in its path; drop `ids`")
     pid = request.path_params["provider_id"]
-    table = state.registry.provider_settings(state.settings(body.env))
+    env = _client_env(request, body)
+    table = state.registry.provider_settings(state.settings(env))
     require_known([pid], table)
-    result = await _check(state.registry, pid, table[pid], _environ(body.env), body.timeout)
+    result = await _check(state.registry, pid, table[pid], _environ(env), body.timeout)
     return JSONResponse(result)
 
 
-def _environ(env: dict[str, str] | None) -> Mapping[str, str]:
+def _client_env(request: Request, body: CheckRequest) -> Mapping[str, str] | None:
+    """The client's environment by the one rule every route reads it with (``environ_of``)."""
+    return environ_of({"env": body.env}, token_of(request))
+
+
+def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
 
 

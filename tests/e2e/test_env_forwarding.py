@@ -3,6 +3,7 @@ daemon names, never anything else (superllm_cli/_env.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socketserver
 import subprocess
@@ -39,6 +40,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def do_GET(self) -> None:  # a listing: only what its query string carries
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server.seen.append((self.path, headers, None))
+        self._json(200, [])
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -129,6 +135,40 @@ def test_an_unrelated_secret_never_crosses_the_socket(
         assert SECRET not in json.dumps(body) + json.dumps(headers)
     stored = json.loads((short_home / "run" / CACHE_NAME).read_text())
     assert stored == {"tag": "tag-1", "names": ["OPENAI_API_KEY"]}
+
+
+def test_the_sdk_and_the_tui_forward_by_the_same_rule(
+    recorder: _Recorder, short_home: Path
+) -> None:
+    """Client, AsyncClient and the TUI's backend (one client core): runs carry SUPERLLM_* and
+    the named key, listings SUPERLLM_* only, and the unrelated secret goes nowhere."""
+    from superllm_cli.client import AsyncClient, Client
+    from superllm_cli.tui.backend import DaemonBackend, run_request
+
+    env = {**base_env(short_home), "UNRELATED_SECRET": SECRET, "OPENAI_API_KEY": KEY}
+    env["SUPERLLM_LABEL"] = "nightly"
+    sync = Client(environ=env, autostart=False)
+    assert sync.ask("hi", model="openai/x")["answer"] == "ok"
+    assert sync.models() == []
+
+    async def main() -> list[dict[str, Any]]:
+        async with AsyncClient(environ=env, autostart=False) as sdk:
+            await sdk.ask("hi", model="openai/x")
+        tui = DaemonBackend(env, autostart=False)
+        path, body = run_request("ask", "hi", ["openai/x"], tui.request_env())
+        events = [event async for event in tui.stream(path, body)]
+        await tui.client.aclose()
+        return events
+
+    assert asyncio.run(main())[-1]["type"] == "run.finished"
+    runs = [body for _, _, body in recorder.seen if body is not None]
+    assert len(runs) >= 3 and all(set(b["env"]) == set(runs[-1]["env"]) for b in runs[-3:])
+    assert runs[-1]["env"]["OPENAI_API_KEY"] == KEY
+    assert set(runs[-1]["env"]) <= {"OPENAI_API_KEY", "SUPERLLM_LABEL", "SUPERLLM_HOME"}
+    (listing,) = [p for p, _, body in recorder.seen if body is None]
+    assert "SUPERLLM_LABEL=nightly" in listing and "OPENAI" not in listing
+    for path, headers, body in recorder.seen:
+        assert SECRET not in path + json.dumps(body) + json.dumps(headers)
 
 
 def test_a_provider_added_to_config_gets_its_key_at_once(
