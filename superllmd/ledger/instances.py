@@ -33,6 +33,7 @@ import secrets
 import socket
 from typing import TYPE_CHECKING, Any
 
+from superllmd.ledger.pg_conn import first_line
 from superllmd.ledger.queries import CALL_INTERRUPTED, RUN_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -142,14 +143,10 @@ class Lease:
             try:
                 await self.beat()
             except psycopg.OperationalError as exc:  # the database away: the next beat
-                log.warning("ledger: cannot renew the instance lease: %s", _first_line(exc))
+                log.warning("ledger: cannot renew the instance lease: %s", first_line(exc))
             except psycopg.Error as exc:
-                log.error("ledger: the instance lease failed: %s", _first_line(exc))
+                log.error("ledger: the instance lease failed: %s", first_line(exc))
             await asyncio.sleep(self.lease_s / 3)
 
     def _renew_params(self) -> tuple[str, str, int, float]:
         return self.name, socket.gethostname(), os.getpid(), self.lease_s
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]

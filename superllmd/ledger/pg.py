@@ -15,7 +15,8 @@ The same ``base.Backend`` as the SQLite ledger, over psycopg 3 and one
   reservation, so a batch retried after a commit whose answer was lost counts no money
   twice (a rate window's counter may then count a request twice: the safe side).
 - **reads** run the same synchronous query functions as SQLite's reader, on a worker
-  thread; each statement they execute hops to the loop and runs on a pooled connection.
+  thread; each statement they execute hops to the loop and runs on a pooled connection
+  (pg_conn.py).
 - the **schema** comes from the one list in migrations.py, applied at open (under an
   advisory lock, so instances starting together migrate once).
 - the **instance** holds a lease on the ledger (instances.py), renewed while it runs; every
@@ -40,22 +41,23 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from superllmd.errors import sentence
 from superllmd.ledger import migrations, queries
-from superllmd.ledger.base import Conn, Cursor, Dialect, Statement
+from superllmd.ledger.base import Conn, Dialect, Statement
 from superllmd.ledger.db import LedgerError
 from superllmd.ledger.instances import DEFAULT_LEASE_S, Lease, instance_name
+from superllmd.ledger.pg_conn import PgReader, conn_adapter, first_line
 from superllmd.ledger.pg_sql import translate
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["PgLedger", "redact"]
+__all__ = ["PgLedger", "conn_adapter", "redact"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,43 +91,6 @@ def _local_zone() -> str:
     if "zoneinfo/" in real:
         return real.split("zoneinfo/", 1)[1]
     return "UTC"
-
-
-class _Rows:
-    """A cursor's result fetched whole, as the synchronous query functions read it."""
-
-    def __init__(self, rows: list[Any], rowcount: int) -> None:
-        self._rows = rows
-        self.rowcount = rowcount
-
-    def fetchone(self) -> Any:
-        return self._rows[0] if self._rows else None
-
-    def fetchall(self) -> list[Any]:
-        return list(self._rows)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._rows)
-
-
-class PgReader:
-    """The ``Conn`` a query function gets on PostgreSQL: each ``execute`` runs on the loop,
-    on the pooled connection this read holds, while the function waits on its thread."""
-
-    dialect: Dialect = "postgres"
-
-    def __init__(self, conn: AsyncConnection[Any], loop: asyncio.AbstractEventLoop) -> None:
-        self._conn = conn
-        self._loop = loop
-
-    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
-        future = asyncio.run_coroutine_threadsafe(self._run(sql, parameters), self._loop)
-        return future.result()
-
-    async def _run(self, sql: str, parameters: Any) -> _Rows:
-        cursor = await self._conn.execute(translate(sql), list(parameters))
-        rows = await cursor.fetchall() if cursor.description is not None else []
-        return _Rows(rows, cursor.rowcount)
 
 
 class _Unit:
@@ -187,7 +152,7 @@ class PgLedger:
                 conn.commit()
         except (psycopg.Error, RuntimeError) as exc:
             raise LedgerError(
-                f"cannot open the ledger {ledger.where}: {sentence(_first_line(exc))} Check "
+                f"cannot open the ledger {ledger.where}: {sentence(first_line(exc))} Check "
                 "that the database is up and [ledger] url is right."
             ) from None
         return ledger
@@ -317,7 +282,7 @@ class PgLedger:
                 if self._closed and delay >= _RETRY_MAX_S:
                     log.error("ledger: dropping %d writes at close: %s", len(batch), exc)
                     return
-                log.warning("ledger: database unreachable (%s); retrying", _first_line(exc))
+                log.warning("ledger: database unreachable (%s); retrying", first_line(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
 
@@ -353,7 +318,7 @@ class PgLedger:
                 except psycopg.Error as exc:
                     log.error(
                         "ledger: dropped a write (%s): %s",
-                        _first_line(exc),
+                        first_line(exc),
                         unit.statements[0][0][:80],
                     )
 
@@ -395,7 +360,7 @@ class PgLedger:
                 if attempt == 2:
                     raise LedgerError(
                         f"the ledger database {self.where} does not answer: "
-                        f"{sentence(_first_line(exc))} Retry once it is back."
+                        f"{sentence(first_line(exc))} Retry once it is back."
                     ) from None
         raise AssertionError("unreachable")
 
@@ -422,26 +387,3 @@ def _params(params: Sequence[Any] | dict[str, Any]) -> Sequence[Any]:
     if isinstance(params, dict):
         raise TypeError("the PostgreSQL ledger takes ? placeholders, not named parameters")
     return list(params)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-
-
-class _SyncConn:
-    """A synchronous psycopg connection as a ``Conn`` (for the work done at open)."""
-
-    dialect: Dialect = "postgres"
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
-        cursor = self._conn.execute(translate(sql), list(parameters))
-        rows = cursor.fetchall() if cursor.description is not None else []
-        return _Rows(rows, cursor.rowcount)
-
-
-def conn_adapter(conn: Any) -> Conn:
-    """A synchronous psycopg connection, taking the ledger's SQL like a ``sqlite3`` one."""
-    return _SyncConn(conn)
