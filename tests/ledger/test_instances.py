@@ -123,3 +123,41 @@ def test_rows_name_the_instance_that_wrote_them(pg_url: str) -> None:
         conn.commit()
     rows = _rows(pg_url, "SELECT id, instance FROM runs ORDER BY id")
     assert rows == [("r1", name), ("r2", None)]  # another tool's rows name none
+
+
+def test_a_call_swept_while_its_instance_lived_on_ends_as_it_really_did(pg_url: str) -> None:
+    """An instance that could not renew for longer than its lease (here: its lease set to
+    have run out) has its call marked interrupted; when that call settles, the settled row
+    wins, and so does its run's."""
+    http = HttpClients()
+    kind = OpenAIKind(KindContext(http, KeyResolver(use_keyring=False), Path("/x")))
+    settings = ProviderSettings(base_url="http://127.0.0.1:9/v1")
+    target = Target(kind.create("openai", settings, {"OPENAI_API_KEY": "x"}), "gpt")
+
+    async def main() -> list[tuple[Any, ...]]:
+        slow, other = PgLedger.open(pg_url), PgLedger.open(pg_url)
+        slow.start()
+        other.start()
+        await slow.lease.stop_renewing()
+        await other.lease.stop_renewing()
+        recorder = LedgerRecorder(slow)
+        call = _call("r-slow", target)
+        await recorder.before_call(call)
+        await slow.barrier()
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("UPDATE instances SET expires = 0 WHERE name = %s", (slow.instance,))
+        assert await other.lease.beat() == (1, 1)
+        recorder.after_call(call, "ok", None, None, 0.05, 200)
+        await slow.barrier()
+        rows = await other.read(
+            lambda c: c.execute(
+                "SELECT c.status, c.error_code, c.cost_usd, r.cost_usd FROM calls c "
+                "JOIN runs r ON r.id = c.run_id"
+            ).fetchall()
+        )
+        await slow.aclose()
+        await other.aclose()
+        return [tuple(r) for r in rows]
+
+    assert asyncio.run(main()) == [("ok", None, 0.05, 0.05)]
+    asyncio.run(http.aclose())
