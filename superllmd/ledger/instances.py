@@ -53,19 +53,22 @@ _RENEW = (
 )
 # Held (per transaction) by the instance sweeping: one sweep at a time, the others skip.
 _SWEEP_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended('superllm|sweep', 0))"
-# A row whose instance is gone: its lease ran out (or it has none), or the row names none
-# and is a lease old. Takes the lease as its one parameter.
-_LOST = (
-    "(({t}.instance IS NULL AND {t}.time < " + _NOW + " - %s) OR ({t}.instance IS NOT NULL "
-    "AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = {t}.instance "
-    "AND i.expires > " + _NOW + ")))"
-)
+
+
+def _lost(table: str) -> str:
+    """Rows of ``table`` whose instance is gone: its lease ran out (or it has none), or the
+    row names none and is a lease old (the lease is the one parameter)."""
+    return (
+        f"(({table}.instance IS NULL AND {table}.time < {_NOW} - %s) OR ({table}.instance IS "
+        f"NOT NULL AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.name = {table}.instance "
+        f"AND i.expires > {_NOW})))"
+    )
+
+
 _SWEEP_CALLS = (
-    f"UPDATE calls SET {CALL_INTERRUPTED} WHERE status = 'in_flight' AND " + _LOST.format(t="calls")
+    f"UPDATE calls SET {CALL_INTERRUPTED} WHERE status = 'in_flight' AND {_lost('calls')}"
 )
-_SWEEP_RUNS = f"UPDATE runs SET {RUN_INTERRUPTED} WHERE status = 'running' AND " + _LOST.format(
-    t="runs"
-)
+_SWEEP_RUNS = f"UPDATE runs SET {RUN_INTERRUPTED} WHERE status = 'running' AND {_lost('runs')}"
 # Instances whose lease ran out a lease ago: their rows were swept above.
 _FORGET = f"DELETE FROM instances WHERE expires < {_NOW} - %s"
 
