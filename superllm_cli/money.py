@@ -16,20 +16,12 @@ Stdlib only: the CLI imports it on every command.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from superllmd.money import usd
+
 __all__ = ["cost_of", "cost_text", "duration", "io_tokens", "table", "tokens", "usd"]
-
-
-def usd(value: float) -> str:
-    """Money to four significant figures and at least cents: $2.00, $0.01601, $0.000008."""
-    if value <= 0 or value >= 100:
-        return f"${max(value, 0.0):,.2f}"
-    decimals = max(2, 3 - math.floor(math.log10(value)))
-    whole, _, frac = f"{value:.{decimals}f}".partition(".")
-    return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"
 
 
 def cost_text(known: float, unpriced: int) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "NoAutostart",
     "NoCache",
     "ParamCommand",
+    "PrintJson",
     "Prompt",
     "RunFlags",
     "Strategy",
@@ -101,6 +102,8 @@ ModelOptions = Annotated[
     list[str] | None, typer.Option("-o", "--option", help="Model option key=value; repeat.")
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+#: ``--json`` of the listing and management commands (budget show, log, usage...).
+PrintJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 StreamJson = Annotated[
     bool, typer.Option("--stream-json", help="Print every event as a JSON line.")
 ]

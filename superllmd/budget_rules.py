@@ -3,12 +3,12 @@ how money is written. The manager that enforces them is in budget.py."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Literal, Protocol
 
 from superllmd.config import BudgetSettings
+from superllmd.money import usd
 
 __all__ = [
     "Budget",
@@ -126,12 +126,3 @@ def period_start(period: Period, now: float, tz: tzinfo | None = None) -> float:
     if period == "month":
         start = start.replace(day=1)
     return start.timestamp()
-
-
-def usd(value: float) -> str:
-    """Money to four significant figures and at least cents: $2.00, $0.01601, $0.000008."""
-    if value <= 0 or value >= 100:
-        return f"${max(value, 0.0):,.2f}"
-    decimals = max(2, 3 - math.floor(math.log10(value)))
-    whole, _, frac = f"{value:.{decimals}f}".partition(".")
-    return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"

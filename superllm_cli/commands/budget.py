@@ -17,7 +17,7 @@ import typer
 
 from superllm_cli.completion import complete_providers
 from superllm_cli.money import table, usd
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 from superllm_cli.render import Output, strip_controls
 
 __all__ = ["app", "gauge", "usd"]
@@ -68,7 +68,7 @@ def set_(
 @app.command()
 def show(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: PrintJson = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Every budget: its limit, spent today or this month, held by calls in flight, left."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 from superllm_cli.render import Output
 
 __all__ = ["app"]
@@ -40,7 +40,7 @@ def path(ctx: typer.Context) -> None:
 @app.command()
 def show(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: PrintJson = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Print the effective settings: config.toml with SUPERLLM_* variables applied."""

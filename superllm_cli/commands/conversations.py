@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from superllm_cli.completion import complete_conversations
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 from superllm_cli.render import Output, strip_controls
 
 __all__ = ["app"]
@@ -21,14 +21,13 @@ app = typer.Typer(
 Cid = Annotated[
     str, typer.Argument(help="A conversation id.", autocompletion=complete_conversations)
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.command(name="list")
 def list_(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many.")] = 20,
-    json_out: JsonOut = False,
+    json_out: PrintJson = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """The latest conversations: id, last update, model, turns, title."""
@@ -56,7 +55,7 @@ def list_(
 
 @app.command()
 def show(
-    ctx: typer.Context, cid: Cid, json_out: JsonOut = False, no_autostart: NoAutostart = False
+    ctx: typer.Context, cid: Cid, json_out: PrintJson = False, no_autostart: NoAutostart = False
 ) -> None:
     """Every message of one conversation, in order."""
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from superllm_cli.completion import complete_providers
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 from superllm_cli.render import Output
 
 __all__ = ["app", "mask"]
@@ -120,7 +120,7 @@ def remove_key(
 @app.command("list")
 def list_keys(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: PrintJson = False,
     all_: Annotated[bool, typer.Option("--all", help="Also providers with no key.")] = False,
     no_autostart: NoAutostart = False,
 ) -> None:

@@ -16,7 +16,7 @@ import typer
 
 from superllm_cli.commands.usage import format_cost as _cost
 from superllm_cli.completion import complete_conversations, complete_runs
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 from superllm_cli.render import Output, strip_controls
 
 __all__ = ["log", "transcript_lines"]
@@ -53,7 +53,7 @@ def log(
             "--cid", help="Only this conversation.", autocompletion=complete_conversations
         ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: PrintJson = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """List past runs, show one run's full transcript, or search prompts and answers.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from superllm_cli.completion import complete_providers
-from superllm_cli.options import Label, NoAutostart, run
+from superllm_cli.options import Label, NoAutostart, PrintJson, run
 from superllm_cli.render import Output, strip_controls
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def models(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds each provider has to list.")
     ] = 10.0,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: PrintJson = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """The models superllm knows: context, capabilities, prices per million tokens.

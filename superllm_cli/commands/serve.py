@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from superllm_cli.commands.serve_people import team_app, user_app
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 from superllm_cli.render import Output
 
 __all__ = ["app"]
@@ -110,7 +110,7 @@ def create(
 @token_app.command(name="list")
 def list_(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: PrintJson = False,
     no_autostart: NoAutostart = False,
 ) -> None:
     """Every token: its limits, last use and spend (today and in all)."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 from superllm_cli.render import Output
 
 __all__ = ["team_app", "user_app"]
@@ -26,7 +26,6 @@ team_app = typer.Typer(help="Teams of a team gateway: users belong to them.", no
 BudgetDaily = Annotated[
     float | None, typer.Option("--budget-daily", min=0.0, help="USD per local day.")
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _post(kind: str, request: dict[str, Any], no_autostart: bool) -> None:
@@ -96,7 +95,7 @@ def _list(ctx: typer.Context, kind: str, json_out: bool, no_autostart: bool) -> 
 
 @user_app.command("list")
 def list_users(
-    ctx: typer.Context, json_out: JsonOut = False, no_autostart: NoAutostart = False
+    ctx: typer.Context, json_out: PrintJson = False, no_autostart: NoAutostart = False
 ) -> None:
     """Every user: its team, daily budget and what it spent today."""
     _list(ctx, "user", json_out, no_autostart)
@@ -104,7 +103,7 @@ def list_users(
 
 @team_app.command("list")
 def list_teams(
-    ctx: typer.Context, json_out: JsonOut = False, no_autostart: NoAutostart = False
+    ctx: typer.Context, json_out: PrintJson = False, no_autostart: NoAutostart = False
 ) -> None:
     """Every team: how many users, its daily budget and what it spent today."""
     _list(ctx, "team", json_out, no_autostart)

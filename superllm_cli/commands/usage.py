@@ -9,7 +9,7 @@ import typer
 
 from superllm_cli._usage import BY, UsageArgs, format_cost, usage_body
 from superllm_cli.completion import complete_models, complete_providers
-from superllm_cli.options import NoAutostart, run
+from superllm_cli.options import NoAutostart, PrintJson, run
 
 __all__ = ["BY", "format_cost", "usage"]
 
@@ -36,7 +36,7 @@ def usage(
     ] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="Only this mode (ask, ...).")] = None,
     label: Annotated[str | None, typer.Option("--label", help="Only this label.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: PrintJson = False,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     no_autostart: NoAutostart = False,
 ) -> None:

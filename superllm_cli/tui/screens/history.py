@@ -9,19 +9,16 @@ reopened run looks as it did live, rounds and judge included.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from superllm_cli.money import cost_of, cost_text
-
-if TYPE_CHECKING:
-    from superllm_cli.tui.app import SuperllmApp
+from superllm_cli.tui.screens.base import SuiteScreen
 
 __all__ = ["HistoryScreen", "runs_of", "transcript_of"]
 
@@ -75,7 +72,7 @@ def _when(value: Any, show: bool) -> str:
         return "?"
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(SuiteScreen):
     CSS_PATH = "history.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -87,13 +84,6 @@ class HistoryScreen(Screen[None]):
         super().__init__()
         self.show_times = show_times
         self.runs: list[dict[str, Any]] = []
-
-    @property
-    def suite(self) -> SuperllmApp:
-        from superllm_cli.tui.app import SuperllmApp
-
-        assert isinstance(self.app, SuperllmApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≋")

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from superllm_cli.tui.backend import run_request, usable
+from superllm_cli.tui.screens.base import SuiteScreen
 from superllm_cli.tui.widgets.mode_switch import MODES, ModeSwitch
 from superllm_cli.tui.widgets.model_picker import ModelPicker
 from superllm_cli.tui.widgets.prompt_box import PromptBox
 from superllm_cli.tui.widgets.run_view import RunView
-
-if TYPE_CHECKING:
-    from superllm_cli.tui.app import SuperllmApp
 
 __all__ = ["MainScreen", "pickable"]
 
@@ -39,7 +36,7 @@ def pickable(models: list[dict[str, Any]], providers: list[dict[str, Any]]) -> l
     return [m for m in models if m.get("provider") in ready and not m.get("embeddings")]
 
 
-class MainScreen(Screen[None]):
+class MainScreen(SuiteScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Send"),
         Binding("escape", "cancel", "Cancel run"),
@@ -56,13 +53,6 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.initial_mode = mode
         self.show_latency = show_latency
-
-    @property
-    def suite(self) -> SuperllmApp:
-        from superllm_cli.tui.app import SuperllmApp
-
-        assert isinstance(self.app, SuperllmApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≋")

@@ -8,19 +8,16 @@ each dialect offers, and fills in status and latency.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from superllm_cli.tui.backend import usable
-
-if TYPE_CHECKING:
-    from superllm_cli.tui.app import SuperllmApp
+from superllm_cli.tui.screens.base import SuiteScreen
 
 __all__ = ["ProvidersScreen", "key_cell"]
 
@@ -36,7 +33,7 @@ def key_cell(row: dict[str, Any]) -> Text:
     return Text("✖ missing", style="red") + Text(f" · {add}" + (f" (or {names})" if names else ""))
 
 
-class ProvidersScreen(Screen[None]):
+class ProvidersScreen(SuiteScreen):
     CSS_PATH = "providers.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -51,13 +48,6 @@ class ProvidersScreen(Screen[None]):
         self.rows: list[dict[str, Any]] = []
         self.checks: dict[str, dict[str, Any]] = {}
         self.show_all = False
-
-    @property
-    def suite(self) -> SuperllmApp:
-        from superllm_cli.tui.app import SuperllmApp
-
-        assert isinstance(self.app, SuperllmApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≋")

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from superllm_cli.money import cost_of, cost_text, io_tokens
+from superllm_cli.tui.screens.base import SuiteScreen
 from superllm_cli.tui.widgets.budget_gauge import BudgetGauge
 from superllm_cli.tui.widgets.cost_chart import CostChart, DayCost
-
-if TYPE_CHECKING:
-    from superllm_cli.tui.app import SuperllmApp
 
 __all__ = ["DAYS", "UsageScreen", "days_of"]
 
@@ -48,7 +45,7 @@ def _cost(figures: dict[str, Any]) -> str:
     return cost_text(*cost_of(figures))
 
 
-class UsageScreen(Screen[None]):
+class UsageScreen(SuiteScreen):
     CSS_PATH = "usage.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -58,13 +55,6 @@ class UsageScreen(Screen[None]):
     def __init__(self, *, today: dt.date | None = None) -> None:
         super().__init__()
         self.today = today
-
-    @property
-    def suite(self) -> SuperllmApp:
-        from superllm_cli.tui.app import SuperllmApp
-
-        assert isinstance(self.app, SuperllmApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≋")
