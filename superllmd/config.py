@@ -405,12 +405,24 @@ def _relevant_env(environ: Mapping[str, str]) -> frozenset[tuple[Any, Any]]:
 
 
 class ConfigStore:
-    """Caches settings per (file version, SUPERLLM_* environment) so a request costs a stat."""
+    """Caches settings per (file version, SUPERLLM_* environment) so a request costs a stat.
+
+    The daemon's own settings (``os.environ``) are also kept for the rest of the event loop's
+    iteration that looked them up: a gateway request asks four or five times (budgets,
+    ledger, breaker, route), and at 32 concurrent requests an iteration serves many. A change
+    to the file is seen from the next iteration on; the daemon's own edits call
+    ``invalidate()``.
+    """
 
     def __init__(self, path: Path, max_entries: int = 64) -> None:
         self.path = path
         self._max = max_entries
         self._cache: dict[tuple[object, frozenset[tuple[Any, Any]]], Settings | ConfigError] = {}
+        self._current: Settings | None = None
+
+    def invalidate(self) -> None:
+        """Forget this iteration's settings (after editing the file)."""
+        self._current = None
 
     def _version(self) -> object:
         try:
@@ -420,6 +432,8 @@ class ConfigStore:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def get(self, environ: Mapping[str, str]) -> Settings:
+        if environ is os.environ and self._current is not None:
+            return self._current
         relevant = _relevant_env(environ)
         key = (self._version(), relevant)
         found = self._cache.get(key)
@@ -433,6 +447,13 @@ class ConfigStore:
             self._cache[key] = found
         if isinstance(found, ConfigError):
             raise found
+        if environ is os.environ:
+            import asyncio
+
+            loop = asyncio._get_running_loop()
+            if loop is not None:
+                self._current = found
+                loop.call_soon(self.invalidate)
         return found
 
 

@@ -88,6 +88,7 @@ async def put_budgets(request: Request) -> Response:
         if value is not None:
             set_key(path, key, _toml_number(value), {})
             written.append(key)
+    state.config.invalidate()
     return JSONResponse({"path": str(path), "set": written})
 
 
@@ -98,6 +99,7 @@ async def clear_budgets(request: Request) -> Response:
     keys = [k for k in _scope_keys(provider, label) if k]
     path = state.paths.config_file
     removed = unset_keys(path, keys)
+    state.config.invalidate()
     left = _still_set(state.settings(None).budgets, provider, label)
     if left:
         raise UsageError(

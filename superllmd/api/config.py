@@ -27,4 +27,5 @@ async def put_config(request: Request) -> Response:
     state = state_of(request)
     body = await read_body(request, _SET)
     set_key(state.paths.config_file, body["key"], body["value"], {})
+    state.config.invalidate()
     return JSONResponse({"path": str(state.paths.config_file), "key": body["key"]})

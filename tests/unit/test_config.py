@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,26 @@ def test_store_reloads_when_file_changes(tmp_path: Path) -> None:
     path.write_text("default_model = 3\n")
     with pytest.raises(ConfigError):
         store.get({})
+
+
+def test_the_daemons_settings_are_kept_for_one_loop_iteration(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('default_model = "a/b"\n')
+    store = ConfigStore(path)
+
+    async def go() -> None:
+        assert store.get(os.environ).default_model == "a/b"
+        path.write_text('default_model = "c/dd"\n')
+        assert store.get(os.environ).default_model == "a/b"  # the same iteration
+        await asyncio.sleep(0)
+        assert store.get(os.environ).default_model == "c/dd"  # the next one sees the edit
+        path.write_text('default_model = "e/f"\n')
+        store.invalidate()  # the daemon's own edits say so at once
+        assert store.get(os.environ).default_model == "e/f"
+
+    asyncio.run(go())
+    path.write_text('default_model = "g/h"\n')
+    assert store.get(os.environ).default_model == "g/h"  # no loop: every lookup checks
 
 
 def test_set_key_keeps_comments_and_refuses_bad_values(tmp_path: Path) -> None:
