@@ -122,6 +122,23 @@ def all_budgets(settings: BudgetSettings) -> list[Budget]:
 
 def period_start(period: Period, now: float, tz: tzinfo | None = None) -> float:
     """Unix time the local calendar day or month holding ``now`` began (``tz`` None: local)."""
+    # Every budget check asks, several times per call: remember the current period's bounds.
+    known = _periods.get((period, tz))
+    if known is not None and known[0] <= now < known[1]:
+        return known[0]
+    start = _period_start(period, now, tz)
+    # The next period begins by then: a day is 23-25 hours, a month 28-31 days (+1 hour).
+    later = start + (36 * 3600 if period == "day" else 32 * 86400)
+    if len(_periods) > 64:
+        _periods.clear()
+    _periods[(period, tz)] = (start, _period_start(period, later, tz))
+    return start
+
+
+_periods: dict[tuple[Period, tzinfo | None], tuple[float, float]] = {}
+
+
+def _period_start(period: Period, now: float, tz: tzinfo | None) -> float:
     start = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "month":
         start = start.replace(day=1)

@@ -185,13 +185,24 @@ def capabilities(name: str) -> Capabilities:
     A listed model gets its row. An unlisted model of a known provider gets that provider's
     default flags and no price; anything else gets the plain defaults and no price.
     """
+    # The catalog never changes in a process, and every call's estimate and cost ask.
+    known = _by_name.get(name)
+    if known is not None:
+        return known
     found = entry(name)
     if found is not None:
-        if found.price is None:
-            return found.capabilities
-        return _with_price(found.capabilities, found.price)
-    defaults = load().providers.get(name.partition("/")[0], {})
-    return _capabilities(defaults)
+        price = found.price
+        caps = found.capabilities if price is None else _with_price(found.capabilities, price)
+    else:
+        caps = _capabilities(load().providers.get(name.partition("/")[0], {}))
+    if len(_by_name) >= _MAX_NAMES:  # names come from requests: a bound
+        _by_name.clear()
+    _by_name[name] = caps
+    return caps
+
+
+_MAX_NAMES = 4096
+_by_name: dict[str, Capabilities] = {}
 
 
 def _with_price(caps: Capabilities, price: Price) -> Capabilities:

@@ -279,6 +279,21 @@ def test_days_are_calendar_days_in_the_given_zone() -> None:
     assert period_start("month", now, berlin) == datetime(2026, 3, 1, tzinfo=berlin).timestamp()
 
 
+def test_period_bounds_are_remembered_only_within_the_period() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # Around Berlin's 23-hour day, in order and back again: each answer is that day's.
+    days = [datetime(2026, 3, d, h, tzinfo=berlin) for d in (28, 29, 30) for h in (0, 1, 23)]
+    for moment in [*days, *reversed(days)]:
+        want = moment.replace(hour=0).timestamp()
+        assert period_start("day", moment.timestamp(), berlin) == want
+        month = moment.replace(day=1, hour=0).timestamp()
+        assert period_start("month", moment.timestamp(), berlin) == month
+    april = datetime(2026, 4, 1, 0, 0, 1, tzinfo=berlin).timestamp()
+    assert period_start("month", april, berlin) == datetime(2026, 4, 1, tzinfo=berlin).timestamp()
+    march_31 = datetime(2026, 3, 31, tzinfo=berlin).timestamp()
+    assert period_start("day", april - 2, berlin) == march_31
+
+
 def test_unpriced_calls_pass_unless_blocked() -> None:
     m = manager(BudgetSettings(daily_usd=0))
     run(reserve(m, call(priced=False)))
