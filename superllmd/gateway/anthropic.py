@@ -12,7 +12,6 @@ events (which Anthropic clients skip) under a ``superllm`` key.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -52,6 +51,7 @@ from superllmd.gateway.chat import (
 )
 from superllmd.gateway.formats import output_fields
 from superllmd.gateway.tools import anthropic_choice, anthropic_tools, as_text, tool_fields
+from superllmd.ids import random_hex
 
 __all__ = ["anthropic_errors", "chat_of", "error_body", "estimate_tokens", "message_of", "routes"]
 
@@ -79,7 +79,7 @@ def error_body(error: SuperllmError) -> tuple[int, ErrorBody]:
     body: ErrorBody = {
         "type": "error",
         "error": {"type": kind, "message": error.message},
-        "request_id": "req_" + secrets.token_hex(12),
+        "request_id": "req_" + random_hex(12),
     }
     return status, body
 
@@ -230,7 +230,7 @@ def _input(arguments: str) -> Any:
 
 def message_of(done: Done, model: str, mid: str | None = None) -> Message:
     return {
-        "id": mid or "msg_" + secrets.token_hex(12),
+        "id": mid or "msg_" + random_hex(12),
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -256,7 +256,7 @@ def _event(kind: str, **fields: Any) -> bytes:
 
 async def frames(source: AsyncIterator[Piece], chat: Chat, model: str) -> AsyncIterator[bytes]:
     """A run's pieces as Anthropic's stream events."""
-    mid = "msg_" + secrets.token_hex(12)
+    mid = "msg_" + random_hex(12)
     start_message: dict[str, Any] = {
         "id": mid,
         "type": "message",

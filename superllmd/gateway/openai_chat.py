@@ -9,7 +9,6 @@ after the stream started ends with OpenAI's in-band ``data: {"error": ...}``.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -26,6 +25,7 @@ from superllmd.gateway.openai_types import (
     Usage,
 )
 from superllmd.gateway.tools import as_text, openai_calls, openai_choice, openai_tools, tool_fields
+from superllmd.ids import random_hex
 from superllmd.protocol import Usage as NativeUsage
 
 __all__ = ["DONE", "chat_of", "chunks", "completion", "error_body", "new_id", "usage_of"]
@@ -44,7 +44,7 @@ _CODES = {"not_found": "model_not_found", "budget": "budget_exceeded", "usage": 
 
 
 def new_id(prefix: str = "chatcmpl-") -> str:
-    return prefix + secrets.token_hex(12)
+    return prefix + random_hex(12)
 
 
 def _text_of(content: Any, where: str) -> tuple[str, list[dict[str, str]]]:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from superllmd.errors import SuperllmError
+from superllmd.ids import random_hex
 from superllmd.protocol import Event, Mode, RunResult
 from superllmd.providers.base import ChatRequest, Completion, TokenUsage
 
@@ -81,7 +81,7 @@ class CallInfo:
     role: str
     round: int
     attempt: int
-    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    call_id: str = field(default_factory=lambda: random_hex(16))
     started_at: float = field(default_factory=time.time)
     scratch: dict[str, Any] = field(default_factory=dict)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from superllmd.errors import BudgetExceeded, ProviderError, SuperllmError
+from superllmd.ids import random_hex
 from superllmd.orchestrator.hooks import CallHook, CallInfo, CallStatus, RunHook, RunInfo
 from superllmd.orchestrator.tooluse import calls_info
 from superllmd.protocol import ErrorInfo, Event, ParticipantResult, RunResult, Usage
@@ -53,7 +53,7 @@ PROGRESS_EVERY_S = 0.5
 
 def new_run_id() -> str:
     # Sortable by time, unique without coordination: ms timestamp + 48 random bits.
-    return f"r{int(time.time() * 1000):x}{secrets.token_hex(6)}"
+    return f"r{int(time.time() * 1000):x}{random_hex(6)}"
 
 
 @dataclass

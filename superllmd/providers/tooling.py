@@ -10,11 +10,11 @@ turn that made the call. Streamed calls arrive as pieces and are put back togeth
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
 from superllmd.errors import BadRequest
+from superllmd.ids import random_hex
 from superllmd.providers.base import Message, ToolCall, ToolCallDelta
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
 
 def new_call_id() -> str:
     """An id for a call whose vendor gave none (``call_`` and 24 hex digits)."""
-    return "call_" + secrets.token_hex(12)
+    return "call_" + random_hex(12)
 
 
 def arguments_object(call: ToolCall) -> dict[str, Any]:
