@@ -88,6 +88,8 @@ class Activity:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
+            if name not in (_VERSION_HEADER_BYTES, _ENV_NAMES_HEADER_BYTES):
+                continue
             error: SuperllmError | None = None
             # Header bytes may be anything; backslashreplace never fails and shows them.
             client_version = value.decode("ascii", "backslashreplace")

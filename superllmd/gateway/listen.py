@@ -112,6 +112,10 @@ def tcp_server(state: Any, listen: Listen, grace_period: float, doors: Any = Non
         access_log=False,
         timeout_graceful_shutdown=max(int(grace_period), 1),
         timeout_keep_alive=30,
+        # Nothing reads a caller's address, so X-Forwarded-For from a loopback peer (uvicorn
+        # trusts those by default) would only rewrite what no one looks at; and its
+        # middleware parsed the peer's IP address on every request.
+        proxy_headers=False,
         ssl_certfile=listen.tls_cert,
         ssl_keyfile=listen.tls_key,
     )
