@@ -312,9 +312,33 @@ class AsyncClient(Core):
         method, path, body = self._prepare(_calls.run(*args, **kwargs))
         return cast(AsyncIterator[Event], self.events(method, path, body))
 
+    # -- the daemon's lifecycle (local only), as Client's: rare and blocking, so in a thread
+
     async def health(self, timeout: float = 5.0) -> Health:
-        """The daemon's ``/v1/health`` (version, pid, providers ready)."""
-        return cast(Health, await self.call("GET", "/v1/health", timeout=timeout))
+        """The daemon's ``/v1/health``; DaemonError if down (it starts nothing)."""
+        import asyncio
+
+        if self.base_url is not None:
+            return cast(Health, await self.call("GET", "/v1/health", timeout=timeout))
+        return cast(Health, await asyncio.to_thread(self.daemon.health, timeout))
+
+    async def start(self) -> Health:
+        """Start the daemon unless one of this version answers; its health."""
+        import asyncio
+
+        return cast(Health, await asyncio.to_thread(self.daemon.start))
+
+    async def stop(self, timeout: float = 30.0) -> int | None:
+        """Stop the daemon and wait for it to exit; its pid, None if none was running."""
+        import asyncio
+
+        return await asyncio.to_thread(self.daemon.stop, timeout)
+
+    async def restart(self) -> Health:
+        """Stop the daemon (if one runs) and start this version; its health."""
+        import asyncio
+
+        return cast(Health, await asyncio.to_thread(self.daemon.restart))
 
     async def aclose(self) -> None:
         if self._transport is not None:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,13 +34,13 @@ from superllmd.api import (
     usage,
 )
 from superllmd.api._common import env_names, error_response, internal_error
-from superllmd.errors import EnvNamesChanged, SuperllmError, VersionMismatch
+from superllmd.errors import EnvNamesChanged, SuperllmError, UsageError, VersionMismatch
 from superllmd.orchestrator.modes import MODES
 from superllmd.paths import daemon_paths
 from superllmd.protocol import ENV_NAMES_HEADER, VERSION_HEADER
 from superllmd.state import DaemonState
 
-__all__ = ["VERSION_HEADER", "Activity", "create_app", "guard", "native_routes"]
+__all__ = ["VERSION_HEADER", "Activity", "create_app", "guard", "native_routes", "no_route"]
 
 # Routes an older or newer client may still use, to learn the version and to stop us.
 _VERSION_EXEMPT = {"/v1/health", "/v1/shutdown"}
@@ -131,6 +131,18 @@ class Activity:
             state.last_activity = time.monotonic()
 
 
+async def no_route(request: Request, exc: Exception) -> Response:
+    """A path or method the API does not have: an error body like every other answer's (a
+    usage error, exit 2), with the status that says which (404 or 405)."""
+    status = getattr(exc, "status_code", 404)
+    what = "path" if status == 404 else "method"
+    error = UsageError(
+        f"the daemon's API has no {request.method} {request.url.path} (no such {what}); "
+        "is this client older or newer than the daemon? `superllm daemon restart` matches them"
+    )
+    return JSONResponse({"error": error.to_dict()}, status_code=status)
+
+
 def native_routes() -> list[Route]:
     """The native API v1, every route guarded so its errors answer in the native shape."""
     return [
@@ -192,6 +204,10 @@ def create_app(state: DaemonState) -> ASGIApp:
                 await state.wait_other_doors()
             await state.aclose()
 
-    app = Starlette(routes=native_routes(), lifespan=lifespan)
+    app = Starlette(
+        routes=native_routes(),
+        lifespan=lifespan,
+        exception_handlers={404: no_route, 405: no_route},
+    )
     app.state.daemon = state
     return Activity(app, state, identity=True)

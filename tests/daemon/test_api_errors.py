@@ -126,6 +126,17 @@ def test_an_error_raised_in_a_run_keeps_its_code_and_status(
     assert finished["result"]["error"] == raised.to_dict()
 
 
+def test_an_unknown_path_or_method_is_an_error_body(client: TestClient) -> None:
+    """Not Starlette's plain text, which a client could only call a broken daemon (exit 3)."""
+    missing = client.get("/v1/nosuch")
+    assert missing.status_code == 404 and _error(missing)["code"] == "usage"
+    assert "GET /v1/nosuch" in _error(missing)["message"]
+    wrong = client.delete("/v1/usage")
+    assert wrong.status_code == 405 and _error(wrong)["code"] == "usage"
+    rebuilt = errors.from_dict(_error(wrong))
+    assert isinstance(rebuilt, errors.UsageError) and rebuilt.exit_code == 2
+
+
 def test_labels_go_on_past_z() -> None:
     assert [letter_label(i) for i in (0, 25, 26, 27, 51, 52, 701, 702)] == [
         "A", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA",

@@ -93,8 +93,10 @@ def test_every_builder_is_a_method_of_both_clients() -> None:
     for name in builders:
         assert callable(getattr(Client, name, None)), name
         assert inspect.iscoroutinefunction(getattr(AsyncClient, name, None)), name
-    for name in ("health", "stream", "run_record"):
-        assert callable(getattr(Client, name)) and callable(getattr(AsyncClient, name))
+    assert callable(Client.stream) and callable(AsyncClient.stream)
+    for name in ("health", "start", "stop", "restart"):
+        assert callable(getattr(Client, name)), name
+        assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
 
 
 def test_answers_are_typed() -> None:
