@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 # typing_extensions, as in superllmd.protocol: one TypedDict flavour across the codebase.
@@ -27,8 +27,10 @@ from superllmd.protocol import (
     Turn,
     UsageReport,
 )
-from superllmd.protocol_admin import RunRecord
 from superllmd.protocol_tools import ToolChoiceSpec, ToolSpec
+
+if TYPE_CHECKING:
+    from superllmd.protocol_admin import RunRecord
 
 __all__ = [
     "ROUTES",

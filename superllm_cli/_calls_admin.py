@@ -5,23 +5,25 @@ the CLI's commands send too. Stdlib only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from superllm_cli._calls import Call
-from superllmd.protocol import ModelListing
-from superllmd.protocol_admin import (
-    BudgetsCleared,
-    BudgetsSet,
-    ConfigChanged,
-    ConfigReport,
-    Conversation,
-    ConversationDeleted,
-    ConversationSummary,
-    ProviderCheck,
-    ProviderInfo,
-    RunsForgotten,
-)
+
+if TYPE_CHECKING:  # the answers' shapes, for type checkers: the CLI does not pay for them
+    from superllmd.protocol import ModelListing
+    from superllmd.protocol_admin import (
+        BudgetsCleared,
+        BudgetsSet,
+        ConfigChanged,
+        ConfigReport,
+        Conversation,
+        ConversationDeleted,
+        ConversationSummary,
+        ProviderCheck,
+        ProviderInfo,
+        RunsForgotten,
+    )
 
 __all__ = [
     "CHECK_TIMEOUT",

@@ -12,10 +12,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
 
 from superllm_cli.render import Output, strip_controls
+
+if TYPE_CHECKING:
+    from superllmd.protocol import UsageReport
 
 __all__ = ["BY", "UsageArgs", "format_cost", "usage_body"]
 
@@ -35,7 +37,7 @@ def format_cost(figures: Mapping[str, Any]) -> str:
     return cost_text(*cost_of(figures))
 
 
-def _cells(figures: dict[str, Any]) -> list[str]:
+def _cells(figures: Mapping[str, Any]) -> list[str]:
     return [
         str(figures["calls"]),
         str(figures["input_tokens"]),
@@ -72,21 +74,15 @@ def usage_body(out: Output, args: UsageArgs) -> int:
     """Ask the daemon's ledger and print the report; the exit code (0)."""
     from superllm_cli.client import Client
 
-    params = {
-        k: v
-        for k, v in (
-            ("by", args.by),
-            ("since", args.since),
-            ("until", args.until),
-            ("provider", args.provider),
-            ("model", args.model),
-            ("mode", args.mode),
-            ("label", args.label),
-        )
-        if v
-    }
-    client = Client(autostart=not args.no_autostart)
-    report = client.call("GET", "/v1/usage?" + urlencode(params))
+    report = Client(autostart=not args.no_autostart).usage(
+        by=args.by or "day",
+        since=args.since or None,
+        until=args.until or None,
+        provider=args.provider or None,
+        model=args.model or None,
+        mode=args.mode or None,
+        label=args.label or None,
+    )
     if args.json_out:
         out.json(report)
     elif args.csv_out:
@@ -98,7 +94,7 @@ def usage_body(out: Output, args: UsageArgs) -> int:
     return 0
 
 
-def _csv(report: dict[str, Any]) -> None:
+def _csv(report: UsageReport) -> None:
     import csv
 
     by = report["by"]
@@ -106,11 +102,11 @@ def _csv(report: dict[str, Any]) -> None:
     writer.writerow([by, *_FIGURES])
     for row in report["rows"]:
         writer.writerow([row[by], *("" if row[f] is None else row[f] for f in _FIGURES)])
-    totals = report["totals"]
+    totals: Mapping[str, Any] = report["totals"]
     writer.writerow(["total", *("" if totals[f] is None else totals[f] for f in _FIGURES)])
 
 
-def _plain(report: dict[str, Any]) -> None:
+def _plain(report: UsageReport) -> None:
     by = report["by"]
     lines: list[list[str]] = [[by.upper(), *_HEADERS]]
     lines += [[str(row[by] or "-"), *_cells(row)] for row in report["rows"]]
@@ -130,7 +126,7 @@ def _bar(value: float, top: float) -> str:
     return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
 
 
-def _rich(report: dict[str, Any], out: Output) -> None:
+def _rich(report: UsageReport, out: Output) -> None:
     from rich.table import Table
 
     by = report["by"]

@@ -13,6 +13,7 @@ import typing_extensions
 from superllm_cli import _calls, _calls_admin
 from superllm_cli._calls import Call
 from superllm_cli.client import AsyncClient, Client
+from superllmd import protocol, protocol_admin
 from superllmd.api import native_routes
 
 #: One call of every builder, with any arguments its route needs.
@@ -106,7 +107,9 @@ def test_answers_are_typed() -> None:
             builder = getattr(module, name)
             if not inspect.isfunction(builder):
                 continue
-            hints = typing.get_type_hints(builder)
+            # The answer types are imported for type checkers only (the CLI's start-up).
+            names = {**vars(protocol), **vars(protocol_admin), **vars(module)}
+            hints = typing.get_type_hints(builder, globalns=names)
             (answer,) = typing.get_args(hints["return"])
             assert answer is not dict and typing.get_origin(answer) is not dict, name
             if typing.get_origin(answer) is list:
