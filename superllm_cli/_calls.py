@@ -206,6 +206,8 @@ def run(
             raise TypeError("chain needs a workflow")
         return chain(prompt, workflow, models, **options)
     names = list(models or ([model] if model else []))
+    if mode == "redteam":  # its submode, as redteam() sends it
+        return redteam(prompt, names, **options)
     return _run(ROUTES[mode], {"prompt": prompt, "models": names, **options})
 
 

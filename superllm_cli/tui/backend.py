@@ -14,12 +14,13 @@ not a test switch).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from superllm_cli import _env
+from superllm_cli import _calls, _env
 from superllm_cli._calls import ROUTES
 from superllm_cli.client import AsyncClient
 from superllmd.paths import Paths
+from superllmd.protocol import Mode
 
 __all__ = ["Backend", "DaemonBackend", "query", "route_of", "run_request", "usable"]
 
@@ -90,16 +91,16 @@ def query(path: str, environ: Mapping[str, str]) -> str:
 def run_request(
     mode: str, prompt: str, models: list[str], env: dict[str, str]
 ) -> tuple[str, dict[str, Any]]:
-    """The route and body for a prompt in a TUI mode, as the CLI's commands build them."""
-    if mode == "ask":
-        body: dict[str, Any] = {"prompt": prompt, "stream": True, "options": {}, "env": env}
-        if models:
-            body["model"] = models[0]
-        return "/v1/ask", body
-    body = {"prompt": prompt, "models": list(models), "options": {}, "env": env}
-    if mode == "redteam":
-        body["mode_options"] = {"submode": "critique"}
-    return f"/v1/{route_of(mode)}", body
+    """The route and body for a prompt in a TUI mode: the SDK's call for it, as the CLI's
+    commands send it, with ``env`` (the backend's ``request_env()``)."""
+    single = mode == "ask"
+    call = _calls.run(
+        cast(Mode, mode),
+        prompt,
+        model=models[0] if single and models else None,
+        models=None if single else list(models),
+    )
+    return call.path, {**(call.body or {}), "env": env}
 
 
 def usable(provider: dict[str, Any]) -> bool:

@@ -115,3 +115,24 @@ def test_answers_are_typed() -> None:
             if typing.get_origin(answer) is list:
                 (answer,) = typing.get_args(answer)
             assert typing_extensions.is_typeddict(answer), (name, answer)
+
+
+def test_the_tui_sends_the_sdks_requests() -> None:
+    """One request builder: a TUI run is the SDK's call for its mode, plus the environment."""
+    from superllm_cli.tui.backend import run_request
+
+    env = {"SUPERLLM_LABEL": "x"}
+    assert run_request("ask", "hi", ["a/b"], env) == (
+        "/v1/ask",
+        {**(_calls.ask("hi", model="a/b").body or {}), "env": env},
+    )
+    for mode, call in (
+        ("consensus", _calls.consensus("hi", ["a/b", "c/d"])),
+        ("debate", _calls.debate("hi", ["a/b", "c/d"])),
+        ("redteam", _calls.redteam("hi", ["a/b", "c/d"])),
+    ):
+        assert run_request(mode, "hi", ["a/b", "c/d"], env) == (
+            call.path,
+            {**(call.body or {}), "env": env},
+        )
+    assert run_request("redteam", "hi", [], env)[1]["mode_options"] == {"submode": "critique"}
