@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -99,6 +100,11 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    # What startup made (modules, classes, settings, the apps) lives as long as the daemon:
+    # out of the collector's sight, a full collection scans only what requests made. It
+    # scanned all of it, a 100-200 ms stop of the event loop every ~1,500 gateway requests.
+    gc.collect()
+    gc.freeze()
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(main)
 
