@@ -145,12 +145,12 @@ def result_error(result: RunResult) -> SuperllmError | None:
 def status_of(error: SuperllmError) -> int:
     """The HTTP status a gateway answers: the caller's faults as 4xx, the upstream's as 5xx.
 
-    A provider refusing superllm's own key (or a key missing) is not the caller's 401: it
-    is a bad gateway. (A caller's bad token never gets here: the door answers it.)
+    A provider refusing superllm's own key (or a key missing, or the key's rights) is not
+    the caller's 401 or 403: it is a bad gateway. (A caller's bad token never gets here: the
+    door answers it; a token's model patterns are ``forbidden``, the caller's 403.) The
+    check is by code, since an error read back from a run's events keeps its code only.
     """
-    if isinstance(error, ProviderError) and error.code == "auth":
-        return 502
-    if isinstance(error, ProviderError) and error.code == "permission" and error.provider:
+    if isinstance(error, ProviderError) and error.code in {"auth", "permission"}:
         return 502
     if error.code in {"context_too_long", "config", "bad_request", "usage"}:
         return 400

@@ -66,6 +66,7 @@ class TokenAuth:
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = []
+        token = None
         try:
             secret = _secret(scope)
             if secret is None:
@@ -81,7 +82,10 @@ class TokenAuth:
                 )
             headers = await self.limits.check(token)
         except SuperllmError as exc:
-            await _refuse(scope, receive, send, exc)
+            if token is not None and isinstance(exc, GatewayRateLimited):
+                # A 429 tells of the limits too, as OpenAI's do (this instance's windows).
+                headers = self.limits.headers(token)
+            await _refuse(scope, receive, send, exc, headers)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         state[DOOR_KEY] = "tcp"
@@ -98,12 +102,18 @@ class TokenAuth:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, error: SuperllmError) -> None:
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    error: SuperllmError,
+    limits: list[tuple[bytes, bytes]],
+) -> None:
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
         await send({"type": "websocket.close", "code": 4401 if error.http_status == 401 else 4429})
         return
-    headers = [(b"content-type", b"application/json")]
+    headers = [(b"content-type", b"application/json"), *limits]
     if error.http_status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
     if isinstance(error, GatewayRateLimited):

@@ -4,6 +4,7 @@ responses and errors, with every provider dialect reached through its fake."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import openai
 import pytest
@@ -18,7 +19,7 @@ def client(gateway: Gateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.openai_base, api_key=gateway.token, max_retries=0)
 
 
-def test_chat_completion(client: openai.OpenAI) -> None:
+def test_chat_completion(client: openai.OpenAI, gateway: Gateway) -> None:
     reply = client.chat.completions.create(
         model="fake/gpt-fake",
         messages=[
@@ -35,6 +36,12 @@ def test_chat_completion(client: openai.OpenAI) -> None:
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
     extra = reply.model_extra or {}
     assert extra["superllm"]["model"] == "fake/gpt-fake"
+    sent = gateway.fakes.openai.chat_requests()[-1]
+    assert sent["temperature"] == 0.2 and sent["max_tokens"] == 50  # max_completion_tokens
+    client.chat.completions.create(
+        model="fake/gpt-fake", messages=[{"role": "user", "content": "x"}], max_tokens=7
+    )
+    assert gateway.fakes.openai.chat_requests()[-1]["max_tokens"] == 7
 
 
 def test_chat_stream_with_usage(client: openai.OpenAI) -> None:
@@ -228,3 +235,22 @@ def test_responses_api(client: openai.OpenAI) -> None:
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == "echo: say that"
     assert [e.sequence_number for e in events] == list(range(len(events)))
+    completed = events[-1].response  # type: ignore[union-attr]
+    assert completed.usage is not None and completed.usage.output_tokens > 0
+    assert completed.output_text == "echo: say that"
+
+
+@pytest.mark.parametrize(
+    ("model", "status"),
+    [
+        ("fake/error-500", 502),  # the upstream's failure is a bad gateway
+        ("fake/error-403", 502),  # so is a provider refusing superllm's own key
+        ("fake/error-408", 504),  # and its timeout a gateway timeout
+    ],
+)
+def test_upstream_failures_are_5xx(client: openai.OpenAI, model: str, status: int) -> None:
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+    assert info.value.status_code == status
+    body: Any = info.value.body
+    assert body["type"] == "server_error" and body["message"]

@@ -56,6 +56,29 @@ def test_consensus_as_a_model(oai: openai.OpenAI) -> None:
     ) + ((ext["judge"] or {}).get("usage", {}).get("output_tokens", 0))
 
 
+def test_usage_and_cost_are_the_sum_of_every_call(oai: openai.OpenAI) -> None:
+    priced = "consensus:openai/gpt-4o-mini,openai/gpt-4.1-mini?strategy=vote"
+    reply = oai.chat.completions.create(
+        model=priced, messages=[{"role": "user", "content": "same words"}]
+    )
+    ext = (reply.model_extra or {})["superllm"]
+    calls = [*ext["participants"], *([ext["judge"]] if ext["judge"] else [])]
+    assert ext["cost_usd"] > 0, "the cost travels in the superllm key"
+    assert ext["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in calls))
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens == sum(c["usage"]["input_tokens"] for c in calls)
+    chunks = list(
+        oai.chat.completions.create(
+            model=priced,
+            messages=[{"role": "user", "content": "same words"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    last = (chunks[-1].model_extra or {})["superllm"]
+    assert last["cost_usd"] == pytest.approx(ext["cost_usd"])
+
+
 def test_consensus_stream_carries_progress_apart_from_content(oai: openai.OpenAI) -> None:
     chunks = list(
         oai.chat.completions.create(
