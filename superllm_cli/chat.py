@@ -17,9 +17,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from superllm_cli.money import cost_of, cost_text
 from superllm_cli.render import strip_controls
+
+if TYPE_CHECKING:
+    from superllm_cli._calls import Call
+    from superllmd.protocol import RunResult
 
 __all__ = ["HELP", "ChatSession"]
 
@@ -42,26 +47,28 @@ class ChatSession:
     turns: list[tuple[str, str]] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float | None = 0.0
+    known_cost_usd: float = 0.0  # the priced calls' sum
+    unpriced_calls: int = 0  # and how many had no price (the money rule, money.py)
     write: Callable[[str], object] = sys.stdout.write
 
-    def _request(self, prompt: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"prompt": prompt, "stream": True}
-        body["env"] = self.client.env_for_request()
-        for key, value in (("model", self.model), ("system", self.system), ("label", self.label)):
-            if value is not None:
-                body[key] = value
-        if self.conversation_id is not None:
-            body["conversation_id"] = self.conversation_id
-        elif self.continue_last:
-            body["continue_last"] = True
-        return body
+    def _request(self, prompt: str) -> Call[RunResult]:
+        """The turn as the SDK's ask call: this conversation, or the last one to continue."""
+        from superllm_cli import _calls
+
+        return _calls.ask(
+            prompt,
+            model=self.model,
+            system=self.system,
+            label=self.label,
+            conversation_id=self.conversation_id,
+            continue_last=self.conversation_id is None and self.continue_last,
+        )
 
     def turn(self, prompt: str) -> None:
         """Send one turn and stream its answer; KeyboardInterrupt cancels only this answer."""
         from superllmd.errors import from_dict
 
-        events = self.client.events("POST", "/v1/ask", self._request(prompt))
+        events = self.client.run_events(self._request(prompt))
         text = ""
         result: dict[str, Any] = {}
         try:
@@ -89,11 +96,12 @@ class ChatSession:
         usage = result.get("usage") or {}
         self.input_tokens += int(usage.get("input_tokens", 0))
         self.output_tokens += int(usage.get("output_tokens", 0))
-        cost = result.get("cost_usd")
-        self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+        known, unpriced = cost_of(result)
+        self.known_cost_usd += known
+        self.unpriced_calls += unpriced
 
     def cost_line(self) -> str:
-        cost = "unpriced" if self.cost_usd is None else f"${self.cost_usd:.4f}"
+        cost = cost_text(self.known_cost_usd, self.unpriced_calls)
         return (
             f"{len(self.turns)} turns · {self.input_tokens} in / {self.output_tokens} out "
             f"tokens · {cost}" + (f" · conversation {self.conversation_id}" if self.turns else "")
