@@ -132,3 +132,29 @@ def test_providers_screen(snap_compare: Compare, size: tuple[int, int]) -> None:
         )
 
     assert snap_compare(make_app(), terminal_size=size, run_before=before)
+
+
+def test_plain_answers_keep_what_markdown_would_eat(snap_compare: Compare) -> None:
+    """An answer that is not Markdown shows as written: "3+4*5-2" keeps its star and
+    "<number>" its brackets; a Markdown-shaped one is still rendered."""
+    from textual.app import App, ComposeResult
+    from textual.containers import Horizontal
+
+    from superllm_cli.tui.widgets.participant_column import ParticipantColumn
+
+    class Two(App[None]):
+        def compose(self) -> ComposeResult:
+            with Horizontal():
+                yield ParticipantColumn("fake/plain", id="plain")
+                yield ParticipantColumn("fake/markdown", id="markdown")
+
+    async def before(pilot: Pilot[None]) -> None:
+        await pilot.app.query_one("#plain", ParticipantColumn).show(
+            "Compute 3+4*5-2 step by step. FINAL ANSWER: <number>"
+        )
+        await pilot.app.query_one("#markdown", ParticipantColumn).show(
+            "# Steps\n\n- first **multiply**: 4*5 = 20\n- then `3+20-2`"
+        )
+        await pilot.pause()
+
+    assert snap_compare(Two(), terminal_size=(80, 12), run_before=before)
