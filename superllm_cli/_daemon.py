@@ -35,6 +35,7 @@ from superllmd.errors import (
     DaemonError,
     EnvNamesChanged,
     SuperllmError,
+    UsageError,
     VersionMismatch,
     from_dict,
 )
@@ -66,6 +67,12 @@ def error_of(status: int, body: bytes) -> SuperllmError:
     try:
         return from_dict(json.loads(body)["error"])
     except (ValueError, KeyError, TypeError):
+        if status in (404, 405):  # a gateway's door serves part of the API (see RemoteGateway)
+            return UsageError(
+                f"no such route here (HTTP {status}): a gateway over TCP serves runs, models, "
+                "providers and embeddings; history, usage, budgets and config are on the "
+                "daemon's own socket"
+            )
         return DaemonError(f"the daemon answered {status} without an error body")
 
 

@@ -136,3 +136,14 @@ def test_the_tui_sends_the_sdks_requests() -> None:
             {**(call.body or {}), "env": env},
         )
     assert run_request("redteam", "hi", [], env)[1]["mode_options"] == {"submode": "critique"}
+
+
+def test_a_route_a_gateway_does_not_serve_is_a_usage_error() -> None:
+    """A gateway's door answers Starlette's plain 404 for the routes it leaves to the socket."""
+    from superllm_cli._daemon import error_of
+    from superllmd.errors import DaemonError, UsageError
+
+    missing = error_of(404, b"Not Found")
+    assert isinstance(missing, UsageError) and missing.exit_code == 2
+    assert "daemon's own socket" in missing.message
+    assert isinstance(error_of(500, b"oops"), DaemonError)
