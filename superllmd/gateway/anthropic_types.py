@@ -12,7 +12,15 @@ from typing_extensions import TypedDict
 # Bounds on every number a client sends (the OpenAPI document carries them).
 from superllmd.protocol import Count, Share, Temperature
 
-__all__ = ["CountTokensRequest", "ErrorBody", "Message", "MessagesRequest", "TokenCount"]
+__all__ = [
+    "CountTokensRequest",
+    "ErrorBody",
+    "Message",
+    "MessagesRequest",
+    "ModelInfo",
+    "ModelInfoList",
+    "TokenCount",
+]
 
 _ALLOW: Any = {"extra": "allow"}
 
@@ -67,6 +75,23 @@ class Message(TypedDict, total=False):
     stop_sequence: Required[str | None]
     usage: Required[MessageUsage]
     superllm: dict[str, Any]
+
+
+class ModelInfo(TypedDict):
+    """One model as Anthropic's ``GET /v1/models`` writes it (to a caller that sends
+    ``anthropic-version``, as Anthropic's SDK does)."""
+
+    type: Literal["model"]
+    id: str
+    display_name: str
+    created_at: str  # RFC 3339
+
+
+class ModelInfoList(TypedDict):
+    data: list[ModelInfo]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
 
 
 class TokenCount(TypedDict):

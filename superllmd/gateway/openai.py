@@ -31,6 +31,7 @@ from superllmd.gateway._shared import (
     retry_after,
     state_of,
 )
+from superllmd.gateway.anthropic_types import ModelInfo
 from superllmd.gateway.chat import Chat, Done, collect, pieces, start
 from superllmd.gateway.openai_chat import DONE, ChunkWriter
 from superllmd.gateway.openai_types import (
@@ -48,6 +49,7 @@ _RESPONSES = TypeAdapter(ResponsesRequest)
 _EMBEDDINGS = TypeAdapter(EmbeddingsRequest)
 # Models have no creation time of their own here: the daemon's start stands in for it.
 _CREATED = int(time.time())
+_CREATED_AT = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_CREATED))
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -161,6 +163,15 @@ def _model(name: str, created: int) -> ModelObject:
     return {"id": name, "object": "model", "created": created, "owned_by": owner}
 
 
+def _anthropic_model(name: str) -> ModelInfo:
+    return {"type": "model", "id": name, "display_name": name, "created_at": _CREATED_AT}
+
+
+def _anthropic(request: Request) -> bool:
+    """An Anthropic client (its SDK sends ``anthropic-version``) gets Anthropic's shapes."""
+    return "anthropic-version" in request.headers
+
+
 def model_ids(request: Request) -> list[str]:
     """Every model a caller can name: providers' models, aliases, the virtual models."""
     state = state_of(request)
@@ -170,14 +181,27 @@ def model_ids(request: Request) -> list[str]:
 
 
 async def list_models(request: Request) -> Response:
-    data = [_model(name, _CREATED) for name in model_ids(request)]
+    names = model_ids(request)
+    if _anthropic(request):
+        first, last = (names[0], names[-1]) if names else (None, None)
+        infos = [_anthropic_model(name) for name in names]
+        return JSONResponse({"data": infos, "has_more": False, "first_id": first, "last_id": last})
+    data = [_model(name, _CREATED) for name in names]
     return JSONResponse({"object": "list", "data": data})
 
 
 async def get_model(request: Request) -> Response:
     name = request.path_params["model"]
     if name not in model_ids(request):
-        raise ModelNotFound(f"no model {name!r}; GET /v1/models lists them")
+        missing = ModelNotFound(f"no model {name!r}; GET /v1/models lists them")
+        if _anthropic(request):  # Anthropic's error shape for Anthropic's client
+            from superllmd.gateway.anthropic import error_body
+
+            status, body = error_body(missing)
+            return JSONResponse(body, status_code=status)
+        raise missing
+    if _anthropic(request):
+        return JSONResponse(_anthropic_model(name))
     return JSONResponse(_model(name, _CREATED))
 
 

@@ -51,18 +51,19 @@ _OPENAI: list[Spec] = [
     (
         "get",
         "/v1/models",
-        "Models, aliases and virtual models (OpenAI's shape)",
+        "Models, aliases and virtual models (OpenAI's shape; Anthropic's to a caller "
+        "sending anthropic-version)",
         None,
-        ot.ModelList,
+        ot.ModelList | at.ModelInfoList,
         None,
         ot.ErrorBody,
     ),
     (
         "get",
         "/v1/models/{model}",
-        "One model (OpenAI's shape)",
+        "One model (OpenAI's shape; Anthropic's to a caller sending anthropic-version)",
         None,
-        ot.ModelObject,
+        ot.ModelObject | at.ModelInfo,
         None,
         ot.ErrorBody,
     ),

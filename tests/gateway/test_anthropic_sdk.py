@@ -71,6 +71,13 @@ def test_every_dialect_through_messages(client: anthropic.Anthropic, model: str)
         model=model, max_tokens=64, messages=[{"role": "user", "content": "ping pong"}]
     )
     assert reply.content[0].type == "text" and "ping pong" in reply.content[0].text
+    with client.messages.stream(
+        model=model, max_tokens=64, messages=[{"role": "user", "content": "ping pong"}]
+    ) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert final.content[0].type == "text" and "ping pong" in final.content[0].text
 
 
 def test_history_turns(client: anthropic.Anthropic, gateway: Gateway) -> None:
@@ -118,6 +125,21 @@ def test_count_tokens(client: anthropic.Anthropic) -> None:
         model="fake/gpt-fake", messages=[{"role": "user", "content": "hi " * 400}]
     )
     assert 0 < short.input_tokens < long.input_tokens
+
+
+def test_models_in_anthropic_shape(client: anthropic.Anthropic) -> None:
+    page = client.models.list()
+    ids = [m.id for m in page.data]
+    for name in ("fake/gpt-fake", "claude/claude-fake", "fast", "chain", "consensus"):
+        assert name in ids
+    assert all(m.type == "model" and m.display_name and m.created_at for m in page.data)
+    assert page.has_more is False and page.first_id == ids[0] and page.last_id == ids[-1]
+    one = client.models.retrieve("claude/claude-fake")
+    assert (one.id, one.type) == ("claude/claude-fake", "model")
+    with pytest.raises(anthropic.NotFoundError) as info:
+        client.models.retrieve("nosuch/model")
+    body = info.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == "not_found_error"
 
 
 def test_errors_in_anthropic_shape(client: anthropic.Anthropic) -> None:

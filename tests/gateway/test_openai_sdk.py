@@ -84,6 +84,30 @@ def test_n_choices(client: openai.OpenAI) -> None:
     )
     assert [c.index for c in reply.choices] == [0, 1]
     assert all(c.message.content == "echo: hi" for c in reply.choices)
+    chunks = list(
+        client.chat.completions.create(
+            model="fake/gpt-fake",
+            messages=[{"role": "user", "content": "hi there"}],
+            n=2,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    for index in (0, 1):
+        mine = [c.choices[0] for c in chunks if c.choices and c.choices[0].index == index]
+        assert "".join(c.delta.content or "" for c in mine) == "echo: hi there"
+        assert mine[-1].finish_reason == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_json_object_format_reaches_the_provider(client: openai.OpenAI, gateway: Gateway) -> None:
+    client.chat.completions.create(
+        model="fake/gpt-fake",
+        messages=[{"role": "user", "content": "json please"}],
+        response_format={"type": "json_object"},
+    )
+    sent = gateway.fakes.openai.chat_requests()[-1]
+    assert sent["response_format"] == {"type": "json_object"}
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,12 @@ def test_real_responses_match_the_document(doc: dict[str, Any], gateway: Gateway
     )
     _check(doc, "/v1/messages/count_tokens", "post", count.json())
     _check(doc, "/v1/models", "get", _web(gateway).get(f"{base}/v1/models").json())
+    as_anthropic = {"anthropic-version": "2023-06-01"}
+    listed = _web(gateway).get(f"{base}/v1/models", headers=as_anthropic).json()
+    assert "has_more" in listed
+    _check(doc, "/v1/models", "get", listed)
+    one = _web(gateway).get(f"{base}/v1/models/fake/gpt-fake", headers=as_anthropic).json()
+    _check(doc, "/v1/models/{model}", "get", one)
     emb = _web(gateway).post(
         f"{base}/v1/embeddings", json={"model": "fake/text-embedding-fake", "input": "a"}
     )

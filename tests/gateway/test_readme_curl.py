@@ -1,4 +1,5 @@
-"""The README's gateway curl examples, run with the real curl against the gateway."""
+"""The README's gateway examples: its curl commands run with the real curl, and its one-line
+SDK setups run with the real openai and anthropic SDKs, against the gateway."""
 
 from __future__ import annotations
 
@@ -19,6 +20,31 @@ def curl_commands() -> list[str]:
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
     joined = "\n".join(blocks).replace("\\\n", " ")
     return [line.strip() for line in joined.splitlines() if line.strip().startswith("curl ")]
+
+
+def sdk_lines() -> list[str]:
+    text = README.read_text()
+    section = text.split("## Gateway", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_sdk_setups_work(gateway: Gateway) -> None:
+    import anthropic
+    import openai
+
+    lines = sdk_lines()
+    assert [line.split("(", 1)[0] for line in lines] == ["openai.OpenAI", "anthropic.Anthropic"]
+    scope = {"openai": openai, "anthropic": anthropic, "TOKEN": gateway.token}
+    oai, ant = (eval(line.replace("http://127.0.0.1:8765", gateway.url), scope) for line in lines)
+    reply = oai.chat.completions.create(
+        model="fake/gpt-fake", messages=[{"role": "user", "content": "Hi"}]
+    )
+    assert reply.choices[0].message.content == "echo: Hi"
+    message = ant.messages.create(
+        model="fake/gpt-fake", max_tokens=16, messages=[{"role": "user", "content": "Hi"}]
+    )
+    assert message.content[0].text == "echo: Hi"
 
 
 def test_readme_has_curl_examples() -> None:
