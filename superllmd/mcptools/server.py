@@ -97,13 +97,23 @@ class _Handlers:
             _check(spec, args)
             backend = self.backend_for(ctx)
             if spec.kind == "query":
-                return await self._query(backend, spec, args)
-            return await self._run(ctx, backend, spec, args)
+                result = await self._query(backend, spec, args)
+            else:
+                result = await self._run(ctx, backend, spec, args)
         except SuperllmError as exc:
+            log.info("tool %s: error (%s) %s", params.name, exc.code, exc.message)
             return tool_error(exc)
         except Exception as exc:  # a bug must not take the connection down
             log.exception("tool %s failed", params.name)
             return tool_error(SuperllmError(f"internal error in {params.name}: {exc}"))
+        data = result.structured_content or {}
+        if result.is_error:  # a run that failed inside: its error is in the result
+            log.info("tool %s: error (%s)", params.name, (data.get("error") or {}).get("code"))
+        elif "run_id" in data:
+            log.info("tool %s: ok (run %s)", params.name, data["run_id"])
+        else:
+            log.info("tool %s: ok", params.name)
+        return result
 
     async def _query(
         self, backend: Backend, spec: ToolSpec, args: dict[str, Any]

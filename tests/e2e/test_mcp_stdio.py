@@ -450,6 +450,61 @@ def test_stdout_carries_only_protocol(env: dict[str, str]) -> None:
     assert proc.returncode == 0
 
 
+def _serve_lines(env: dict[str, str], verbose: bool, messages: list[dict[str, Any]]) -> str:
+    """Send ``messages`` to ``superllm [-v] mcp``, wait for every answer, close; its stderr."""
+    assert SUPERLLM
+    proc = subprocess.Popen(
+        [SUPERLLM, *(["-v"] if verbose else []), "mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    killer = threading.Timer(120, proc.kill)
+    killer.start()
+    try:
+        proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
+        proc.stdin.flush()
+        waiting = {m["id"] for m in messages if "id" in m}
+        while waiting:  # the server stops at EOF, dropping what it has not answered
+            answer = json.loads(proc.stdout.readline())
+            waiting.discard(answer.get("id"))
+        proc.stdin.close()
+        proc.wait()
+        return proc.stderr.read()
+    finally:
+        killer.cancel()
+
+
+def test_verbose_logs_each_tool_call_on_stderr(env: dict[str, str]) -> None:
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"},
+        },
+    }
+    calls = [
+        {"name": "ask", "arguments": {"prompt": "hi", "model": "fake/echo"}},
+        {"name": "ask", "arguments": {"prompt": "hi", "model": "nobody/none"}},
+    ]
+    messages = [hello, {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    messages += [
+        {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": call}
+        for n, call in enumerate(calls, 2)
+    ]
+    logged = [line for line in _serve_lines(env, True, messages).splitlines() if "tool ask" in line]
+    assert len(logged) == 2, logged  # in the order they finished
+    assert any(line.startswith("superllm mcp: INFO tool ask: ok (run ") for line in logged)
+    assert any("tool ask: error (usage) unknown provider 'nobody'" in line for line in logged)
+    assert "tool ask" not in _serve_lines(env, False, messages)  # without -v: warnings only
+
+
 @pytest.mark.parametrize("client", ["claude-desktop", "claude-code", "codex", "cursor"])
 def test_print_config(cli: Cli, env: dict[str, str], client: str) -> None:
     result = cli("mcp", "--print-config", client)
