@@ -10,9 +10,10 @@ note kept as plain text) rather than crash, because tiny local models often cann
 The validator is deliberately small and stdlib-only. Supported keywords: ``type`` (a name or
 a list of names), ``properties``, ``required``, ``additionalProperties`` (bool or schema),
 ``items``, ``enum``, ``const``, ``minimum``, ``maximum``, ``minItems``, ``maxItems``,
-``minLength``, ``maxLength``, ``pattern``, plus the annotations ``title``, ``description``
-and ``default``. :func:`check_schema` rejects anything else, so a workflow author learns at
-load time that a keyword would have been ignored.
+``minLength``, ``maxLength``, ``pattern``, ``anyOf`` (what pydantic writes for an optional
+field or a union), plus the annotations ``title``, ``description`` and ``default``.
+:func:`check_schema` rejects anything else, so a workflow author learns at load time that a
+keyword would have been ignored.
 
 Example::
 
@@ -88,6 +89,7 @@ _KEYWORDS: Final = frozenset(
         "minLength",
         "maxLength",
         "pattern",
+        "anyOf",
         "title",
         "description",
         "default",
@@ -187,6 +189,12 @@ def check_schema(schema: Any, path: str = "$") -> None:
         raise SchemaError(f"schema at {path}: required must be a list of names")
     if "items" in schema:
         check_schema(schema["items"], f"{path}[]")
+    if "anyOf" in schema:
+        options = schema["anyOf"]
+        if not isinstance(options, list) or not options:
+            raise SchemaError(f"schema at {path}: anyOf must be a non-empty list of schemas")
+        for i, option in enumerate(options):
+            check_schema(option, f"{path}.anyOf[{i}]")
     extra = schema.get("additionalProperties")
     if isinstance(extra, Mapping):
         check_schema(extra, f"{path}.*")
@@ -227,6 +235,11 @@ def validate(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str
                 errors += validate(item, schema["items"], f"{path}[{i}]")
     if isinstance(value, dict):
         errors += _object_errors(value, schema, path)
+    if "anyOf" in schema:
+        tried = [validate(value, option, path) for option in schema["anyOf"]]
+        if all(tried):
+            closest = min(tried, key=len)
+            errors.append(f"{path}: matches none of anyOf (closest: {'; '.join(closest[:2])})")
     return errors
 
 

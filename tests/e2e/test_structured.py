@@ -80,9 +80,9 @@ def test_a_bad_schema_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     typo = cli("ask", "-m", "fake/echo", "--schema", "name strr", "x")
     assert typo.returncode == 2 and "unknown type 'strr'" in typo.stderr
     odd = tmp_path / "odd.json"
-    odd.write_text('{"type": "object", "anyOf": [{"required": ["a"]}]}')
+    odd.write_text('{"type": "object", "oneOf": [{"required": ["a"]}]}')
     refused = cli("ask", "-m", "fake/echo", "--schema", str(odd), "x")
-    assert refused.returncode == 2 and "unsupported keyword(s) anyOf" in refused.stderr
+    assert refused.returncode == 2 and "unsupported keyword(s) oneOf" in refused.stderr
     missing = cli("ask", "-m", "fake/echo", "--schema", str(tmp_path / "none.json"), "x")
     assert missing.returncode == 2 and "cannot read it" in missing.stderr
 

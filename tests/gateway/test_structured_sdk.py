@@ -41,6 +41,7 @@ class Pet(BaseModel):
 class Owner(BaseModel):  # a nested model: pydantic puts Pet under $defs and points at it
     name: str
     pet: Pet
+    nickname: str | None  # an optional field: anyOf string or null
 
 
 @pytest.fixture
@@ -93,7 +94,9 @@ def test_chat_completions_parse_with_a_pydantic_model(
         messages=ASK,
         response_format=Owner,  # type: ignore[arg-type]
     )
-    assert reply.choices[0].message.parsed == Owner(name="rex", pet=Pet(kind="rex", legs=3))
+    assert reply.choices[0].message.parsed == Owner(
+        name="rex", pet=Pet(kind="rex", legs=3), nickname="rex"
+    )
     sent = _sent_schema(gateway, "openai", "struct-rex")
     assert "$defs" not in json.dumps(sent), "nested models are inlined"
     assert sent["properties"]["pet"]["properties"]["legs"]["type"] == "integer"
@@ -212,7 +215,7 @@ def test_responses_text_format_stream_and_not(client: openai.OpenAI) -> None:
 
 def test_responses_parse_with_a_pydantic_model(client: openai.OpenAI) -> None:
     reply = client.responses.parse(model="fake/struct-kit", input="who?", text_format=Owner)
-    assert reply.output_parsed == Owner(name="kit", pet=Pet(kind="kit", legs=3))
+    assert reply.output_parsed == Owner(name="kit", pet=Pet(kind="kit", legs=3), nickname="kit")
 
 
 def test_anthropic_output_config_format(gateway: Gateway) -> None:
@@ -231,7 +234,7 @@ def test_anthropic_output_config_format(gateway: Gateway) -> None:
         messages=ASK,  # type: ignore[arg-type]
         output_format=Owner,
     )
-    assert parsed.parsed_output == Owner(name="max", pet=Pet(kind="max", legs=3))
+    assert parsed.parsed_output == Owner(name="max", pet=Pet(kind="max", legs=3), nickname="max")
     with pytest.raises(anthropic.APIStatusError) as info:
         client.messages.create(
             model="debate:fake/struct-ada,fake/struct-bo",

@@ -102,10 +102,27 @@ def test_validate_reports_every_problem() -> None:
     assert validate({"a": 1, "b": 2}, closed) == ["$: unexpected key 'b'"]
 
 
+def test_any_of_as_pydantic_writes_optional_fields_and_unions() -> None:
+    schema = obj(
+        "name kind",
+        name={"anyOf": [{"type": "string"}, {"type": "null"}]},
+        kind={"anyOf": [{"type": "integer", "minimum": 1}, {"enum": ["x"]}]},
+    )
+    check_schema(schema)
+    assert validate({"name": None, "kind": 3}, schema) == []
+    assert validate({"name": "a", "kind": "x"}, schema) == []
+    assert validate({"name": 5, "kind": 0}, schema) == [
+        "$.name: matches none of anyOf (closest: $.name: expected string, got number)",
+        "$.kind: matches none of anyOf (closest: $.kind: must be >= 1)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("schema", "message"),
     [
         ({"type": "object", "oneOf": []}, "unsupported keyword"),
+        ({"anyOf": []}, "anyOf must be a non-empty list"),
+        ({"anyOf": [{"format": "email"}]}, r"\$\.anyOf\[0\]: unsupported keyword"),
         ({"type": "thing"}, "type must be one of"),
         ({"properties": {"a": {"format": "email"}}}, r"\$\.a: unsupported keyword"),
         ({"pattern": "("}, "bad pattern"),
