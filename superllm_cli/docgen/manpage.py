@@ -52,6 +52,12 @@ _ENVIRONMENT = (
     ("NO_COLOR", "Set to anything: no colour, as with --color never."),
     ("OLLAMA_HOST", "Where the ollama provider finds its server."),
     ("LISTEN_FDS, LISTEN_PID", "Socket activation: superllmd takes its socket from these."),
+    (
+        "XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_STATE_HOME",
+        "Without SUPERLLM_HOME, where the config, data and state folders go; the socket "
+        "ignores XDG_RUNTIME_DIR (see FILES).",
+    ),
+    ("VISUAL, EDITOR", "The editor of config edit and templates edit."),
 )
 
 

@@ -74,3 +74,26 @@ def test_the_configuration_reference_covers_every_setting(files: dict[str, str])
         for name in model.model_fields:
             assert f"| `{name}` |" in page, name
     assert "## `providers.ID`" in page and "## `daemon`" in page
+
+
+# Variables the code reads that a user does not set for superllm (or that a pattern covers).
+_NOT_DOCUMENTED = {
+    "PIPX_HOME": "read only to find where pipx installed superllm",
+    "UV_TOOL_DIR": "read only to find where uv installed superllm",
+    "TZ": "the system's time zone, read by the PostgreSQL ledger as any program would",
+    "SUPERLLM_DAEMON__LISTEN": "set by superllmd --listen; SUPERLLM_<SECTION>__<KEY> covers it",
+    "SUPERLLM_DAEMON__ALLOW_REMOTE": "set by superllmd --allow-remote; the same pattern",
+}
+
+
+def test_every_variable_the_code_reads_is_in_a_man_page(files: dict[str, str]) -> None:
+    import re
+
+    pages = files["man/superllm.1"] + files["man/superllmd.8"]
+    read = set()
+    for path in [*(ROOT / "superllm_cli").rglob("*.py"), *(ROOT / "superllmd").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        read |= set(re.findall(r"(?:environ|env|getenv)\b[.\w]*\(?\[?\"([A-Z][A-Z0-9_]+)\"", text))
+    missing = sorted(v for v in read - set(_NOT_DOCUMENTED) if v not in pages)
+    assert missing == [], f"not in man/: {missing}"
+    assert "XDG_CONFIG_HOME" in read and "SUPERLLM_HOME" in read  # the scan finds them
