@@ -165,3 +165,37 @@ def test_a_token_holders_environment_is_never_used(door: str, cli: Cli) -> None:
             "/superllm/v1/models", headers=auth, params={"SUPERLLM_DEFAULT_MODEL": "x/y"}
         )
         assert models.status_code == 200, models.text
+
+
+def test_stop_lets_an_openai_stream_in_flight_finish(door: str, cli: Cli) -> None:
+    secret = _token(cli, "sse")
+    lines: list[str] = []
+    started = threading.Event()
+
+    def stream() -> None:
+        with httpx.stream(
+            "POST",
+            f"{door}/v1/chat/completions",
+            headers={"authorization": f"Bearer {secret}"},
+            json={
+                "model": "fake/slow",
+                "stream": True,
+                "messages": [{"role": "user", "content": " ".join(["word"] * 20)}],
+            },
+            timeout=60,
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    lines.append(line[6:])
+                    if '"content":"echo' in line or '"content": "echo' in line:
+                        started.set()
+
+    reader = threading.Thread(target=stream)
+    reader.start()
+    assert started.wait(30)
+    assert cli("daemon", "stop").returncode == 0
+    reader.join(60)
+    assert lines[-1] == "[DONE]"
+    chunks = [json.loads(line) for line in lines[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "echo: " + " ".join(["word"] * 20)

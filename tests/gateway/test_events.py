@@ -80,3 +80,37 @@ def test_a_slow_subscriber_is_dropped_and_never_blocks_publishing() -> None:
         assert quick.queue.empty()  # another token's event is not for this subscriber
 
     asyncio.run(go())
+
+
+def test_gateway_calls_and_virtual_models_reach_dashboards(door: str, cli: Cli) -> None:  # noqa: F811
+    secret = _token(cli, "vendor")
+    seen: list[dict[str, Any]] = []
+    ready = threading.Event()
+
+    def collect() -> None:
+        url = door.replace("http://", "ws://") + "/v1/events?token=vendor"
+        with connect(url, additional_headers={"authorization": f"Bearer {secret}"}) as ws:
+            ready.set()
+            while sum(e["type"] == "run.finished" for e in seen) < 2:
+                seen.append(json.loads(ws.recv(timeout=30)))
+
+    reader = threading.Thread(target=collect)
+    reader.start()
+    assert ready.wait(30)
+    auth = {"authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=door, headers=auth, timeout=60) as http:
+        chat = {"model": "fake/echo", "messages": [{"role": "user", "content": "via openai"}]}
+        assert http.post("/v1/chat/completions", json=chat).status_code == 200
+        message = {
+            "model": "consensus:fake/echo,fake/gpt-fake",
+            "max_tokens": 32,
+            "messages": [{"role": "user", "content": "via anthropic"}],
+        }
+        assert http.post("/v1/messages", json=message).status_code == 200
+    reader.join(60)
+    finished = [e for e in seen if e["type"] == "run.finished"]
+    assert [e["result"]["mode"] for e in finished] == ["ask", "consensus"]
+    assert all(e["token"] == "vendor" for e in seen)
+    assert all("cost_usd" in e["result"] for e in finished)
+    started = [e for e in seen if e["type"] == "run.started"]
+    assert len(started) == 2 and any(e["type"] == "message" for e in seen)
