@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import signal
 import socket
 import ssl
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -21,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from superllmd.config import DaemonSettings
 from superllmd.errors import ConfigError
 from superllmd.gateway.listen import Listen, bind_tcp, parse_listen
-from tests.e2e.conftest import Cli, write_config
+from tests.e2e.conftest import SUPERLLM, Cli, base_env, write_config
 from tests.fakes.openai import FakeOpenAI
 
 
@@ -117,3 +119,42 @@ def test_tls_with_real_clients(home: Path, fake_openai: FakeOpenAI, cli: Cli) ->
         httpx.get(f"https://127.0.0.1:{port}/v1/models", timeout=10)
     with pytest.raises(httpx.HTTPError):  # plain HTTP finds no HTTP server there
         httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10)
+
+
+def test_serve_in_the_foreground_with_allow_remote(home: Path, cli: Cli) -> None:
+    port = _free_port()
+    env = base_env(home)
+    assert SUPERLLM
+    refused = subprocess.run(
+        [SUPERLLM, "serve", "--host", "0.0.0.0", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "allow_remote" in refused.stderr
+    process = subprocess.Popen(
+        [SUPERLLM, "serve", "--host", "0.0.0.0", "--port", str(port), "--allow-remote"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        said = [process.stderr.readline() for _ in range(1)]
+        while "listens on" not in said[-1] and said[-1] and len(said) < 50:
+            said.append(process.stderr.readline())  # anything it logs before the bind
+        assert "warning: the gateway listens on 0.0.0.0" in said[-1], said
+        secret = cli("serve", "token", "create", "remote").stdout.strip()
+        models = httpx.get(
+            f"http://127.0.0.1:{port}/v1/models",
+            headers={"authorization": f"Bearer {secret}"},
+            timeout=30,
+        )
+        assert models.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    assert code == 0
