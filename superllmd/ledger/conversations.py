@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from superllmd.errors import UsageError
+from superllmd.ids import random_hex
 from superllmd.ledger import history
 from superllmd.ledger.base import Backend, Statement
 from superllmd.orchestrator.hooks import RunInfo
@@ -55,7 +55,7 @@ def fragment_hash(text: str) -> str:
 
 
 def new_conversation_id() -> str:
-    return f"c{int(time.time() * 1000):x}{secrets.token_hex(4)}"
+    return f"c{int(time.time() * 1000):x}{random_hex(4)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,7 @@ class RunContext:
         self.caller = caller
         self._resolve = resolve
         self.seed = request.get("seed")
-        self.rng = random.Random(self.seed if self.seed is not None else self.run_id)
+        self._rng: random.Random | None = None  # made when a mode first draws (see ``rng``)
         timeout = request.get("timeout")
         self.budget = RunBudget(
             max_calls=request.get("max_calls"),
@@ -158,6 +158,18 @@ class RunContext:
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._slots = asyncio.Semaphore(concurrency)
         self._started = time.perf_counter()
+
+    @property
+    def rng(self) -> random.Random:
+        """The run's randomness: seeded by the request's ``seed``, else by the run's id. Made
+        on first use: seeding hashes the id, and an ask never draws."""
+        if self._rng is None:
+            self._rng = random.Random(self.seed if self.seed is not None else self.run_id)
+        return self._rng
+
+    @rng.setter
+    def rng(self, rng: random.Random) -> None:
+        self._rng = rng
 
     # -- events -------------------------------------------------------------------------
 
