@@ -10,8 +10,10 @@ soon as it has it, so a row is durable within a commit's time of being queued.
 Writes made on an event loop are handed over once per loop iteration, not one by one: every
 hand-over wakes the writer thread, which then takes the GIL from the loop, and at 32
 concurrent gateway requests (four writes each) those wake-ups cost the loop more than the
-writes. ``barrier()`` hands over what is pending before it waits, so nothing a client is told
-waits on the next iteration, and a write from a thread without a loop is queued at once.
+writes. While the writer is committing, there is no one to wake: what the loop writes stays
+pending and the writer takes it when its commit is done. ``barrier()`` hands over what is
+pending before it waits, so nothing a client is told waits on the next iteration, and a write
+from a thread without a loop is queued at once.
 
 ``await ledger.barrier()`` waits until everything queued so far is committed. The routes use
 it so that the client never sees an answer the ledger could lose to ``kill -9`` (WAL with
@@ -98,6 +100,7 @@ class Ledger:
         # Units written on an event loop, not handed to the writer yet (see the docstring).
         self._pending: list[_Unit] = []
         self._flush_due = False
+        self._writer_idle = True  # waiting on the queue: a hand-over must wake it
         self._committed = 0
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._waiters_lock = threading.Lock()
@@ -154,7 +157,7 @@ class Ledger:
         self._closed = True
         if self._writer is not None:
             with self._seq_lock:
-                self._hand_over()
+                self._hand_over(force=True)
             self._queue.put(_STOP)
             self._writer.join(timeout)
         self._reader.submit(self._close_reader).result(timeout)
@@ -179,7 +182,7 @@ class Ledger:
             self._seq += 1
             unit.seq = seq = self._seq
             if loop is None or self._closed:
-                self._hand_over()  # keep the order: what is pending goes first
+                self._hand_over(force=True)  # keep the order: what is pending goes first
                 self._queue.put(unit)
                 return seq
             self._pending.append(unit)
@@ -193,10 +196,12 @@ class Ledger:
         with self._seq_lock:
             self._hand_over()
 
-    def _hand_over(self) -> None:
-        """Queue the pending units as one item (the caller holds ``_seq_lock``)."""
+    def _hand_over(self, *, force: bool = False) -> None:
+        """Queue the pending units as one item, unless the writer is busy and will take them
+        itself when its commit is done (the caller holds ``_seq_lock``)."""
         self._flush_due = False
-        if self._pending:
+        if self._pending and (force or self._writer_idle):
+            self._writer_idle = False
             self._queue.put(self._pending)
             self._pending = []
 
@@ -247,6 +252,13 @@ class Ledger:
                     except Exception:  # the writer must outlive any one bad batch
                         log.exception("ledger: a batch of %d writes failed", len(batch))
                     self._notify(batch[-1].seq)
+                with self._seq_lock:
+                    # What the loop wrote during the commit: behind what is queued, in order.
+                    if self._pending:
+                        self._queue.put(self._pending)
+                        self._pending = []
+                    else:
+                        self._writer_idle = True
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA optimize")
         finally:
