@@ -47,6 +47,13 @@ _RUN_COLUMNS = (
     "input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms, status, error_code, "
     "request, result, transcript, token"
 )
+# An upsert, not INSERT OR REPLACE: REPLACE deletes the running row without firing the
+# delete trigger (SQLite fires none for REPLACE unless recursive_triggers is on), so the
+# search index kept the old row's words under a rowid that no longer exists.
+_FINISH_RUN = (
+    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)}) ON CONFLICT (id) DO UPDATE "
+    "SET " + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS.split(", ")[1:])
+)
 # Streamed pieces repeat what the message events hold whole: not worth keeping.
 _TRANSIENT = {"delta", "judge.delta"}
 # A run's totals from its calls' rows: what an unfinished run did use.
@@ -206,7 +213,7 @@ class LedgerRecorder:
         prepared = run.scratch.get(SCRATCH_KEY)
         statements: list[Statement] = [
             (
-                f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+                _FINISH_RUN,
                 _run_row(run, request, result, transcript, prepared, keep_text),
             )
         ]

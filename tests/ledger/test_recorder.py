@@ -217,3 +217,17 @@ def test_the_clients_environment_is_never_stored(world: World) -> None:
     data = b"".join(p.read_bytes() for p in world.path.parent.glob("ledger.sqlite3*"))
     assert b"sk-do-not-store" not in data
     assert b"echo: hi" in data  # the check can see what is stored
+
+
+def test_the_search_index_holds_each_finished_run_once(world: World) -> None:
+    """A run's row is written when it starts and again when it ends; the search index must
+    follow (a REPLACE left the starting row's words under a rowid no run has)."""
+    for prompt in ("walrus one", "walrus two"):
+        asyncio.run(world.ask({"prompt": prompt, "no_cache": True}))
+    hits = world.rows("SELECT rowid FROM runs_fts WHERE runs_fts MATCH 'walrus'")
+    assert sorted(hits) == sorted(world.rows("SELECT rowid FROM runs"))
+    conn = sqlite3.connect(world.path)
+    try:  # an external-content index that disagrees with its table fails this check
+        conn.execute("INSERT INTO runs_fts (runs_fts) VALUES ('integrity-check')")
+    finally:
+        conn.close()
