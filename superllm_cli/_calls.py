@@ -7,7 +7,6 @@ every signature and every request (no parallel copies). Stdlib only.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +176,8 @@ def chain(
     if isinstance(workflow, Mapping):
         body["workflow"] = dict(workflow)
     elif Path(workflow).is_file():
+        import tomllib  # a chain's workflow file only: not on every call's import path
+
         body["workflow"] = tomllib.loads(Path(workflow).read_text(encoding="utf-8"))
     else:
         body["mode_options"] = {**body.get("mode_options", {}), "builtin": str(workflow)}
