@@ -9,16 +9,16 @@ Stdlib only: the fast path imports it on every ``superllm ask``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from superllm_cli.flags import Common
 from superllm_cli.render import Output, usage_line
+from superllmd.records import record
 
 __all__ = ["STREAM_MODES", "AskArgs", "ask_body"]
 
 
-@dataclass
+@record
 class AskArgs(Common):
     """The parameters of ``superllm ask``, one field per parameter of ``commands.ask.ask``
     (a test keeps them equal): the common ones and these."""

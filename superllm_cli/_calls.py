@@ -8,28 +8,28 @@ every signature and every request (no parallel copies). Stdlib only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
-# typing_extensions, as in superllmd.protocol: one TypedDict flavour across the codebase.
-from typing_extensions import TypedDict, Unpack
+from superllmd.records import field, record
 
-from superllmd.protocol import (
-    BudgetReport,
-    EmbedResult,
-    Mode,
-    ModelInfo,
-    RunResult,
-    RunSummary,
-    Turn,
-    UsageReport,
-)
-from superllmd.protocol_tools import ToolChoiceSpec, ToolSpec
-
+# The protocol's shapes are for type checkers only: importing them (and typing_extensions,
+# which pydantic needs for the protocol's TypedDicts) would cost every CLI call. The options
+# below are typing.TypedDict: nothing validates them with pydantic.
 if TYPE_CHECKING:
+    from superllmd.protocol import (
+        BudgetReport,
+        EmbedResult,
+        Mode,
+        ModelInfo,
+        RunResult,
+        RunSummary,
+        Turn,
+        UsageReport,
+    )
     from superllmd.protocol_admin import RunRecord
+    from superllmd.protocol_tools import ToolChoiceSpec, ToolSpec
 
 __all__ = [
     "ROUTES",
@@ -106,7 +106,7 @@ class RunOptions(AskOptions, total=False):
     mode_options: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Call(Generic[R]):
     """One request and how to read its answer.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from superllm_cli import _env
 from superllm_cli._calls import Call
@@ -17,7 +17,10 @@ from superllm_cli._env import EnvNames, forwarded
 from superllmd import __version__
 from superllmd.errors import DaemonError, from_dict
 from superllmd.paths import Paths, get_paths
-from superllmd.protocol import ENV_NAMES_HEADER, VERSION_HEADER, RunResult
+from superllmd.protocol_names import ENV_NAMES_HEADER, VERSION_HEADER
+
+if TYPE_CHECKING:
+    from superllmd.protocol import RunResult
 
 __all__ = ["Core", "Response", "result_of"]
 

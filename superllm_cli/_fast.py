@@ -24,13 +24,15 @@ import re
 import sys
 from typing import Any
 
+from superllmd.records import fields
+
 __all__ = ["parse", "run"]
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
-#: The commands the fast path runs: (module, its arguments' dataclass, its body), the same
+#: The commands the fast path runs: (module, its arguments' record, its body), the same
 #: body the Typer command calls. Each is in the table (docgen/fastspec.py FAST_COMMANDS).
 _BODIES = {
     "ask": ("superllm_cli._ask", "AskArgs", "ask_body"),
@@ -220,8 +222,7 @@ def run(argv: list[str]) -> int | None:
     g = Globals(color=root["color"], verbose=root["verbose"], debug=False)
     where, kind, body = _BODIES[command]
     module = importlib.import_module(where)
-    fields = getattr(module, kind).__dataclass_fields__
-    if not set(values) <= set(fields):
+    if not set(values) <= set(fields(getattr(module, kind))):
         return None  # a parameter the body does not know (the table is newer): Typer's
     args = getattr(module, kind)(**values)
     if args.bad_value() is not None:

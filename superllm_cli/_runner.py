@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from superllm_cli.render import ColorMode, Output
+from superllmd.records import record
 
 __all__ = ["COLOR_MODES", "ExitCode", "Globals", "guarded"]
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 COLOR_MODES = ("auto", "always", "never")
 
 
-@dataclass
+@record
 class Globals:
     """The root options (``--color``, ``-v``, ``--debug``) every command's body sees."""
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from superllm_cli.render import Output, strip_controls
+from superllmd.records import record
 
 if TYPE_CHECKING:
     from superllmd.protocol import UsageReport
@@ -47,7 +47,7 @@ def _cells(figures: Mapping[str, Any]) -> list[str]:
     ]
 
 
-@dataclass
+@record
 class UsageArgs:
     """The parameters of ``superllm usage``, one field per parameter of
     ``commands.usage.usage`` (a test keeps them equal)."""

@@ -40,10 +40,11 @@ from superllm_cli._daemon import (
 )
 from superllm_cli._wire import request as wire_request
 from superllmd.errors import DaemonError, SuperllmError
-from superllmd.protocol import NDJSON, Event, Health, RunResult
+from superllmd.protocol_names import NDJSON
 
 if TYPE_CHECKING:
     from superllm_cli._http import AsyncTransport, SyncTransport
+    from superllmd.protocol import Event, Health, RunResult
 
 __all__ = ["AsyncClient", "Client", "SuperllmError", "lock_holder"]
 
@@ -176,7 +177,7 @@ class Client(Core):
         """``stream(mode, prompt, **options)``: a run's events as they happen (``run.started``,
         ``delta``, ``message``, ..., ``run.finished``), typed as ``superllmd.protocol.Event``."""
         method, path, body = self._prepare(_calls.run(*args, **kwargs))
-        return cast(Iterator[Event], self.events(method, path, body))
+        return cast("Iterator[Event]", self.events(method, path, body))
 
     # -- the daemon's lifecycle (local only) -----------------------------------------------
 
@@ -184,12 +185,12 @@ class Client(Core):
         """The daemon's ``/v1/health`` (version, pid, providers ready); DaemonError if down
         (it starts nothing: see :meth:`start`)."""
         if self.base_url is not None:
-            return cast(Health, self.call("GET", "/v1/health", timeout=timeout))
-        return cast(Health, self.daemon.health(timeout))
+            return cast("Health", self.call("GET", "/v1/health", timeout=timeout))
+        return cast("Health", self.daemon.health(timeout))
 
     def start(self) -> Health:
         """Start the daemon unless one of this version answers; its health."""
-        return cast(Health, self.daemon.start())
+        return cast("Health", self.daemon.start())
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """Stop the daemon and wait for it to exit; its pid, None if none was running."""
@@ -197,7 +198,7 @@ class Client(Core):
 
     def restart(self) -> Health:
         """Stop the daemon (if one runs) and start this version; its health."""
-        return cast(Health, self.daemon.restart())
+        return cast("Health", self.daemon.restart())
 
     def close(self) -> None:
         if self._transport is not None:
@@ -310,7 +311,7 @@ class AsyncClient(Core):
     def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Event]:
         """``stream(mode, prompt, **options)``: ``async for event in client.stream(...)``."""
         method, path, body = self._prepare(_calls.run(*args, **kwargs))
-        return cast(AsyncIterator[Event], self.events(method, path, body))
+        return cast("AsyncIterator[Event]", self.events(method, path, body))
 
     # -- the daemon's lifecycle (local only), as Client's: rare and blocking, so in a thread
 
@@ -319,14 +320,14 @@ class AsyncClient(Core):
         import asyncio
 
         if self.base_url is not None:
-            return cast(Health, await self.call("GET", "/v1/health", timeout=timeout))
-        return cast(Health, await asyncio.to_thread(self.daemon.health, timeout))
+            return cast("Health", await self.call("GET", "/v1/health", timeout=timeout))
+        return cast("Health", await asyncio.to_thread(self.daemon.health, timeout))
 
     async def start(self) -> Health:
         """Start the daemon unless one of this version answers; its health."""
         import asyncio
 
-        return cast(Health, await asyncio.to_thread(self.daemon.start))
+        return cast("Health", await asyncio.to_thread(self.daemon.start))
 
     async def stop(self, timeout: float = 30.0) -> int | None:
         """Stop the daemon and wait for it to exit; its pid, None if none was running."""
@@ -338,7 +339,7 @@ class AsyncClient(Core):
         """Stop the daemon (if one runs) and start this version; its health."""
         import asyncio
 
-        return cast(Health, await asyncio.to_thread(self.daemon.restart))
+        return cast("Health", await asyncio.to_thread(self.daemon.restart))
 
     async def aclose(self) -> None:
         if self._transport is not None:

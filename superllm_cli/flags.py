@@ -1,16 +1,17 @@
-"""The options of the commands that call models, gathered as dataclasses (stdlib only).
+"""The options of the commands that call models, gathered as records (stdlib only).
 
 ``superllm_cli.options`` declares each option once (``Annotated`` with Typer) and gives a
 command these fields through ``with_flags``; the fast path (``_fast``) fills the same
-dataclasses without importing Typer, which is why they live here. The field annotations
+records without importing Typer, which is why they live here. The field annotations
 name the aliases in ``superllm_cli.options`` and are only read from there.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from superllmd.records import record
 
 if TYPE_CHECKING:
     from superllm_cli.options import (
@@ -50,7 +51,7 @@ __all__ = ["PARAM_OPTIONS", "Common", "RunFlags", "join_params", "shaped"]
 PARAM_OPTIONS = ("-p", "--param")
 
 
-@dataclass
+@record
 class Common:
     """The options of every command that calls models (``ask`` and the modes)."""
 
@@ -84,7 +85,7 @@ def shaped(flags: Common, answer: str) -> str:
     return extract_block(answer, last=flags.extract_last and not flags.extract)
 
 
-@dataclass
+@record
 class RunFlags(Common):
     """The options every multi-model mode takes besides ``Common``."""
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import fields
 from enum import Enum, StrEnum
 from typing import Annotated, Any, TypeVar, get_type_hints
 
@@ -26,6 +25,7 @@ from superllm_cli._runner import ExitCode, Globals, guarded
 from superllm_cli.completion import complete_conversations, complete_model_list, complete_models
 from superllm_cli.flags import Common, RunFlags, join_params
 from superllm_cli.render import ColorMode, Output
+from superllmd.records import fields
 
 __all__ = [
     "Attach",
@@ -237,12 +237,13 @@ def with_flags(kind: type[F]) -> Callable[[Callable[..., None]], Callable[..., N
     # The fields' annotations name this module's aliases (flags.py is stdlib only).
     hints = get_type_hints(kind, globalns=globals(), include_extras=True)
     # The class's own options first (a mode's -m/--models before the common ones).
-    own_first = sorted(fields(kind), key=lambda f: f.name not in vars(kind)["__annotations__"])
+    defaults = fields(kind)
+    own_first = sorted(defaults, key=lambda name: name not in vars(kind)["__annotations__"])
     shared = [
         inspect.Parameter(
-            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name]
+            name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=hints[name]
         )
-        for f in own_first
+        for name in own_first
     ]
 
     def wrap(func: Callable[..., None]) -> Callable[..., None]:
@@ -254,7 +255,7 @@ def with_flags(kind: type[F]) -> Callable[[Callable[..., None]], Callable[..., N
 
         @functools.wraps(func)
         def command(*args: Any, **kwargs: Any) -> None:
-            values = {f.name: kwargs.pop(f.name) for f in fields(kind)}
+            values = {name: kwargs.pop(name) for name in defaults}
             func(*args, flags=kind(**values), **kwargs)
 
         params = [*own, *shared]

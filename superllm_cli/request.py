@@ -10,11 +10,11 @@ Stdlib only: it runs on every ``superllm ask``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from superllm_cli._calls import AskOptions, RunOptions
+from superllmd.records import field, record
 
 if TYPE_CHECKING:
     from superllm_cli.flags import Common, RunFlags
@@ -33,7 +33,7 @@ __all__ = [
 _TTL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-@dataclass
+@record
 class Prepared:
     """What a command sends: the prompt text, the options, and the template it used."""
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from superllm_cli.money import cost_of, cost_text, io_tokens
 from superllm_cli.render import Output, capped_note, strip_controls
-from superllm_cli.runstate import Lane, RunState
+
+if TYPE_CHECKING:  # the fold is imported where it runs: ``ask`` prints warnings without it
+    from superllm_cli.runstate import Lane, RunState
 
 __all__ = ["consume_run", "failures", "print_failures", "print_warnings", "summary"]
 
@@ -82,6 +84,8 @@ def consume_run(
 
 def _live(events: Iterable[dict[str, Any]], out: Output) -> None:
     from rich.live import Live
+
+    from superllm_cli.runstate import RunState
 
     state = RunState()
     console = out._console(sys.stderr)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from superllmd.errors import UsageError
+from superllmd.records import record
 
 __all__ = ["MAX_SOCKET_PATH", "Paths", "daemon_paths", "ensure_private_dir", "get_paths"]
 
@@ -30,7 +30,7 @@ APP = "superllm"
 MAX_SOCKET_PATH = 100
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Paths:
     config_dir: Path
     data_dir: Path

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, NotRequired, Required
 # typing_extensions, not typing: pydantic needs its TypedDict before Python 3.12.
 from typing_extensions import TypedDict
 
+from superllmd.protocol_names import ENV_NAMES_HEADER, NDJSON, VERSION_HEADER
 from superllmd.protocol_tools import ToolCallDeltaEvent, ToolCallInfo, ToolChoiceSpec, ToolSpec
 
 __all__ = [
@@ -67,11 +68,6 @@ __all__ = [
     "UsageReport",
 ]
 
-NDJSON = "application/x-ndjson"
-# Every request from a superllm client carries its version; the daemon refuses another one.
-VERSION_HEADER = "x-superllm-version"
-# The tag of the list of provider variables the client forwarded its environment by.
-ENV_NAMES_HEADER = "x-superllm-env-names"
 
 Mode = Literal["ask", "consensus", "debate", "redteam", "chain", "mapreduce"]
 

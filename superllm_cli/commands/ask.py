@@ -4,7 +4,6 @@ path, ``superllm_cli._fast``)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Annotated
 
 import typer
@@ -21,6 +20,7 @@ from superllm_cli.options import (
     run,
     with_flags,
 )
+from superllmd.records import fields
 
 __all__ = ["ask"]
 
@@ -44,7 +44,7 @@ def ask(
     flags: Common,
 ) -> None:
     """Ask one model. The answer streams to stdout; pipe-friendly."""
-    common = {f.name: getattr(flags, f.name) for f in fields(Common)}
+    common = {name: getattr(flags, name) for name in fields(Common)}
     args = AskArgs(
         prompt=prompt,
         model=model,

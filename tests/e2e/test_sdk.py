@@ -18,6 +18,7 @@ import pytest
 import superllm_cli
 from superllm_cli import _calls
 from superllm_cli.client import AsyncClient, Client
+from superllmd import protocol, protocol_tools
 from superllmd.errors import (
     AuthError,
     BudgetExceeded,
@@ -33,6 +34,8 @@ from tests.fakes.roles import Roles, openai_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 PANEL = ["fake/echo", "fake/gpt-fake"]
+# The SDK's options name the protocol's shapes for type checkers only (the CLI's start-up).
+_SHAPES = {**vars(protocol), **vars(protocol_tools)}
 
 
 @pytest.fixture
@@ -66,9 +69,11 @@ def test_public_names() -> None:
 
 def test_options_match_the_protocol() -> None:
     """The SDK's keyword options are the request fields, no more and no fewer."""
-    ask = set(get_type_hints(_calls.AskOptions)) | {"prompt", "model", "env", "stream"}
+    ask = set(get_type_hints(_calls.AskOptions, localns=_SHAPES))
+    ask |= {"prompt", "model", "env", "stream"}
     assert ask == set(get_type_hints(AskRequest))
-    run = set(get_type_hints(_calls.RunOptions)) | {"prompt", "models", "env", "stream"}
+    run = set(get_type_hints(_calls.RunOptions, localns=_SHAPES))
+    run |= {"prompt", "models", "env", "stream"}
     assert run | {"workflow"} == set(get_type_hints(RunRequest))
 
 

@@ -9,7 +9,6 @@ back as None (Typer's).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import io
 import json
@@ -29,6 +28,7 @@ from superllm_cli.commands import ask as ask_command
 from superllm_cli.commands import usage as usage_command
 from superllm_cli.completion import COMPLETE_VAR
 from superllm_cli.docgen.fastspec import SPEC_FILE, fastspec_json
+from superllmd import records
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -301,7 +301,7 @@ def test_the_body_arguments_have_one_field_per_parameter_of_the_command(
 ) -> None:
     params = inspect.signature(function).parameters
     command = {n: p.default for n, p in params.items() if n != "ctx"}
-    fields = {f.name: f.default for f in dataclasses.fields(args)}
+    fields = records.fields(args)
     assert fields == command
     assert set(_fast._spec()[name]["params"]) == set(fields)
 
@@ -340,8 +340,32 @@ def test_the_fast_path_imports_no_typer_pydantic_or_rich(
     returncode, loaded = _modules_after(argv, tmp_path)
     assert returncode == code
     assert "superllm_cli._fast" in loaded or argv == ["--version"]
-    for name in ("typer", "click", "pydantic", "rich", "httpx", "superllm_cli.app"):
+    for name in ("typer", "click", "pydantic", "rich", "httpx", "superllm_cli.app", *SLOW):
         assert name not in loaded, f"{argv} imported {name}"
+
+
+#: Stdlib and own modules the fast path does without: ``inspect`` (which ``dataclasses`` and
+#: ``typing_extensions`` import, and with it ``ast``, ``dis``, ``tokenize``) costs about a
+#: tenth of an ``ask``; the protocol's shapes are for type checkers.
+SLOW = ("inspect", "dataclasses", "typing_extensions", "superllmd.protocol")
+
+
+def test_what_ask_runs_after_the_answer_imports_no_inspect() -> None:
+    """The modules ``ask_body`` imports once the daemon answered (the subprocess test above
+    stops at the missing daemon): the client, the request builder, the answer's output."""
+    code = (
+        "import sys\n"
+        "from superllm_cli import _fast\n"
+        "from superllm_cli import _ask, _calls, _runner, _usage, client, flags, request\n"
+        "from superllm_cli import render, runview, schema\n"
+        "from superllmd import errors, launch, paths\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "superllm_cli.runview" in loaded  # the check can see what is loaded
+    for name in SLOW:
+        assert name not in loaded, f"the ask path imports {name}"
 
 
 def test_typer_still_answers_what_the_fast_path_leaves(tmp_path: Path) -> None:
