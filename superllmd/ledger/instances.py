@@ -15,12 +15,17 @@ the other instances have real calls in flight. Instead:
   tokens and cost it recorded while streaming, a run gets its calls' totals. So ``superllm
   usage`` and ``superllm log`` show them within ``lease_s`` and a beat of a ``kill -9``.
   Rows that name no instance (written before migration 11, or by another tool) are taken
-  as lost once they are ``lease_s`` old.
+  as lost once they are ``lease_s`` old. The same statement settles the budget
+  reservations of the calls it marks: they are dropped and the cost the calls had recorded
+  is added to each budget's running sum, so a killed instance's spending still counts.
 
 Leases are times on the database's clock, so instances whose clocks disagree still agree on
 them. An instance that was alive all along but could not renew (the database unreachable
 for longer than the lease) may have calls marked that then settle: settling is an upsert of
-the whole row, so the call ends as it really did, and so does its run.
+the whole row, so the call ends as it really did, and so does its run. Its budgets,
+though, were charged what the call had cost when it was marked, not what it cost in the end
+(its reservation is gone by then): they undercount by what such a call spent after its
+instance lost the database, which cannot admit new calls meanwhile.
 """
 
 from __future__ import annotations
@@ -65,8 +70,20 @@ def _lost(table: str) -> str:
     )
 
 
+# The calls marked interrupted are settled too: the budget reservations they held are
+# dropped and what they had cost so far (recorded as their stream went) is added to each
+# budget's running sum, so a killed instance's spending still counts against the budgets.
 _SWEEP_CALLS = (
-    f"UPDATE calls SET {CALL_INTERRUPTED} WHERE status = 'in_flight' AND {_lost('calls')}"
+    "WITH swept AS (UPDATE calls SET "
+    f"{CALL_INTERRUPTED} WHERE status = 'in_flight' AND {_lost('calls')} "
+    "RETURNING id, cost_usd, unpriced), "
+    "gone AS (DELETE FROM reservations r USING swept s WHERE r.call_id = s.id "
+    "RETURNING r.key, s.cost_usd, s.unpriced), "
+    "added AS (INSERT INTO budget_spend (key, spent, unpriced) "
+    "SELECT key, sum(coalesce(cost_usd, 0)), max(unpriced) FROM gone GROUP BY key "
+    "ON CONFLICT (key) DO UPDATE SET spent = budget_spend.spent + excluded.spent, "
+    "unpriced = greatest(budget_spend.unpriced, excluded.unpriced) RETURNING 1) "
+    "SELECT count(*) FROM swept"
 )
 _SWEEP_RUNS = f"UPDATE runs SET {RUN_INTERRUPTED} WHERE status = 'running' AND {_lost('runs')}"
 # Instances whose lease ran out a lease ago: their rows were swept above.
@@ -126,10 +143,10 @@ class Lease:
             row = await cursor.fetchone()
             if row is None or not row[0]:
                 return 0, 0
-            calls = await conn.execute(_SWEEP_CALLS, (self.lease_s,))
+            calls = await (await conn.execute(_SWEEP_CALLS, (self.lease_s,))).fetchone()
             runs = await conn.execute(_SWEEP_RUNS, (self.lease_s,))
             await conn.execute(_FORGET, (self.lease_s,))
-            swept = calls.rowcount, runs.rowcount
+            swept = int(calls[0]) if calls else 0, runs.rowcount
         if any(swept):
             log.warning(
                 "ledger: marked %d calls and %d runs interrupted: their instance stopped "

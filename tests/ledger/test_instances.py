@@ -75,6 +75,18 @@ def test_a_lost_instances_calls_and_runs_are_interrupted_by_a_live_one(pg_url: s
             # a young one may be an older superllm's call still in flight.
             conn.execute(_CALL, ("c-old", time.time() - 3600, "r-old"))
             conn.execute(_CALL, ("c-young", time.time(), "r-young"))
+            # The streaming call held a budget reservation; budget k2 already had spending.
+            (held,) = conn.execute(
+                "SELECT id FROM calls WHERE instance = %s AND status = 'in_flight'",
+                (dead.instance,),
+            ).fetchone()
+            for key in ("k1", "k2"):
+                conn.execute(
+                    "INSERT INTO reservations (call_id, key, amount, instance, expires) "
+                    "VALUES (%s, %s, 1.0, %s, %s)",
+                    (held, key, dead.instance, time.time() + 3600),
+                )
+            conn.execute("INSERT INTO budget_spend (key, spent, unpriced) VALUES ('k2', 0.5, 0)")
         assert await live.lease.beat() == (2, 1)
         assert await live.lease.beat() == (0, 0)  # nothing twice
         report = await live.read(lambda c: queries.usage_report(c, by="model"))
@@ -103,6 +115,10 @@ def test_a_lost_instances_calls_and_runs_are_interrupted_by_a_live_one(pg_url: s
     runs = {r[0]: r[1:] for r in _rows(pg_url, "SELECT id, status, cost_usd FROM runs")}
     assert runs["r-dead"] == ("interrupted", pytest.approx(0.03))
     assert runs["r-live"] == ("running", None)
+    # Its reservations are settled with what it had cost: the budgets count the spending.
+    assert _rows(pg_url, "SELECT count(*) FROM reservations") == [(0,)]
+    spent = dict(_rows(pg_url, "SELECT key, spent FROM budget_spend"))
+    assert spent == {"k1": pytest.approx(0.01), "k2": pytest.approx(0.51)}
     # A clean stop gives the lease up: no instance is left.
     assert _rows(pg_url, "SELECT name FROM instances") == []
 
