@@ -151,6 +151,15 @@ class DaemonSettings(_Section):
     # allow_remote; tls_cert and tls_key (PEM files) make it HTTPS.
     listen: str | None = None
     allow_remote: bool = False
+    token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds a gateway token's lookup is reused; a revoke, or a change to the token's "
+            "user or team, drops it at once on every instance."
+        ),
+    )
     tls_cert: str | None = None
     tls_key: str | None = None
 

@@ -14,7 +14,7 @@ from superllmd.errors import ConfigError
 from superllmd.gateway.bus import EventBus
 from superllmd.gateway.limits import TokenLimits
 from superllmd.gateway.people import People
-from superllmd.gateway.tokens import TokenStore
+from superllmd.gateway.tokens import CACHE_S, TokenStore
 from superllmd.ledger import wiring
 from superllmd.ledger.base import Backend
 
@@ -88,7 +88,7 @@ class DaemonState:
         caller.hooks.append(budget)
         caller.run_hooks.append(budget)
         token_limits = TokenLimits(shared=_shared_limits(parts))
-        tokens = TokenStore(parts.ledger if parts else None)
+        tokens = TokenStore(parts.ledger if parts else None, cache_s=_token_cache_s(config))
         caller.hooks.append(token_limits)
         if caller.breaker is not None:
             caller.hooks.append(caller.breaker)
@@ -163,6 +163,14 @@ def _shared_limits(parts: wiring.LedgerParts | None) -> SharedLimits | None:
 
     assert isinstance(parts.ledger, PgLedger)
     return SharedLimits(parts.ledger)
+
+
+def _token_cache_s(config: ConfigStore) -> float:
+    """``[daemon] token_cache_s`` as the daemon started (the default when the file is bad)."""
+    try:
+        return config.get(os.environ).daemon.token_cache_s
+    except ConfigError:
+        return CACHE_S
 
 
 def _breaker(config: ConfigStore) -> CircuitBreaker:

@@ -12,6 +12,7 @@ import time
 from typing import Any, Literal
 
 from superllmd.errors import UsageError
+from superllmd.gateway.tokens import CHANNEL as TOKENS
 from superllmd.ledger.base import Backend, Conn
 
 __all__ = ["People"]
@@ -26,8 +27,8 @@ def _check_name(kind: Kind, name: str) -> None:
 
 
 class People:
-    """Create, list and remove users and teams. Changes reach token checks within the token
-    cache's few seconds (``on_change`` empties it at once on this instance)."""
+    """Create, list and remove users and teams. Changes reach token checks at once:
+    ``on_change`` empties this instance's token cache, a notice the other instances'."""
 
     def __init__(self, ledger: Backend | None, on_change: Any = None) -> None:
         self._ledger = ledger
@@ -42,7 +43,8 @@ class People:
         """Create ``name``, or change its budget when it exists."""
         _check_name("team", name)
         ledger = self._need()
-        ledger.write(
+        _write(
+            ledger,
             "INSERT INTO teams (name, created, budget_daily_usd) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET budget_daily_usd = excluded.budget_daily_usd",
             (name, time.time(), budget_daily),
@@ -57,7 +59,8 @@ class People:
         ledger = self._need()
         if team is not None and not await self._exists(ledger, "team", team):
             raise UsageError(f"no team {team!r}; create it first (`superllm serve team create`)")
-        ledger.write(
+        _write(
+            ledger,
             "INSERT INTO users (name, team, created, budget_daily_usd) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET team = excluded.team, "
             "budget_daily_usd = excluded.budget_daily_usd",
@@ -76,12 +79,13 @@ class People:
             )
             if members[0]:
                 raise UsageError(f"team {name!r} has {members[0]} users; move or remove them first")
-            ledger.write("DELETE FROM teams WHERE name = ?", (name,))
+            _write(ledger, "DELETE FROM teams WHERE name = ?", (name,))
         else:
             ledger.write_many(
                 [
                     ("UPDATE gateway_tokens SET user_name = NULL WHERE user_name = ?", (name,)),
                     ("DELETE FROM users WHERE name = ?", (name,)),
+                    *ledger.notice(TOKENS, ""),
                 ]
             )
         await self._done(ledger)
@@ -104,6 +108,11 @@ class People:
         await ledger.barrier()
         if self._on_change is not None:
             self._on_change()
+
+
+def _write(ledger: Backend, sql: str, params: tuple[Any, ...]) -> None:
+    """Write a change, with the notice that has every instance drop its cached tokens."""
+    ledger.write_many([(sql, params), *ledger.notice(TOKENS, "")])
 
 
 def _list(conn: Conn, kind: Kind) -> list[dict[str, Any]]:

@@ -5,7 +5,10 @@ that much entropy a hash cannot be reversed or guessed, and no slow KDF is neede
 path. A request's token is hashed and looked up by hash, and the stored hash compared with
 ``hmac.compare_digest``. Lookups are cached for ``CACHE_S`` (a hit costs one dict read);
 revoking empties the cache at once, and expiry is checked on every request, cached or not, so
-a revoked or expired token is refused on connections already open.
+a revoked or expired token is refused on connections already open. On a PostgreSQL ledger
+shared by several instances, a revoke, a new token or a user's or team's change is written
+with a notice on ``CHANNEL`` (ledger/notices.py) that every instance hears and evicts by,
+so the other instances refuse a revoked token at once too, with no read per request.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from superllmd.errors import UsageError
 from superllmd.gateway import GatewayToken
 from superllmd.ledger.base import Backend
 
-__all__ = ["CACHE_S", "PREFIX", "TokenStore", "hash_secret"]
+__all__ = ["CACHE_S", "CHANNEL", "PREFIX", "TokenStore", "hash_secret"]
 
 PREFIX = "sl-"
 CACHE_S = 5.0
+#: The notices channel: a token's name changed, or "" (users or teams: every token).
+CHANNEL = "superllm_tokens"
 _LAST_USED_EVERY_S = 10.0  # last_used is a hint: written at most this often per token
 _COLUMNS = "name, hash, created, expires, revoked, budget_daily_usd, rpm, tpm, models, last_used"
 
@@ -45,15 +50,31 @@ class _Cached:
 class TokenStore:
     """The daemon's tokens, in the ledger database (table ``gateway_tokens``)."""
 
-    def __init__(self, ledger: Backend | None, *, clock: Any = time.time) -> None:
+    def __init__(
+        self, ledger: Backend | None, *, clock: Any = time.time, cache_s: float = CACHE_S
+    ) -> None:
         self._ledger = ledger
         self._clock = clock
+        self._cache_s = cache_s
         self._cache: dict[str, _Cached] = {}
         self._last_used: dict[str, float] = {}
+        # Bumped by every eviction: a lookup that raced one is not cached.
+        self._generation = 0
+        if ledger is not None:
+            ledger.subscribe(CHANNEL, self._heard, self.invalidate)
 
     def invalidate(self) -> None:
         """Forget cached lookups: a token's user or team changed."""
+        self._generation += 1
         self._cache.clear()
+
+    def _heard(self, name: str) -> None:
+        if not name:
+            self.invalidate()
+            return
+        self._generation += 1
+        for digest in [d for d, c in self._cache.items() if c.token and c.token.name == name]:
+            del self._cache[digest]
 
     def _need(self) -> Backend:
         if self._ledger is None:
@@ -95,7 +116,7 @@ class TokenStore:
                 f"(`superllm serve token revoke {name}`) or choose another name"
             )
         secret = PREFIX + secrets.token_urlsafe(32)
-        ledger.write(
+        insert = (
             f"INSERT OR REPLACE INTO gateway_tokens ({_COLUMNS}, user_name) "
             "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, ?)",
             (
@@ -110,6 +131,7 @@ class TokenStore:
                 user,
             ),
         )
+        ledger.write_many([insert, *ledger.notice(CHANNEL, name)])
         await ledger.barrier()
         return secret
 
@@ -124,7 +146,8 @@ class TokenStore:
         self._cache.clear()
         if not rows:
             return False
-        ledger.write("UPDATE gateway_tokens SET revoked = ? WHERE name = ?", (self._clock(), name))
+        update = ("UPDATE gateway_tokens SET revoked = ? WHERE name = ?", (self._clock(), name))
+        ledger.write_many([update, *ledger.notice(CHANNEL, name)])
         await ledger.barrier()
         self._cache.clear()  # a lookup that raced the write must not stay cached
         return True
@@ -176,11 +199,13 @@ class TokenStore:
         digest = hash_secret(secret)
         now = self._clock()
         cached = self._cache.get(digest)
-        if cached is None or now - cached.fetched > CACHE_S:
+        if cached is None or now - cached.fetched > self._cache_s:
+            generation = self._generation
             cached = _Cached(await self._fetch(digest), digest, now)
             if len(self._cache) > 4096:  # bounded: random secrets must not grow it for ever
                 self._cache.clear()
-            self._cache[digest] = cached
+            if generation == self._generation:
+                self._cache[digest] = cached
         token = cached.token
         if token is None or not hmac.compare_digest(cached.digest, digest):
             return None

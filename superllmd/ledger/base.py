@@ -83,6 +83,19 @@ class Backend(Protocol):
         """Return once everything queued before this call is committed."""
         ...
 
+    def notice(self, channel: str, payload: str) -> list[Statement]:
+        """Statements to write with a change that other processes sharing the ledger may
+        have cached: their ``subscribe``rs to ``channel`` hear ``payload`` once it commits.
+        Empty on SQLite (one daemon, which drops its own caches)."""
+        ...
+
+    def subscribe(
+        self, channel: str, on_notice: Callable[[str], None], on_reset: Callable[[], None]
+    ) -> None:
+        """Call ``on_notice(payload)`` on the loop for each notice on ``channel``, and
+        ``on_reset()`` when some may have been missed; call before ``start``."""
+        ...
+
     async def read(self, fn: Callable[[Conn], T]) -> T:
         """Run ``fn(conn)`` off the event loop on a connection that reads the ledger."""
         ...

@@ -205,6 +205,16 @@ class Ledger:
             self._queue.put(self._pending)
             self._pending = []
 
+    @staticmethod
+    def notice(channel: str, payload: str) -> list[Statement]:
+        """None: this daemon is the ledger's only user, and drops its own caches."""
+        return []
+
+    def subscribe(
+        self, channel: str, on_notice: Callable[[str], None], on_reset: Callable[[], None]
+    ) -> None:
+        """Nothing to hear: no other process writes this ledger."""
+
     async def barrier(self) -> None:
         """Return once everything queued before this call is committed (or the ledger
         closed): what a client is told after this survives ``kill -9`` of the daemon."""

@@ -22,6 +22,8 @@ The same ``base.Backend`` as the SQLite ledger, over psycopg 3 and one
 - the **instance** holds a lease on the ledger (instances.py), renewed while it runs; every
   call and run row it writes names it, so that what a killed instance left in flight is
   marked interrupted by another once that lease has run out.
+- **notices** (notices.py): a change another instance may have cached is written with a
+  ``NOTIFY`` in the same transaction (``notice``), heard by every instance's listener.
 
 The URL's password never appears in a message: prefer ``PGPASSWORD`` or ``~/.pgpass``,
 which libpq reads by itself.
@@ -50,6 +52,7 @@ from superllmd.ledger import migrations, queries
 from superllmd.ledger.base import Conn, Dialect, Statement
 from superllmd.ledger.db import LedgerError
 from superllmd.ledger.instances import DEFAULT_LEASE_S, Lease, instance_name
+from superllmd.ledger.notices import Notices
 from superllmd.ledger.pg_conn import PgReader, conn_adapter, first_line
 from superllmd.ledger.pg_sql import translate
 
@@ -112,6 +115,7 @@ class PgLedger:
         #: This process among the instances sharing the database, and its lease.
         self.instance = instance_name()
         self.lease = Lease(self, self.instance, lease_s)
+        self.notices = Notices(url)
         self.units_committed = 0
         self.commits = 0
         self._pool_size = pool_size
@@ -182,6 +186,7 @@ class PgLedger:
         )
         self._writer = self._loop.create_task(self._write_loop())
         self.lease.start()
+        self.notices.start()
 
     async def _ready(self) -> AsyncConnectionPool[Any]:
         self._start()
@@ -216,6 +221,7 @@ class PgLedger:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+        await self.notices.stop()
         if self._pool is not None:
             await self.lease.stop()
             await self._pool.close()
@@ -246,6 +252,18 @@ class PgLedger:
         else:
             self._loop.call_soon_threadsafe(self._wake.set)
         return seq
+
+    @staticmethod
+    def notice(channel: str, payload: str) -> list[Statement]:
+        """The statement that tells every instance's subscribers to ``channel`` (itself
+        included) ``payload``, as the unit it is written with commits."""
+        return [("SELECT pg_notify(?, ?)", (channel, payload))]
+
+    def subscribe(
+        self, channel: str, on_notice: Callable[[str], None], on_reset: Callable[[], None]
+    ) -> None:
+        """Hear the notices on ``channel`` (``Notices.subscribe``); before ``start``."""
+        self.notices.subscribe(channel, on_notice, on_reset)
 
     async def barrier(self) -> None:
         """Return once everything queued before this call is committed (or the ledger

@@ -419,3 +419,55 @@ def test_teams_and_users_budgets_and_usage_across_instances(
     for name in ("ana", "bo"):
         assert team[2].cli("serve", "user", "rm", name).returncode == 0
     assert team[2].cli("serve", "team", "rm", "platform").returncode == 0
+
+
+def _refused_soon(client: httpx.Client, url: str, token: str) -> int:
+    """Ask on ``client``'s keep-alive connection until refused (a generous deadline): how
+    many answers came first."""
+    answered = 0
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = _ask_on(client, url, token)
+        if status == 401:
+            return answered
+        # 503: a pooled connection the restart dropped, met by a lookup (the cache was emptied)
+        assert status in (200, 503), (status, body)
+        answered += 1
+        assert time.monotonic() < deadline, "the revoked token is still served"
+        time.sleep(0.05)
+
+
+def _ask_on(client: httpx.Client, url: str, token: str) -> tuple[int, str]:
+    response = client.get(f"{url}/v1/models", headers={"authorization": f"Bearer {token}"})
+    return response.status_code, response.text
+
+
+def test_a_token_revoked_on_one_instance_is_refused_at_once_on_another(
+    upstream: SlowUpstream, pg_url: str, pg_server: PgServer
+) -> None:
+    """b has the token cached for a minute ([daemon] token_cache_s = 60), so only a's
+    notice can explain b's refusal; it comes on b's open keep-alive connection, and again
+    after a database restart (b's listener reconnected by itself)."""
+    a, b = (Instance(n, upstream, pg_url, 60.0) for n in ("a", "b"))
+    for instance in (a, b):
+        with (instance.home / "config" / "config.toml").open("a") as config:
+            config.write("[daemon]\ntoken_cache_s = 60\n")
+    try:
+        a.start()
+        b.start()
+        with httpx.Client(timeout=30) as client:
+            for round_, name in enumerate(("first", "second")):
+                token = a.cli("serve", "token", "create", name).stdout.strip()
+                assert _ask_on(client, b.url, token)[0] == 200  # cached on b now
+                if round_ == 1:
+                    pg_server.restart("immediate")
+                    _until("reconnected", lambda t=token: _ask_on(client, b.url, t)[0] == 200)
+                    # a's pool may hold several connections the restart dropped.
+                    _until("a back", lambda: a.cli("serve", "token", "list").returncode == 0)
+                revoked = a.cli("serve", "token", "revoke", name)
+                assert revoked.returncode == 0, revoked.stderr
+                _refused_soon(client, b.url, token)
+                assert _ask_on(client, a.url, token)[0] == 401
+    finally:
+        for instance in (a, b):
+            instance.stop()
