@@ -356,16 +356,23 @@ class PgLedger:
         """A pooled connection in a transaction, committed when the block ends (the shared
         budgets' check-and-reserve, ledger/shared.py). Raises psycopg's OperationalError
         when the database does not answer."""
+        import psycopg
+
         pool = await self._ready()
-        async with pool.connection() as conn, conn.transaction():
-            yield conn
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                yield conn
+        except psycopg.OperationalError:
+            await pool.check()  # a restarted database broke every idle connection: renew them
+            raise
 
     # -- reading --------------------------------------------------------------------------
 
     async def read(self, fn: Callable[[Conn], T]) -> T:
         """Run ``fn(conn)`` on a worker thread; its statements run on one pooled connection
-        (one transaction). A connection the database dropped is replaced once; a database
-        that does not answer is a LedgerError."""
+        (one transaction). When a connection fails, the pool's idle ones are checked (a
+        restarted database broke them all) and the read is tried once more; a database that
+        does not answer is a LedgerError."""
         import psycopg
 
         pool = await self._ready()
@@ -375,7 +382,9 @@ class PgLedger:
                 async with pool.connection() as conn:
                     return await loop.run_in_executor(self._reader, fn, PgReader(conn, loop))
             except psycopg.OperationalError as exc:
-                if attempt == 2:
+                if attempt == 1:
+                    await pool.check()
+                else:
                     raise LedgerError(
                         f"the ledger database {self.where} does not answer: "
                         f"{sentence(first_line(exc))} Retry once it is back."

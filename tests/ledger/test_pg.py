@@ -389,6 +389,28 @@ def test_writes_wait_out_a_database_restart(pg_server: PgServer, pg_url: str) ->
     assert asyncio.run(main()) == 50
 
 
+def test_a_read_after_a_database_restart_gets_a_live_connection(
+    pg_server: PgServer, pg_url: str
+) -> None:
+    """A restart breaks every idle pooled connection; the first read after it still answers
+    (it once got a broken connection twice and said the database did not answer)."""
+
+    def slow(c: Any) -> int:
+        time.sleep(0.2)
+        return int(c.execute("SELECT 1").fetchone()[0])
+
+    async def main() -> int:
+        ledger = PgLedger.open(pg_url, pool_size=4)
+        assert await asyncio.gather(*(ledger.read(slow) for _ in range(4))) == [1] * 4
+        await asyncio.to_thread(pg_server.restart, "immediate")
+        try:
+            return int(await ledger.read(lambda c: c.execute("SELECT 2").fetchone()[0]))
+        finally:
+            await ledger.aclose()
+
+    assert asyncio.run(main()) == 2
+
+
 def _start_later(server: PgServer, delay: float) -> None:
     time.sleep(delay)
     server.start()
