@@ -43,20 +43,37 @@ from superllmd.launch import EXIT_CONFIG, log_tail, spawn, wait_listening
 from superllmd.paths import Paths, daemon_paths, ensure_private_dir
 from superllmd.privacy import open_private, prepare
 
-__all__ = ["ATTEMPTS", "LocalDaemon", "Policy", "RemoteGateway", "error_of", "lock_holder"]
+__all__ = [
+    "ATTEMPTS",
+    "LocalDaemon",
+    "Policy",
+    "RemoteGateway",
+    "error_of",
+    "lock_holder",
+    "resendable",
+]
 
 ATTEMPTS = 3
 START_TIMEOUT = 60.0
 # The connection went away before an answer: the daemon is restarting (or died).
 _DROPPED = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, WireError)
 _NOT_LISTENING = (FileNotFoundError, ConnectionRefusedError, NotADirectoryError)
+# Requests that may be sent again after a connection cut once they were sent: a POST may
+# already have called a provider (and been billed) when its daemon died.
+_RESENDABLE = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+
+def resendable(method: str) -> bool:
+    """Whether a request cut after it was sent may be sent again to a new daemon."""
+    return method in _RESENDABLE
 
 
 class Policy(Protocol):
     """What a client does after a failed attempt."""
 
-    def recover(self, error: BaseException, attempt: int) -> None:
-        """Make the next attempt worth sending (start, restart, refresh), or raise."""
+    def recover(self, error: BaseException, attempt: int, *, resend: bool = True) -> None:
+        """Make the next attempt worth sending (start, restart, refresh), or raise.
+        ``resend`` is False for a request that must not be sent twice (see resendable)."""
         ...
 
 
@@ -82,7 +99,7 @@ class RemoteGateway:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
 
-    def recover(self, error: BaseException, attempt: int) -> None:
+    def recover(self, error: BaseException, attempt: int, *, resend: bool = True) -> None:
         if isinstance(error, SuperllmError):
             raise error
         raise DaemonError(f"cannot reach the gateway at {self.base_url}: {error}") from None
@@ -102,7 +119,7 @@ class LocalDaemon:
 
     # -- the policy ------------------------------------------------------------------------
 
-    def recover(self, error: BaseException, attempt: int) -> None:
+    def recover(self, error: BaseException, attempt: int, *, resend: bool = True) -> None:
         last = attempt >= ATTEMPTS - 1
         if isinstance(error, EnvNamesChanged) and not last:
             self.names.update(error.names, error.tag)
@@ -130,6 +147,12 @@ class LocalDaemon:
                 self.start()
                 return
             raise DaemonError("the daemon did not come up; see `superllm daemon logs`")
+        if isinstance(error, _DROPPED) and not resend:
+            raise DaemonError(
+                "the daemon stopped before it answered; the request may have reached the "
+                "provider, so it was not sent again: `superllm log` shows what was recorded, "
+                "`superllm daemon logs` why it stopped; run the command again"
+            ) from None
         if isinstance(error, _DROPPED) and self.autostart and attempt == 0:
             self.start()  # under the spawn lock: waits for a restarting daemon, or starts one
             return

@@ -33,11 +33,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 from superllm_cli import _calls, _calls_admin
 from superllm_cli._calls import Call
 from superllm_cli._core import Core, Response, result_of
-from superllm_cli._daemon import (
-    ATTEMPTS,
-    error_of,
-    lock_holder,
-)
+from superllm_cli._daemon import ATTEMPTS, error_of, lock_holder, resendable
 from superllm_cli._wire import request as wire_request
 from superllmd.errors import DaemonError, SuperllmError
 from superllmd.protocol_names import NDJSON
@@ -88,7 +84,7 @@ class Client(Core):
                     raise error_of(response.status, response.read())
                 return response
             except Exception as exc:
-                self.policy.recover(exc, attempt)
+                self.policy.recover(exc, attempt, resend=resendable(method))
         raise DaemonError("the daemon did not come up; see `superllm daemon logs`")
 
     def _send_once(
@@ -243,7 +239,9 @@ class AsyncClient(Core):
                 return response
             except Exception as exc:
                 # Starting a daemon blocks (rarely): off the event loop.
-                await asyncio.to_thread(self.policy.recover, exc, attempt)
+                await asyncio.to_thread(
+                    self.policy.recover, exc, attempt, resend=resendable(method)
+                )
         raise DaemonError("the daemon did not come up; see `superllm daemon logs`")
 
     # -- raw requests (what the TUI uses) --------------------------------------------------
