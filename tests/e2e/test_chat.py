@@ -90,6 +90,9 @@ def test_a_chat_session(cli: Cli, env: dict[str, str], tmp_path: Path) -> None:
         assert "3 turns" in costs and "tokens" in costs
         chat.send("/save chat.md\n")
         chat.expect("saved 3 turns")
+        # Wait for the prompt: a Ctrl-D typed ahead, while the terminal is still
+        # in cooked mode, reaches the line editor as a NUL and is lost.
+        chat.expect("> ")
         chat.send("\x04")  # Ctrl-D leaves
         assert chat.close() == 0
     finally:
@@ -114,6 +117,9 @@ def test_ctrl_c_cancels_the_answer_not_the_chat(env: dict[str, str], tmp_path: P
         chat.send("\x03")  # Ctrl-C while the answer streams
         chat.expect("(answer cancelled)")
         chat.expect("> ")
+        # A person's Ctrl-C comes after the prompt is up; one sent the instant it is
+        # drawn can land before readline's select() starts and wait for a key.
+        time.sleep(0.3)
         chat.send("\x03")  # Ctrl-C at the prompt keeps the chat too
         chat.expect("> ")
         chat.send("/model fake/echo\n")
