@@ -574,6 +574,18 @@ ALTER TABLE runs ALTER COLUMN instance
 CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
 """
 
+# Until 2026-12-06 a finished run was written over its starting row with INSERT OR REPLACE,
+# which deletes without firing runs_fts_delete: the index kept the starting row's words under
+# a rowid no run has, and its integrity check failed. Rebuilding the index from the runs drops
+# them. PostgreSQL has no search index (history.py searches with ILIKE), so nothing to do.
+_V12_REBUILD_SEARCH = """
+INSERT INTO runs_fts (runs_fts) VALUES ('rebuild');
+"""
+
+_PG_V12_REBUILD_SEARCH = """
+SELECT 1;
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -587,6 +599,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V9_REFUSED_CALLS, _PG_V9_REFUSED_CALLS),
     Migration(_V10_COUNTERS, _PG_V10_COUNTERS),
     Migration(_V11_INSTANCES, _PG_V11_INSTANCES),
+    Migration(_V12_REBUILD_SEARCH, _PG_V12_REBUILD_SEARCH),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

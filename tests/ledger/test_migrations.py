@@ -15,6 +15,8 @@ from superllmd.ledger.migrations import MIGRATIONS, latest_version, migrate, use
 from tests.ledger import make_v1
 
 V1 = Path(__file__).parent / "data" / "ledger-v1.sqlite3"
+# rank 1 also compares an external-content index with its table.
+_CHECK = "INSERT INTO runs_fts (runs_fts, rank) VALUES ('integrity-check', 1)"
 
 # Shipped migrations never change: a new schema is a new migration at the end. If this test
 # fails, undo the edit to the old migration and append a new one instead.
@@ -30,6 +32,7 @@ SHIPPED = {
     9: "03036c6ab3a9d812bd03ee05bcfdfefe5db6fe63553a894b361ee039a592363e",
     10: "7f6b59b5d959f506ae3bcb30a95b99300547d585b217626ac82235a7e58083e4",
     11: "6a548e5da835372b96c963012080d3048294b6e41069beea094f060cc82c38ed",
+    12: "3bae86c8bb4312203c9b06a303c46bc49dc112163ee22a329c38850a46dba91b",
 }
 
 
@@ -69,6 +72,25 @@ def test_budget_refusals_get_their_own_status(tmp_path: Path) -> None:
     conn.execute(row + "VALUES ('c', 3, 'r', 'ask', 'p', 'm', 'refused', 'budget', NULL)")
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"calls_time", "calls_run", "calls_in_flight", "calls_token"} <= indexes
+
+
+def test_migration_12_drops_the_stale_words_an_old_replace_left_in_the_index(
+    tmp_path: Path,
+) -> None:
+    conn = sqlite3.connect(tmp_path / "l.sqlite3", isolation_level=None)
+    migrate(conn, target=11)
+    row = "INSERT OR REPLACE INTO runs (id, time, mode, prompt, answer, status) VALUES "
+    conn.execute(row + "('r', 1, 'ask', 'tides', NULL, 'running')")
+    conn.execute(row + "('s', 2, 'ask', 'moon', NULL, 'running')")
+    conn.execute(row + "('r', 1, 'ask', 'tides', 'walrus', 'ok')")  # how runs used to finish
+    with pytest.raises(sqlite3.DatabaseError):  # the index disagrees with its table
+        conn.execute(_CHECK)
+    assert migrate(conn) == [12]
+    conn.execute(_CHECK)
+    (rowid,) = conn.execute("SELECT rowid FROM runs WHERE id = 'r'").fetchone()
+    hits = conn.execute("SELECT rowid FROM runs_fts WHERE runs_fts MATCH 'tides'").fetchall()
+    assert hits == [(rowid,)]  # once, under the run's rowid
+    assert [r["run_id"] for r in history.search_runs(conn, "walrus")] == ["r"]
 
 
 def test_a_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:
