@@ -22,10 +22,10 @@ the other instances have real calls in flight. Instead:
 Leases are times on the database's clock, so instances whose clocks disagree still agree on
 them. An instance that was alive all along but could not renew (the database unreachable
 for longer than the lease) may have calls marked that then settle: settling is an upsert of
-the whole row, so the call ends as it really did, and so does its run. Its budgets,
-though, were charged what the call had cost when it was marked, not what it cost in the end
-(its reservation is gone by then): they undercount by what such a call spent after its
-instance lost the database, which cannot admit new calls meanwhile.
+the whole row, so the call ends as it really did, and so does its run. Its budgets were
+charged what the call had cost when it was marked, and the sweep kept those charges
+(``swept_charges``, migration 13): the settle adds the difference to what it cost in the
+end, and deletes the charges as it reads them, so it is added once.
 """
 
 from __future__ import annotations
@@ -73,12 +73,17 @@ def _lost(table: str) -> str:
 # The calls marked interrupted are settled too: the budget reservations they held are
 # dropped and what they had cost so far (recorded as their stream went) is added to each
 # budget's running sum, so a killed instance's spending still counts against the budgets.
+# What each budget was charged is kept in swept_charges, for the settle of a call whose
+# instance lived on (shared.py's _SETTLE adds the rest). PostgreSQL runs every
+# data-modifying part of a WITH, read or not.
 _SWEEP_CALLS = (
     "WITH swept AS (UPDATE calls SET "
     f"{CALL_INTERRUPTED} WHERE status = 'in_flight' AND {_lost('calls')} "
     "RETURNING id, cost_usd, unpriced), "
     "gone AS (DELETE FROM reservations r USING swept s WHERE r.call_id = s.id "
-    "RETURNING r.key, s.cost_usd, s.unpriced), "
+    "RETURNING r.key, s.id, s.cost_usd, s.unpriced), "
+    "kept AS (INSERT INTO swept_charges (call_id, key, charged, time) "
+    f"SELECT id, key, coalesce(cost_usd, 0), {_NOW} FROM gone), "
     "added AS (INSERT INTO budget_spend (key, spent, unpriced) "
     "SELECT key, sum(coalesce(cost_usd, 0)), max(unpriced) FROM gone GROUP BY key "
     "ON CONFLICT (key) DO UPDATE SET spent = budget_spend.spent + excluded.spent, "
@@ -88,6 +93,8 @@ _SWEEP_CALLS = (
 _SWEEP_RUNS = f"UPDATE runs SET {RUN_INTERRUPTED} WHERE status = 'running' AND {_lost('runs')}"
 # Instances whose lease ran out a lease ago: their rows were swept above.
 _FORGET = f"DELETE FROM instances WHERE expires < {_NOW} - %s"
+# A swept call not settled within a day never will be: no call streams that long.
+_FORGET_CHARGES = f"DELETE FROM swept_charges WHERE time < {_NOW} - 86400"
 
 
 def instance_name() -> str:
@@ -146,6 +153,7 @@ class Lease:
             calls = await (await conn.execute(_SWEEP_CALLS, (self.lease_s,))).fetchone()
             runs = await conn.execute(_SWEEP_RUNS, (self.lease_s,))
             await conn.execute(_FORGET, (self.lease_s,))
+            await conn.execute(_FORGET_CHARGES)
             swept = int(calls[0]) if calls else 0, runs.rowcount
         if any(swept):
             log.warning(

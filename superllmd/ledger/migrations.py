@@ -586,6 +586,30 @@ _PG_V12_REBUILD_SEARCH = """
 SELECT 1;
 """
 
+# What the sweep of a lost instance's calls (ledger/instances.py) charged each budget for a
+# call it marked interrupted, so that if the call's instance was alive after all (cut off
+# from the database for longer than its lease) and settles it later, the settle adds the
+# rest of its cost, once: it deletes the rows as it reads them.
+_V13_SWEPT_CHARGES = """
+CREATE TABLE swept_charges (
+    call_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    charged REAL NOT NULL,
+    time REAL NOT NULL,
+    PRIMARY KEY (call_id, key)
+);
+"""
+
+_PG_V13_SWEPT_CHARGES = """
+CREATE TABLE swept_charges (
+    call_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    charged DOUBLE PRECISION NOT NULL,
+    time DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (call_id, key)
+);
+"""
+
 #: Migration N is MIGRATIONS[N - 1]. Append only; never edit or reorder a shipped entry.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V1_CORE, _PG_V1_CORE),
@@ -600,6 +624,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(_V10_COUNTERS, _PG_V10_COUNTERS),
     Migration(_V11_INSTANCES, _PG_V11_INSTANCES),
     Migration(_V12_REBUILD_SEARCH, _PG_V12_REBUILD_SEARCH),
+    Migration(_V13_SWEPT_CHARGES, _PG_V13_SWEPT_CHARGES),
 )
 
 # Held (per transaction) while PostgreSQL migrates: instances starting together take turns.

@@ -56,9 +56,15 @@ def key_name(key: SharedKey) -> str:
 
 _FILTERS = {"provider": "provider", "label": "label", "token": "token"}
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# A call's budgets are those it still holds a reservation on (nothing charged yet) or, if a
+# sweep took it for a lost instance's (instances.py), those the sweep charged what it had
+# cost then: either way the budget ends up with the call's whole cost, once.
 _SETTLE = (
-    "WITH gone AS (DELETE FROM reservations WHERE call_id = ? RETURNING key) "
-    "INSERT INTO budget_spend (key, spent, unpriced) SELECT key, ?, ? FROM gone "
+    "WITH gone AS (DELETE FROM reservations WHERE call_id = ? "
+    "RETURNING key, 0.0::float8 AS charged), "
+    "swept AS (DELETE FROM swept_charges WHERE call_id = ? RETURNING key, charged) "
+    "INSERT INTO budget_spend (key, spent, unpriced) "
+    "SELECT key, ? - charged, ? FROM (SELECT * FROM gone UNION ALL SELECT * FROM swept) held "
     "ON CONFLICT (key) DO UPDATE SET spent = budget_spend.spent + excluded.spent, "
     "unpriced = greatest(budget_spend.unpriced, excluded.unpriced)"
 )
@@ -192,7 +198,7 @@ class SharedBudgets:
     def release(self, call_id: str, cost_usd: float | None, unpriced: bool) -> None:
         """Settle: drop the call's reservation and add its cost to each key it held, in one
         statement (so a retried write adds nothing twice), queued after its settled row."""
-        self.ledger.write(_SETTLE, (call_id, cost_usd or 0.0, int(unpriced)))
+        self.ledger.write(_SETTLE, (call_id, call_id, cost_usd or 0.0, int(unpriced)))
 
     # -- leases ---------------------------------------------------------------------------
 

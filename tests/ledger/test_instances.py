@@ -17,6 +17,7 @@ from superllmd.config import ProviderSettings
 from superllmd.ledger import queries
 from superllmd.ledger.pg import PgLedger
 from superllmd.ledger.recorder import LedgerRecorder
+from superllmd.ledger.shared import SharedBudgets, SharedKey, key_name
 from superllmd.orchestrator.hooks import CallInfo, RunInfo
 from superllmd.providers._http import HttpClients
 from superllmd.providers.base import ChatRequest, KindContext, Message, TokenUsage
@@ -30,6 +31,9 @@ _CALL = (
     "INSERT INTO calls (id, time, run_id, mode, provider, model, status) "
     "VALUES (%s, %s, %s, 'ask', 'openai', 'gpt', 'in_flight')"
 )
+
+
+_KEY: SharedKey = ("global", None, "daily", 0.0)
 
 
 def _call(run_id: str, target: Target) -> CallInfo:
@@ -144,7 +148,7 @@ def test_rows_name_the_instance_that_wrote_them(pg_url: str) -> None:
 def test_a_call_swept_while_its_instance_lived_on_ends_as_it_really_did(pg_url: str) -> None:
     """An instance that could not renew for longer than its lease (here: its lease set to
     have run out) has its call marked interrupted; when that call settles, the settled row
-    wins, and so does its run's."""
+    wins, and so does its run's, and its budgets end with its whole cost, counted once."""
     http = HttpClients()
     kind = OpenAIKind(KindContext(http, KeyResolver(use_keyring=False), Path("/x")))
     settings = ProviderSettings(base_url="http://127.0.0.1:9/v1")
@@ -157,13 +161,22 @@ def test_a_call_swept_while_its_instance_lived_on_ends_as_it_really_did(pg_url: 
         await slow.lease.stop_renewing()
         await other.lease.stop_renewing()
         recorder = LedgerRecorder(slow)
+        budgets = SharedBudgets(slow)
         call = _call("r-slow", target)
         await recorder.before_call(call)
+        await slow.barrier()
+        (call_id,) = await slow.read(lambda c: c.execute("SELECT id FROM calls").fetchone())
+        async with budgets.hold([_KEY]) as held:  # the call's budget reservation
+            held.reserve(call_id, 1.0)
+        recorder.call_progress(call, TokenUsage(30, 7, 0), 0.01)  # what it cost when swept
         await slow.barrier()
         with psycopg.connect(pg_url) as conn:
             conn.execute("UPDATE instances SET expires = 0 WHERE name = %s", (slow.instance,))
         assert await other.lease.beat() == (1, 1)
+        swept = _rows(pg_url, "SELECT spent FROM budget_spend")
         recorder.after_call(call, "ok", None, None, 0.05, 200)
+        budgets.release(call_id, 0.05, False)  # the settle, as budget.py sends it
+        budgets.release(call_id, 0.05, False)  # and a second time: nothing more is added
         await slow.barrier()
         rows = await other.read(
             lambda c: c.execute(
@@ -171,9 +184,15 @@ def test_a_call_swept_while_its_instance_lived_on_ends_as_it_really_did(pg_url: 
                 "JOIN runs r ON r.id = c.run_id"
             ).fetchall()
         )
+        budgets.stop()
         await slow.aclose()
         await other.aclose()
+        assert swept == [(pytest.approx(0.01),)]
         return [tuple(r) for r in rows]
 
     assert asyncio.run(main()) == [("ok", None, 0.05, 0.05)]
     asyncio.run(http.aclose())
+    spent = _rows(pg_url, "SELECT key, spent FROM budget_spend")
+    assert spent == [(key_name(_KEY), pytest.approx(0.05))]  # the whole cost, once
+    assert _rows(pg_url, "SELECT count(*) FROM swept_charges") == [(0,)]
+    assert _rows(pg_url, "SELECT count(*) FROM reservations") == [(0,)]
