@@ -295,6 +295,8 @@ class GatewayRateLimited(GatewayDenied):
     code = "token_rate_limited"
     http_status = 429
     retryable = True
+    #: The x-ratelimit headers of the window that refused, for the 429 (not sent over the wire).
+    limit_headers: list[tuple[bytes, bytes]] = []  # noqa: RUF012 - never mutated, replaced
 
 
 def _all_subclasses(cls: type[SuperllmError]) -> list[type[SuperllmError]]:

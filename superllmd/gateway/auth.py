@@ -83,8 +83,9 @@ class TokenAuth:
             headers = await self.limits.check(token)
         except SuperllmError as exc:
             if token is not None and isinstance(exc, GatewayRateLimited):
-                # A 429 tells of the limits too, as OpenAI's do (this instance's windows).
-                headers = self.limits.headers(token)
+                # A 429 tells of the limits too, as OpenAI's do: of the window that refused
+                # (every instance's, when the windows are shared).
+                headers = exc.limit_headers or self.limits.headers(token)
             await _refuse(scope, receive, send, exc, headers)
             return
         state: dict[str, Any] = scope.setdefault("state", {})

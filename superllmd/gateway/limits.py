@@ -50,6 +50,27 @@ def _reset(seconds: float) -> str:
     return f"{max(math.ceil(seconds * 1000) / 1000, 0):g}s"
 
 
+def _headers(
+    token: GatewayToken, requests: int, requests_reset: float, tokens: int, tokens_reset: float
+) -> list[tuple[bytes, bytes]]:
+    """The x-ratelimit headers of a window holding ``requests`` and ``tokens``, for the
+    limits ``token`` has."""
+    out: list[tuple[bytes, bytes]] = []
+    if token.rpm is not None:
+        out += [
+            (b"x-ratelimit-limit-requests", str(token.rpm).encode()),
+            (b"x-ratelimit-remaining-requests", str(max(token.rpm - requests, 0)).encode()),
+            (b"x-ratelimit-reset-requests", _reset(requests_reset).encode()),
+        ]
+    if token.tpm is not None:
+        out += [
+            (b"x-ratelimit-limit-tokens", str(token.tpm).encode()),
+            (b"x-ratelimit-remaining-tokens", str(max(token.tpm - tokens, 0)).encode()),
+            (b"x-ratelimit-reset-tokens", _reset(tokens_reset).encode()),
+        ]
+    return out
+
+
 class TokenLimits:
     """Per-token windows; also a CallHook that counts each settled call's tokens."""
 
@@ -66,28 +87,21 @@ class TokenLimits:
             return self.admit(token)
         now = time.time()
         seen = await self.shared.admit(token.name, now, token.rpm, token.tpm)
+        request_reset = _WINDOW - (now - (seen.oldest_request or now))
+        tokens_reset = _WINDOW - (now - (seen.oldest_tokens or now))
+        # The window of every instance, with this request in it if it was let in.
+        headers = _headers(
+            token,
+            seen.requests + (1 if seen.allowed else 0),
+            request_reset,
+            seen.tokens,
+            tokens_reset,
+        )
         if token.rpm is not None and seen.requests >= token.rpm:
-            wait = _WINDOW - (now - (seen.oldest_request or now))
-            raise self._refuse(token, f"{token.rpm} requests per minute", wait)
+            raise self._refuse(token, f"{token.rpm} requests per minute", request_reset, headers)
         if token.tpm is not None and seen.tokens >= token.tpm:
-            wait = _WINDOW - (now - (seen.oldest_tokens or now))
-            raise self._refuse(token, f"{token.tpm} tokens per minute", wait)
-        out: list[tuple[bytes, bytes]] = []
-        if token.rpm is not None:
-            reset = _WINDOW - (now - (seen.oldest_request or now))
-            out += [
-                (b"x-ratelimit-limit-requests", str(token.rpm).encode()),
-                (b"x-ratelimit-remaining-requests", str(token.rpm - seen.requests - 1).encode()),
-                (b"x-ratelimit-reset-requests", _reset(reset).encode()),
-            ]
-        if token.tpm is not None:
-            reset = _WINDOW - (now - (seen.oldest_tokens or now))
-            out += [
-                (b"x-ratelimit-limit-tokens", str(token.tpm).encode()),
-                (b"x-ratelimit-remaining-tokens", str(token.tpm - seen.tokens).encode()),
-                (b"x-ratelimit-reset-tokens", _reset(reset).encode()),
-            ]
-        return out
+            raise self._refuse(token, f"{token.tpm} tokens per minute", tokens_reset, headers)
+        return headers
 
     def admit(self, token: GatewayToken) -> list[tuple[bytes, bytes]]:
         """Count one request, or raise GatewayRateLimited; the headers for the answer."""
@@ -98,46 +112,40 @@ class TokenLimits:
         window.trim(now)
         if token.rpm is not None and len(window.requests) >= token.rpm:
             wait = _WINDOW - (now - window.requests[0])
-            raise self._refuse(token, f"{token.rpm} requests per minute", wait)
+            what = f"{token.rpm} requests per minute"
+            raise self._refuse(token, what, wait, self.headers(token, now))
         if token.tpm is not None and window.token_sum >= token.tpm:
             wait = _WINDOW - (now - window.tokens[0][0]) if window.tokens else _WINDOW
-            raise self._refuse(token, f"{token.tpm} tokens per minute", wait)
+            what = f"{token.tpm} tokens per minute"
+            raise self._refuse(token, what, wait, self.headers(token, now))
         window.requests.append(now)
         return self.headers(token, now)
 
     def headers(self, token: GatewayToken, now: float | None = None) -> list[tuple[bytes, bytes]]:
+        """This instance's windows of ``token`` as headers."""
         now = self._clock() if now is None else now
         window = self._windows.setdefault(token.name, _Window())
         window.trim(now)
-        out: list[tuple[bytes, bytes]] = []
-        if token.rpm is not None:
-            oldest = window.requests[0] if window.requests else now
-            out += [
-                (b"x-ratelimit-limit-requests", str(token.rpm).encode()),
-                (
-                    b"x-ratelimit-remaining-requests",
-                    str(max(token.rpm - len(window.requests), 0)).encode(),
-                ),
-                (b"x-ratelimit-reset-requests", _reset(_WINDOW - (now - oldest)).encode()),
-            ]
-        if token.tpm is not None:
-            oldest = window.tokens[0][0] if window.tokens else now
-            out += [
-                (b"x-ratelimit-limit-tokens", str(token.tpm).encode()),
-                (
-                    b"x-ratelimit-remaining-tokens",
-                    str(max(token.tpm - window.token_sum, 0)).encode(),
-                ),
-                (b"x-ratelimit-reset-tokens", _reset(_WINDOW - (now - oldest)).encode()),
-            ]
-        return out
+        oldest_request = window.requests[0] if window.requests else now
+        oldest_tokens = window.tokens[0][0] if window.tokens else now
+        return _headers(
+            token,
+            len(window.requests),
+            _WINDOW - (now - oldest_request),
+            window.token_sum,
+            _WINDOW - (now - oldest_tokens),
+        )
 
-    def _refuse(self, token: GatewayToken, what: str, wait: float) -> GatewayRateLimited:
+    def _refuse(
+        self, token: GatewayToken, what: str, wait: float, headers: list[tuple[bytes, bytes]]
+    ) -> GatewayRateLimited:
         seconds = max(math.ceil(wait), 1)
-        return GatewayRateLimited(
+        refused = GatewayRateLimited(
             f"token {token.name!r} is over its {what}; retry in {seconds} s",
             retry_after=seconds,
         )
+        refused.limit_headers = headers
+        return refused
 
     # -- the call hook: tokens count when a call settles ---------------------------------
 

@@ -13,6 +13,7 @@ import pytest
 
 from superllmd.errors import GatewayRateLimited
 from superllmd.gateway import GatewayToken
+from superllmd.gateway.auth import TokenAuth
 from superllmd.gateway.limits import TokenLimits
 from superllmd.ledger.pg import PgLedger
 from superllmd.ledger.shared_limits import SharedLimits
@@ -70,3 +71,49 @@ def test_tokens_per_minute_settled_on_one_instance_count_on_the_other(pg_url: st
                 await ledger.aclose()
 
     asyncio.run(main())
+
+
+class _OneToken:
+    """The token store of a door that knows one token."""
+
+    def __init__(self, token: GatewayToken) -> None:
+        self.token = token
+
+    async def check(self, secret: str) -> GatewayToken | None:
+        return self.token if secret == "s3cret" else None
+
+
+def test_a_429_tells_of_every_instances_window_not_this_ones(pg_url: str) -> None:
+    token = GatewayToken("ci", rpm=2)
+
+    async def never(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("a refused request reached the app")
+
+    async def main() -> list[Any]:
+        ledgers, limits = _pair(pg_url)
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        try:
+            for _ in range(2):  # the other instance used the minute's requests up
+                await limits[0].check(token)
+            door = TokenAuth(never, _OneToken(token), limits[1])  # type: ignore[arg-type]
+            scope = {"type": "http", "headers": [(b"authorization", b"Bearer s3cret")]}
+            await door(scope, _no_body, send)
+        finally:
+            for ledger in ledgers:
+                await ledger.aclose()
+        return sent
+
+    start = asyncio.run(main())[0]
+    assert start["status"] == 429
+    headers = dict(start["headers"])
+    assert headers[b"x-ratelimit-limit-requests"] == b"2"
+    assert headers[b"x-ratelimit-remaining-requests"] == b"0"  # this instance had seen none
+    assert 1 <= int(headers[b"retry-after"]) <= 60
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
