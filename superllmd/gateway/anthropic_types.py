@@ -19,6 +19,7 @@ __all__ = [
     "MessagesRequest",
     "ModelInfo",
     "ModelInfoList",
+    "StreamEvent",
     "TokenCount",
 ]
 
@@ -109,3 +110,30 @@ class ErrorBody(TypedDict):
     type: Literal["error"]
     error: ErrorDetail
     request_id: str
+
+
+class StreamEvent(TypedDict, total=False):
+    """One ``data:`` event of a streamed message (its SSE ``event:`` is ``type``):
+    ``message_start``, per block ``content_block_start``, ``content_block_delta``...,
+    ``content_block_stop``, then ``message_delta`` and ``message_stop``; ``ping`` (which
+    carries a mode's steps under ``superllm``) and ``error`` may come between."""
+
+    type: Required[
+        Literal[
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+            "ping",
+            "error",
+        ]
+    ]
+    message: Message
+    index: int
+    content_block: dict[str, Any]
+    delta: dict[str, Any]
+    usage: dict[str, Any]
+    error: dict[str, Any]
+    superllm: dict[str, Any]

@@ -23,6 +23,7 @@ __all__ = [
     "ModelList",
     "ModelObject",
     "ResponseObject",
+    "ResponseStreamEvent",
     "ResponsesRequest",
 ]
 
@@ -260,3 +261,24 @@ class ResponseObject(TypedDict, total=False):
     tool_choice: str
     tools: list[Any]
     superllm: dict[str, Any]
+
+
+class ResponseStreamEvent(TypedDict, total=False):
+    """One ``data:`` event of a streamed Responses answer (its SSE ``event:`` is ``type``):
+    ``response.created``, ``response.in_progress``, items and parts added, text and
+    function-call argument deltas, their ``.done`` events, then ``response.completed`` or
+    ``response.failed``; ``superllm.progress`` tells of a mode's steps."""
+
+    type: Required[str]
+    sequence_number: Required[int]
+    response: ResponseObject
+    output_index: int
+    content_index: int
+    item_id: str
+    item: dict[str, Any]
+    part: dict[str, Any]
+    delta: str
+    text: str
+    arguments: str
+    logprobs: list[Any]
+    event: dict[str, Any]

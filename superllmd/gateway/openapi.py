@@ -26,6 +26,18 @@ __all__ = ["NATIVE_PREFIX", "document", "native_on_tcp", "routes"]
 from superllmd.gateway.routes import NATIVE_PREFIX
 
 _JSON, _SSE, _NDJSON = "application/json", "text/event-stream", protocol.NDJSON
+# What each event of a streamed answer holds (the ``data:`` of an SSE event, one NDJSON line).
+_EVENTS: dict[str, Any] = {
+    "/v1/chat/completions": ot.ChatChunk,
+    "/v1/responses": ot.ResponseStreamEvent,
+    "/v1/messages": at.StreamEvent,
+}
+_STREAMED = {
+    _SSE: "With `stream: true` the answer is `text/event-stream`: each event's `data:` is "
+    "a JSON object of the schema given for that media type.",
+    _NDJSON: f"With `Accept: {_NDJSON}` the answer streams as NDJSON: each line is a JSON "
+    "object of the schema given for that media type.",
+}
 
 # (method, path, summary, request type, response type, streamed media type, error type)
 Spec = tuple[str, str, str, Any, Any, str | None, Any]
@@ -198,8 +210,9 @@ def document() -> dict[str, Any]:
         if req is not None:
             inputs.append(((*key, "request"), "validation", TypeAdapter(req)))
         inputs.append(((*key, "response"), "serialization", TypeAdapter(resp)))
-        if stream == _NDJSON:
-            inputs.append(((*key, "event"), "serialization", TypeAdapter(protocol.Event)))
+        if stream is not None:
+            event: Any = protocol.Event if stream == _NDJSON else _EVENTS[path]
+            inputs.append(((*key, "event"), "serialization", TypeAdapter(event)))
         if err is not None:
             inputs.append(((*key, "error"), "serialization", TypeAdapter(err)))
     schemas, defs = TypeAdapter.json_schemas(inputs, ref_template="#/components/schemas/{model}")
@@ -209,13 +222,12 @@ def document() -> dict[str, Any]:
     for (method, path, summary, req, _, stream, err), door in specs:
         key = (door, method, path)
         content = {_JSON: {"schema": found[(*key, "response")]}}
-        if stream == _NDJSON:
-            content[_NDJSON] = {"schema": found[(*key, "event")]}
-        elif stream == _SSE:
-            content[_SSE] = {"schema": {"type": "string", "description": "server-sent events"}}
+        if stream is not None:
+            content[stream] = {"schema": found[(*key, "event")]}
         error = found[(*key, "error")] if err is not None else _NATIVE_ERROR
         op: dict[str, Any] = {
             "summary": summary,
+            **({"description": _STREAMED[stream]} if stream is not None else {}),
             "tags": [door],
             "responses": {
                 "200": {"description": "OK", "content": content},

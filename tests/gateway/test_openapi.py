@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -112,6 +113,63 @@ def test_real_responses_match_the_document(doc: dict[str, Any], gateway: Gateway
     _check(doc, "/v1/messages", "post", bad.json(), "default")
     with pytest.raises(jsonschema.ValidationError):  # the check can fail
         _check(doc, "/v1/messages", "post", {"type": "message"})
+
+
+def _events(doc: dict[str, Any], path: str, media: str) -> jsonschema.Draft202012Validator:
+    op = doc["paths"][path]["post"]
+    assert ("stream: true" if media == "text/event-stream" else f"Accept: {media}") in op[
+        "description"
+    ]
+    schema = op["responses"]["200"]["content"][media]["schema"]
+    return jsonschema.Draft202012Validator({**schema, "components": doc["components"]})
+
+
+def _sse_data(web: httpx.Client, url: str, body: dict[str, Any]) -> list[Any]:
+    with web.stream("POST", url, json=body) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in answer.iter_lines() if line.startswith("data: ")]
+    data = [line.removeprefix("data: ") for line in lines]
+    return [json.loads(d) for d in data if d != "[DONE]"]
+
+
+def test_streamed_events_match_the_document(doc: dict[str, Any], gateway: Gateway) -> None:
+    web, base = _web(gateway), gateway.url
+    hi = [{"role": "user", "content": "hi"}]
+    streams = {
+        "/v1/chat/completions": [
+            {"model": "fake/gpt-fake", "messages": hi, "stream": True},
+            {"model": "consensus:fake/one,fake/two", "messages": hi, "stream": True},
+        ],
+        "/v1/responses": [{"model": "fake/gpt-fake", "input": "hi", "stream": True}],
+        "/v1/messages": [
+            {"model": "fake/gpt-fake", "max_tokens": 9, "messages": hi, "stream": True},
+            {
+                "model": "consensus:fake/one,fake/two",
+                "max_tokens": 9,
+                "messages": hi,
+                "stream": True,
+            },
+        ],
+    }
+    kinds: set[str] = set()
+    for path, bodies in streams.items():
+        validator = _events(doc, path, "text/event-stream")
+        for body in bodies:
+            events = _sse_data(web, base + path, body)
+            assert len(events) >= 3, (path, events)
+            for event in events:
+                validator.validate(event)
+                kinds.add(str(event.get("type") or event.get("object")))
+    assert {"chat.completion.chunk", "response.completed", "message_stop", "ping"} <= kinds
+    with pytest.raises(jsonschema.ValidationError):  # the check can fail
+        _events(doc, "/v1/messages", "text/event-stream").validate({"type": "message_end"})
+    ask = {"prompt": "hi", "model": "fake/gpt-fake"}
+    streamed = {"accept": "application/x-ndjson"}
+    with web.stream("POST", f"{base}/superllm/v1/ask", json=ask, headers=streamed) as answer:
+        lines = [json.loads(line) for line in answer.iter_lines() if line]
+    validator = _events(doc, "/superllm/v1/ask", "application/x-ndjson")
+    assert [validator.validate(line) for line in lines] and lines[-1]["type"] == "run.finished"
 
 
 def test_native_schemas_come_from_the_protocol(doc: dict[str, Any]) -> None:
