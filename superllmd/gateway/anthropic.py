@@ -339,7 +339,7 @@ async def create_message(request: Request) -> Response:
 
     async def stream() -> AsyncIterator[bytes]:
         try:
-            async for frame in frames(pieces(run.events(), chat.virtual), chat, body["model"]):
+            async for frame in frames(pieces(run.events(), chat), chat, body["model"]):
                 yield frame
         finally:
             await run.aclose()

@@ -20,6 +20,7 @@ from typing import Any, cast
 from superllmd.errors import ModelNotFound, SuperllmError, UnknownProvider
 from superllmd.gateway import GatewayToken, engine
 from superllmd.gateway._shared import Primed, prime, result_error, run_error
+from superllmd.gateway.json_only import JsonOnly
 from superllmd.gateway.virtual import Virtual, extension, parse, progress
 from superllmd.protocol import AskRequest, Event, RunResult
 from superllmd.protocol_tools import ToolCallInfo
@@ -50,6 +51,11 @@ class Chat:
     @property
     def virtual(self) -> Virtual | None:
         return parse(self.model)
+
+    @property
+    def json_only(self) -> bool:
+        """Whether the answer is to be JSON (a schema or JSON mode was asked for)."""
+        return bool(self.body.get("json_schema") or self.body.get("json_output"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +141,25 @@ async def _events(
     return await engine.ask_events(state, ask, token, hold=hold)
 
 
-async def pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> AsyncIterator[Piece]:
-    """A run's events as the pieces a vendor-shaped reply is made of."""
+async def pieces(events: AsyncIterator[Event], chat: Chat) -> AsyncIterator[Piece]:
+    """A streamed run's events as the pieces a vendor-shaped reply is made of; a JSON
+    answer's text without the prose or fence a model put around it (json_only.py)."""
+    if not chat.json_only:
+        async for piece in _pieces(events, chat.virtual):
+            yield piece
+        return
+    unwrap = JsonOnly()
+    async for piece in _pieces(events, chat.virtual):
+        if isinstance(piece, Text):
+            if text := unwrap.feed(piece.text):
+                yield Text(text)
+            continue
+        if isinstance(piece, Done | Failed) and (rest := unwrap.finish()):
+            yield Text(rest)
+        yield piece
+
+
+async def _pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> AsyncIterator[Piece]:
     finish = "stop"
     shown = ""  # a virtual run's answer streamed so far (its final synthesis's deltas)
     async for native in events:
@@ -174,7 +197,7 @@ async def pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> Async
 
 async def collect(primed: Primed, virtual: Virtual | None) -> Done:
     """The whole run, for a non-streaming reply. Raises the run's error."""
-    async for piece in pieces(primed.events(), virtual):
+    async for piece in _pieces(primed.events(), virtual):
         if isinstance(piece, Failed):
             raise piece.error
         if isinstance(piece, Done):

@@ -107,7 +107,7 @@ async def _merged(
 
     async def pump(index: int, run: Primed) -> None:
         try:
-            async for item in openai_chat.chunks(pieces(run.events(), chat.virtual), writer, index):
+            async for item in openai_chat.chunks(pieces(run.events(), chat), writer, index):
                 await queue.put(item)
         finally:
             await queue.put(None)
@@ -150,7 +150,7 @@ async def create_response(request: Request) -> Response:
 
     async def frames() -> AsyncIterator[bytes]:
         try:
-            async for frame in stream.frames(pieces(run.events(), chat.virtual)):
+            async for frame in stream.frames(pieces(run.events(), chat)):
                 yield frame
         finally:
             await run.aclose()

@@ -102,13 +102,46 @@ def test_chat_completions_parse_with_a_pydantic_model(
     assert sent["properties"]["pet"]["properties"]["legs"]["type"] == "integer"
 
 
-def test_a_fenced_answer_reaches_the_client_as_bare_json(client: openai.OpenAI) -> None:
-    reply = client.chat.completions.create(
-        model="fake/struct-fenced-ada",
+def test_a_fenced_answer_reaches_the_client_as_bare_json(
+    client: openai.OpenAI, gateway: Gateway
+) -> None:
+    """The fake writes ``Here it is:`` and a fenced block; every client gets the JSON alone,
+    streamed or not."""
+    person = {"name": "ada", "age": 3}
+    model = "fake/struct-fenced-ada"
+    reply = client.chat.completions.create(model=model, messages=ASK, response_format=FORMAT)  # type: ignore[arg-type]
+    assert json.loads(reply.choices[0].message.content or "") == person
+    chunks = client.chat.completions.create(
+        model=model,
         messages=ASK,  # type: ignore[arg-type]
         response_format=FORMAT,
+        stream=True,
     )
-    assert json.loads(reply.choices[0].message.content or "") == {"name": "ada", "age": 3}
+    assert json.loads("".join(c.choices[0].delta.content or "" for c in chunks if c.choices)) == (
+        person
+    )
+    with client.chat.completions.stream(
+        model=model,
+        messages=ASK,  # type: ignore[arg-type]
+        response_format=FORMAT,
+    ) as stream:  # the SDK's own parsing of a stream
+        assert stream.get_final_completion().choices[0].message.content == json.dumps(person)
+    fmt: Any = {"type": "json_schema", "name": "person", "schema": SCHEMA, "strict": True}
+    events = list(
+        client.responses.create(model=model, input="who?", text={"format": fmt}, stream=True)
+    )
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert json.loads(deltas) == person
+    done = [e.text for e in events if e.type == "response.output_text.done"]
+    assert [json.loads(t) for t in done] == [person]
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=gateway.token, max_retries=0)
+    with claude.messages.stream(
+        model=model,
+        max_tokens=100,
+        messages=ASK,  # type: ignore[arg-type]
+        output_config={"format": {"type": "json_schema", "schema": SCHEMA}},
+    ) as messages:
+        assert json.loads(messages.get_final_text()) == person
 
 
 def test_local_refs_are_inlined_and_recursion_refused() -> None:

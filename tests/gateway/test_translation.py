@@ -69,7 +69,7 @@ async def _collect(gen: AsyncIterator[Any]) -> list[Any]:
 
 
 def _pieces(items: list[dict[str, Any]]) -> AsyncIterator[Piece]:
-    return pieces(_aiter(items), None)
+    return pieces(_aiter(items), Chat("p/m"))
 
 
 def test_openai_request_translation() -> None:
