@@ -334,7 +334,7 @@ async def create_message(request: Request) -> Response:
     chat = chat_of(body)
     run = await start(state_of(request), chat, gateway_token(request))
     if not chat.stream:
-        done = await collect(run, chat.virtual)
+        done = await collect(run, chat)
         return JSONResponse(message_of(done, body["model"]))
 
     async def stream() -> AsyncIterator[bytes]:

@@ -20,7 +20,7 @@ from typing import Any, cast
 from superllmd.errors import ModelNotFound, SuperllmError, UnknownProvider
 from superllmd.gateway import GatewayToken, engine
 from superllmd.gateway._shared import Primed, prime, result_error, run_error
-from superllmd.gateway.json_only import JsonOnly
+from superllmd.gateway.json_only import JsonOnly, json_alone
 from superllmd.gateway.virtual import Virtual, extension, parse, progress
 from superllmd.protocol import AskRequest, Event, RunResult
 from superllmd.protocol_tools import ToolCallInfo
@@ -88,14 +88,18 @@ class Done:
     result: RunResult
     finish_reason: str  # "stop", "length", ... (OpenAI's words; dialects map them)
     extension: dict[str, Any]
+    json_only: bool = False  # the answer is to be JSON (Chat.json_only)
 
     @property
     def answer(self) -> str:
         text = self.result["answer"] or ""
-        if "parsed" in self.result and not _bare_json(text):
-            # A schema's answer wrapped in prose or a fence: the client gets the JSON alone.
+        if not self.json_only or _bare_json(text):
+            return text
+        # JSON wrapped in prose or a fence: the client gets the JSON alone, a schema's as
+        # it was validated, JSON mode's as a stream would have sent it.
+        if "parsed" in self.result:
             return json.dumps(self.result["parsed"], ensure_ascii=False)
-        return text
+        return json_alone(text)
 
     @property
     def tool_calls(self) -> list[ToolCallInfo]:
@@ -141,15 +145,16 @@ async def _events(
     return await engine.ask_events(state, ask, token, hold=hold)
 
 
-async def pieces(events: AsyncIterator[Event], chat: Chat) -> AsyncIterator[Piece]:
+def pieces(events: AsyncIterator[Event], chat: Chat) -> AsyncIterator[Piece]:
     """A streamed run's events as the pieces a vendor-shaped reply is made of; a JSON
     answer's text without the prose or fence a model put around it (json_only.py)."""
-    if not chat.json_only:
-        async for piece in _pieces(events, chat.virtual):
-            yield piece
-        return
+    native = _pieces(events, chat)
+    return _json_alone(native) if chat.json_only else native
+
+
+async def _json_alone(native: AsyncIterator[Piece]) -> AsyncIterator[Piece]:
     unwrap = JsonOnly()
-    async for piece in _pieces(events, chat.virtual):
+    async for piece in native:
         if isinstance(piece, Text):
             if text := unwrap.feed(piece.text):
                 yield Text(text)
@@ -159,7 +164,8 @@ async def pieces(events: AsyncIterator[Event], chat: Chat) -> AsyncIterator[Piec
         yield piece
 
 
-async def _pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> AsyncIterator[Piece]:
+async def _pieces(events: AsyncIterator[Event], chat: Chat) -> AsyncIterator[Piece]:
+    virtual = chat.virtual
     finish = "stop"
     shown = ""  # a virtual run's answer streamed so far (its final synthesis's deltas)
     async for native in events:
@@ -176,7 +182,7 @@ async def _pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> Asyn
                 # Streamed already when the synthesis wrote it; else (a vote, a fallback
                 # after a synthesis failed) what is not shown yet, as one piece.
                 yield Text(answer.removeprefix(shown) if answer.startswith(shown) else answer)
-            yield Done(result, finish, extension(result, virtual))
+            yield Done(result, finish, extension(result, virtual), chat.json_only)
             return
         if virtual is not None:
             if kind == "judge.delta" and event.get("final"):
@@ -195,9 +201,9 @@ async def _pieces(events: AsyncIterator[Event], virtual: Virtual | None) -> Asyn
             return
 
 
-async def collect(primed: Primed, virtual: Virtual | None) -> Done:
+async def collect(primed: Primed, chat: Chat) -> Done:
     """The whole run, for a non-streaming reply. Raises the run's error."""
-    async for piece in _pieces(primed.events(), virtual):
+    async for piece in _pieces(primed.events(), chat):
         if isinstance(piece, Failed):
             raise piece.error
         if isinstance(piece, Done):

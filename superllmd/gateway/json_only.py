@@ -2,8 +2,9 @@
 
 Providers with native structured output answer bare JSON. Others (a local model, an
 OpenAI-compatible server that ignores the format) often write ``Here it is: ```json`` before
-the value and a closing fence or a remark after it. A whole reply is unwrapped when it is
-parsed (``Done.answer``); a streamed one is unwrapped here, as it comes: nothing is sent
+the value and a closing fence or a remark after it. A reply is unwrapped here, as it
+streams (or whole, ``json_alone``, for JSON mode; a schema's answer is sent as it was
+validated, ``Done.answer``): nothing is sent
 before the value's first ``{`` or ``[`` (the first after an opening fence, when one comes
 first; a brace of prose, as in ``{as asked}``, is not a value's), and nothing after the
 bracket that closes it. Text with no JSON in it is given back whole at the end, so no
@@ -12,7 +13,7 @@ answer is lost.
 
 from __future__ import annotations
 
-__all__ = ["JsonOnly"]
+__all__ = ["JsonOnly", "json_alone"]
 
 _OPENERS = "{["
 # What may follow an opening bracket in JSON: a key or the end in an object; any value or
@@ -33,6 +34,12 @@ def _starts_value(opener: str, after: str) -> bool | None:
             if word.startswith(after[: len(word)]):
                 return None if len(after) <= len(word) else not after[len(word)].isalnum()
     return False
+
+
+def json_alone(text: str) -> str:
+    """A whole reply as its stream would have been sent: the JSON value alone."""
+    unwrap = JsonOnly()
+    return unwrap.feed(text) + unwrap.finish()
 
 
 def _first_opener(text: str, start: int = 0) -> int:

@@ -91,7 +91,7 @@ async def chat_completions(request: Request) -> Response:
     runs = await _started(request, chat, n)
     cid, created, model = openai_chat.new_id(), int(time.time()), body["model"]
     if not chat.stream:
-        dones = [await collect(p, chat.virtual) for p in runs]
+        dones = [await collect(p, chat) for p in runs]
         return JSONResponse(openai_chat.completion(dones, model, cid, created))
     options = body.get("stream_options") or {}
     writer = ChunkWriter(cid, model, created)
@@ -143,7 +143,7 @@ async def create_response(request: Request) -> Response:
     chat = responses.chat_of(body)
     run = (await _started(request, chat, 1))[0]
     if not chat.stream:
-        done = await collect(run, chat.virtual)
+        done = await collect(run, chat)
         rid = openai_chat.new_id("resp_")
         return JSONResponse(responses.response_of(rid, body["model"], int(time.time()), done=done))
     stream = responses.ResponseStream(body["model"])

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from superllmd.errors import UsageError
 from superllmd.gateway.formats import inlined
+from tests.fakes.openai import echo_reply
 from tests.fakes.structured import native_schema
 from tests.gateway.conftest import Gateway
 
@@ -142,6 +143,29 @@ def test_a_fenced_answer_reaches_the_client_as_bare_json(
         output_config={"format": {"type": "json_schema", "schema": SCHEMA}},
     ) as messages:
         assert json.loads(messages.get_final_text()) == person
+
+
+def test_json_mode_unwraps_a_fenced_answer_alike_streamed_or_not(
+    client: openai.OpenAI, gateway: Gateway
+) -> None:
+    """``json_object`` (JSON mode, nothing validated): the whole reply and the streamed one
+    both carry the JSON alone, the same text."""
+    fake = gateway.fakes.openai
+    fake.reply = lambda body: 'Here:\n```json\n{"name": "ada", "age": 3}\n```\nDone {ok}.'
+    model, fmt = "fake/gpt-fake", {"type": "json_object"}
+    try:
+        whole = client.chat.completions.create(model=model, messages=ASK, response_format=fmt)  # type: ignore[arg-type]
+        chunks = client.chat.completions.create(
+            model=model,
+            messages=ASK,  # type: ignore[arg-type]
+            response_format=fmt,  # type: ignore[arg-type]
+            stream=True,
+        )
+        streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finally:
+        fake.reply = echo_reply
+    assert json.loads(streamed) == {"name": "ada", "age": 3}
+    assert whole.choices[0].message.content == streamed
 
 
 def test_local_refs_are_inlined_and_recursion_refused() -> None:
